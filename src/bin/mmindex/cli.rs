@@ -1,0 +1,135 @@
+//! Command-line arguments. The spellings are relied on by scripts: see
+//! docs/CLI.md before changing any.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "mmindex", version, about = "Embedded image-retrieval index: build, add, search, verify.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Train a codebook on a folder of images and index them all.
+    Build(BuildArgs),
+    /// Train a codebook only (no records are stored).
+    Train(BuildArgs),
+    /// Add records with the existing codebook (re-adding an id replaces it).
+    Add(AddArgs),
+    /// Remove records by id.
+    Remove(RemoveArgs),
+    /// Find the stored images most similar to each query image.
+    Search(SearchArgs),
+    /// Print counts and sizes.
+    Stats(StatsArgs),
+    /// Check every invariant of the stored index; exit 1 on a violation.
+    Verify(IndexArg),
+}
+
+#[derive(Args)]
+pub struct IndexArg {
+    /// The index directory.
+    #[arg(long)]
+    pub index: PathBuf,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Extraction threads (0 = all cores).
+    #[arg(long, default_value_t = 0)]
+    pub workers: usize,
+    /// Records per batch (one transaction each).
+    #[arg(long, default_value_t = 50)]
+    pub batch_size: usize,
+    /// Share of the available RAM to use, in (0, 1].
+    #[arg(long, default_value_t = 0.8)]
+    pub memory_fraction: f64,
+    /// Absolute memory cap in bytes (applied after the fraction).
+    #[arg(long)]
+    pub memory_limit: Option<u64>,
+}
+
+#[derive(Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub index: IndexArg,
+    /// Folder of images; a record's id is its path relative to it.
+    #[arg(long)]
+    pub images: PathBuf,
+    /// Local feature: sift, rootsift, orb, akaze or brisk.
+    #[arg(long, default_value = "rootsift")]
+    pub feature: String,
+    /// Visual words in the codebook.
+    #[arg(long, default_value_t = 1000)]
+    pub words: u32,
+    /// Longer image side in pixels above which images are downscaled (0 = none).
+    #[arg(long, default_value_t = 1024)]
+    pub max_side: u32,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Args)]
+pub struct AddArgs {
+    #[command(flatten)]
+    pub index: IndexArg,
+    /// Folder of images; a record's id is its path relative to it.
+    #[arg(long, conflicts_with_all = ["files", "records"])]
+    pub images: Option<PathBuf>,
+    /// JSON-lines records file: one object per line.
+    #[arg(long, requires_all = ["id_field", "field", "files_dir"], conflicts_with = "files")]
+    pub records: Option<PathBuf>,
+    /// With --records: the field holding the record id (string or integer).
+    #[arg(long)]
+    pub id_field: Option<String>,
+    /// With --records: the field holding the image file name.
+    #[arg(long)]
+    pub field: Option<String>,
+    /// With --records: the folder the image file names are relative to.
+    #[arg(long)]
+    pub files_dir: Option<PathBuf>,
+    /// Image files; a record's id is the path as given.
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Args)]
+pub struct RemoveArgs {
+    #[command(flatten)]
+    pub index: IndexArg,
+    /// Record ids to remove.
+    #[arg(required = true)]
+    pub ids: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct SearchArgs {
+    #[command(flatten)]
+    pub index: IndexArg,
+    /// Results per query.
+    #[arg(long, default_value_t = 10)]
+    pub top_k: usize,
+    /// Search path: inverted or sequential.
+    #[arg(long, default_value = "inverted")]
+    pub mode: String,
+    /// One JSON object per query and line.
+    #[arg(long)]
+    pub json: bool,
+    /// Query images.
+    #[arg(required = true)]
+    pub queries: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub index: IndexArg,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}

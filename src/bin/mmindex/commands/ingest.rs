@@ -1,0 +1,130 @@
+//! build, train, add, remove.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use mmindex::{AddReport, Feature, Index, RecordError, RunOptions, Source};
+
+use crate::cli::{AddArgs, BuildArgs, RemoveArgs, RunArgs};
+use crate::progress::Bars;
+use crate::EXIT_PARTIAL;
+
+fn run_options(r: &RunArgs) -> RunOptions {
+    RunOptions {
+        workers: r.workers,
+        batch_size: r.batch_size,
+        memory_fraction: r.memory_fraction,
+        memory_limit: r.memory_limit,
+    }
+}
+
+fn writer(index: &Index, r: &RunArgs) -> anyhow::Result<mmindex::IndexWriter> {
+    let mut w = index.writer(run_options(r))?;
+    if let Some(b) = Bars::new() {
+        w.set_progress(b);
+    }
+    Ok(w)
+}
+
+fn report_failures(failed: &[RecordError]) {
+    for f in failed {
+        eprintln!("skipped {}: {}", f.path.display(), f.reason);
+    }
+}
+
+fn exit_for(failed: &[RecordError]) -> ExitCode {
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_PARTIAL)
+    }
+}
+
+pub fn build(a: BuildArgs, train_only: bool) -> anyhow::Result<ExitCode> {
+    let feature: Feature = a.feature.parse()?;
+    let index = Index::builder()
+        .feature(feature)
+        .words(a.words)
+        .max_side(a.max_side)
+        .open(&a.index.index)
+        .with_context(|| format!("opening {}", a.index.index.display()))?;
+    if index.config().feature != feature {
+        anyhow::bail!(
+            "{} already uses feature {}; rebuild it to change the feature",
+            a.index.index.display(),
+            index.config().feature
+        );
+    }
+    let (sources, mut walk_errors) = mmindex::source::folder(&a.images)?;
+    let mut w = writer(&index, &a.run)?;
+    let started = std::time::Instant::now();
+    let failed = if train_only {
+        let r = w.train(sources)?;
+        println!(
+            "trained generation {}: {} words from {} descriptors sampled out of {} ({} images) in {:.1} s",
+            r.generation,
+            r.words,
+            r.sampled,
+            r.descriptors,
+            r.images,
+            started.elapsed().as_secs_f64()
+        );
+        r.failed
+    } else {
+        let (t, r) = w.build(sources)?;
+        println!(
+            "built generation {} ({} words) and indexed {} records in {:.1} s",
+            t.generation,
+            t.words,
+            r.added + r.replaced,
+            started.elapsed().as_secs_f64()
+        );
+        print_empty(&r);
+        r.failed
+    };
+    walk_errors.extend(failed);
+    report_failures(&walk_errors);
+    Ok(exit_for(&walk_errors))
+}
+
+fn print_empty(r: &AddReport) {
+    for id in &r.empty {
+        eprintln!("note: {id} gave no features; stored as an empty record");
+    }
+}
+
+pub fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
+    let index = Index::open(&a.index.index).with_context(|| format!("opening {}", a.index.index.display()))?;
+    let (sources, mut errors) = if let Some(dir) = &a.images {
+        mmindex::source::folder(dir)?
+    } else if let Some(file) = &a.records {
+        let (Some(id), Some(field), Some(files_dir)) = (&a.id_field, &a.field, &a.files_dir) else {
+            anyhow::bail!("--records needs --id-field, --field and --files-dir");
+        };
+        mmindex::source::records_file(file, id, field, files_dir)?
+    } else if !a.files.is_empty() {
+        let s = a
+            .files
+            .iter()
+            .map(|p| Source::path(p.to_string_lossy().into_owned(), p.clone()))
+            .collect();
+        (s, Vec::new())
+    } else {
+        anyhow::bail!("nothing to add: give --images DIR, --records FILE or image files");
+    };
+    let mut w = writer(&index, &a.run)?;
+    let r = w.add(sources)?;
+    println!("added {} records, replaced {}", r.added, r.replaced);
+    print_empty(&r);
+    errors.extend(r.failed);
+    report_failures(&errors);
+    Ok(exit_for(&errors))
+}
+
+pub fn remove(a: RemoveArgs) -> anyhow::Result<ExitCode> {
+    let index = Index::open(&a.index.index).with_context(|| format!("opening {}", a.index.index.display()))?;
+    let mut w = index.writer(RunOptions::default())?;
+    let n = w.remove(a.ids.iter().map(String::as_str))?;
+    println!("removed {n} of {} records", a.ids.len());
+    Ok(ExitCode::SUCCESS)
+}

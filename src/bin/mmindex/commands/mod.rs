@@ -1,0 +1,22 @@
+//! One file per command group.
+
+mod admin;
+mod ingest;
+mod query;
+
+use std::process::ExitCode;
+
+use crate::cli::Command;
+
+/// Runs a parsed command and returns its exit code.
+pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Command::Build(a) => ingest::build(a, false),
+        Command::Train(a) => ingest::build(a, true),
+        Command::Add(a) => ingest::add(a),
+        Command::Remove(a) => ingest::remove(a),
+        Command::Search(a) => query::search(a),
+        Command::Stats(a) => admin::stats(a),
+        Command::Verify(a) => admin::verify(a),
+    }
+}

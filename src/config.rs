@@ -1,0 +1,228 @@
+//! Index options, their documented defaults, and the memory budget.
+
+use bincode::{Decode, Encode};
+
+use crate::error::{Error, Result};
+
+/// The local feature an index is built on. Fixed when the index is created;
+/// `rebuild` may change it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Encode, Decode)]
+#[non_exhaustive]
+pub enum Feature {
+    /// SIFT (128 floats per keypoint).
+    Sift,
+    /// SIFT with the Hellinger kernel (L1-normalise, then square root): same
+    /// cost, usually better retrieval (Arandjelović & Zisserman 2012).
+    RootSift,
+    /// ORB (256-bit binary descriptors).
+    Orb,
+    /// AKAZE with MLDB (486-bit binary descriptors).
+    Akaze,
+    /// BRISK (512-bit binary descriptors).
+    Brisk,
+}
+
+impl Feature {
+    /// Every feature type, in a stable order.
+    pub const ALL: [Feature; 5] = [
+        Feature::Sift,
+        Feature::RootSift,
+        Feature::Orb,
+        Feature::Akaze,
+        Feature::Brisk,
+    ];
+
+    /// The lowercase name used by the CLI and in stats.
+    pub fn name(self) -> &'static str {
+        match self {
+            Feature::Sift => "sift",
+            Feature::RootSift => "rootsift",
+            Feature::Orb => "orb",
+            Feature::Akaze => "akaze",
+            Feature::Brisk => "brisk",
+        }
+    }
+
+    /// Whether descriptors are bit strings compared by Hamming distance.
+    pub fn is_binary(self) -> bool {
+        matches!(self, Feature::Orb | Feature::Akaze | Feature::Brisk)
+    }
+}
+
+impl std::fmt::Display for Feature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Feature {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Feature::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                Error::InvalidConfig(format!(
+                    "unknown feature `{s}` (expected sift, rootsift, orb, akaze or brisk)"
+                ))
+            })
+    }
+}
+
+/// How a query is compared with a stored record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Encode, Decode)]
+#[non_exhaustive]
+pub enum Scoring {
+    /// TF-IDF weights, cosine similarity (the original prototype's scoring).
+    #[default]
+    Cosine,
+    /// TF-IDF weights, L1-normalised, scored `1 - ½‖q - d‖₁` as in DBoW2.
+    L1,
+}
+
+/// The persistent settings of an index: fixed at creation (some may change
+/// through `rebuild`), stored in the `meta` tree.
+#[derive(Debug, Clone, PartialEq, Encode, Decode)]
+pub struct IndexConfig {
+    /// Local feature. Default = [`Feature::RootSift`].
+    pub feature: Feature,
+    /// Number of visual words requested for the codebook. Default = 1,000.
+    /// Training uses fewer when the sample holds fewer distinct descriptors.
+    pub words: u32,
+    /// Longer image side, in pixels, above which an image is downscaled before
+    /// extraction, so one huge photo cannot dominate a build. 0 = no cap.
+    /// Default = 1,024.
+    pub max_side: u32,
+    /// Images whose header declares more pixels than this are refused before
+    /// decoding (decompression bombs). 0 = no limit. Default = 250,000,000.
+    pub max_pixels: u64,
+    /// Most keypoints kept per image (the strongest by detector response).
+    /// Default = 2,000.
+    pub max_features: u32,
+    /// Fewer keypoints than this make the extractor retry with lower detector
+    /// thresholds (see `docs/FEATURES.md`). Default = 100.
+    pub min_features: u32,
+    /// Cap on the number of descriptors sampled for training, before the
+    /// memory budget. Default = 200,000.
+    pub sample_cap: u32,
+    /// k-means iterations at most. Default = 25.
+    pub kmeans_iterations: u32,
+    /// Seed of every random choice in training. Default = 42.
+    pub seed: u64,
+    /// Default scoring of searches. Default = [`Scoring::Cosine`].
+    pub scoring: Scoring,
+}
+
+impl Default for IndexConfig {
+    fn default() -> Self {
+        IndexConfig {
+            feature: Feature::RootSift,
+            words: 1_000,
+            max_side: 1_024,
+            max_pixels: 250_000_000,
+            max_features: 2_000,
+            min_features: 100,
+            sample_cap: 200_000,
+            kmeans_iterations: 25,
+            seed: 42,
+            scoring: Scoring::Cosine,
+        }
+    }
+}
+
+impl IndexConfig {
+    /// Checks every field against its documented range.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::InvalidConfig(m.to_string()));
+        if self.words < 2 {
+            return bad("words must be at least 2");
+        }
+        if self.words > 1 << 24 {
+            return bad("words must be at most 16,777,216");
+        }
+        if self.max_side != 0 && self.max_side < 32 {
+            return bad("max_side must be 0 (no cap) or at least 32");
+        }
+        if self.max_features == 0 {
+            return bad("max_features must be at least 1");
+        }
+        if self.sample_cap < self.words {
+            return bad("sample_cap must be at least the number of words");
+        }
+        if self.kmeans_iterations == 0 {
+            return bad("kmeans_iterations must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// Run-time settings of a writer: not persisted, chosen per process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOptions {
+    /// Extraction threads. Default = 0, meaning every core.
+    pub workers: usize,
+    /// Records per batch: one batch is one transaction. Default = 50 (as the
+    /// original prototype).
+    pub batch_size: usize,
+    /// Share of the currently available RAM the writer may use, in (0, 1].
+    /// Default = 0.8.
+    pub memory_fraction: f64,
+    /// Absolute cap on the memory budget in bytes, applied after the
+    /// fraction. Default = `None`.
+    pub memory_limit: Option<u64>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            workers: 0,
+            batch_size: 50,
+            memory_fraction: 0.8,
+            memory_limit: None,
+        }
+    }
+}
+
+impl RunOptions {
+    /// Checks every field against its documented range.
+    pub fn validate(&self) -> Result<()> {
+        if self.batch_size == 0 {
+            return Err(Error::InvalidConfig("batch size must be at least 1".into()));
+        }
+        if !(self.memory_fraction > 0.0 && self.memory_fraction <= 1.0) {
+            return Err(Error::InvalidConfig(
+                "memory fraction must be in (0, 1]".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The worker count with 0 resolved to the number of cores.
+    pub fn resolved_workers(&self) -> usize {
+        if self.workers == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            self.workers
+        }
+    }
+
+    /// The memory budget in bytes: `memory_fraction` of the RAM available now
+    /// (sysinfo), capped by `memory_limit`.
+    pub fn memory_budget(&self) -> u64 {
+        let mut sys = sysinfo::System::new();
+        sys.refresh_memory();
+        let available = sys.available_memory();
+        // Some containers report 0 available; fall back to total so the budget
+        // is never zero.
+        let base = if available == 0 {
+            sys.total_memory()
+        } else {
+            available
+        };
+        let mut budget = (base as f64 * self.memory_fraction) as u64;
+        if let Some(limit) = self.memory_limit {
+            budget = budget.min(limit);
+        }
+        budget.max(64 << 20)
+    }
+}

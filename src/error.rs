@@ -1,0 +1,107 @@
+//! The crate's one error type.
+
+use std::path::PathBuf;
+
+/// Every error the library returns.
+///
+/// Errors about a single record (an unreadable or undecodable image) are
+/// reported per record inside an [`AddReport`](crate::AddReport) and do not
+/// abort a batch; they appear here only where a whole operation depends on one
+/// image (a query image, for example).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A filesystem operation outside the storage engine failed.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The storage engine (sled) reported an error.
+    #[error("storage error: {0}")]
+    Storage(String),
+    /// An image could not be read, decoded or described.
+    #[error("{}: {reason}", path.display())]
+    Image {
+        /// The image's path, or `<bytes>` for in-memory input.
+        path: PathBuf,
+        /// Why it failed, for a person.
+        reason: String,
+    },
+    /// A stored value does not decode: the index is damaged.
+    #[error("corrupt value in tree `{tree}` at key {key}: {reason}")]
+    Corruption {
+        /// The sled tree holding the value.
+        tree: String,
+        /// The key, hex-encoded.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The directory holds an index written in a format this build cannot read.
+    #[error("incompatible index format version {found}; this build supports {supported}")]
+    IncompatibleFormat {
+        /// The version stored in the index.
+        found: u32,
+        /// The version this build reads and writes.
+        supported: u32,
+    },
+    /// The directory exists but is not an mmindex index.
+    #[error("{} is not an mmindex index ({reason})", path.display())]
+    NotAnIndex {
+        /// The directory.
+        path: PathBuf,
+        /// What was found instead.
+        reason: String,
+    },
+    /// The operation needs a trained codebook and the index has none yet.
+    #[error("the index has no codebook yet: run `build` or `train` first")]
+    NoCodebook,
+    /// Training found fewer descriptors than it can cluster.
+    #[error("not enough descriptors to train a codebook: {found} found, at least {needed} needed")]
+    TooFewDescriptors {
+        /// Descriptors extracted from the training images.
+        found: usize,
+        /// The minimum needed.
+        needed: usize,
+    },
+    /// Another writer holds the index.
+    #[error("another writer is active on this index")]
+    WriterBusy,
+    /// An argument or option is out of its documented range.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    /// A records file (JSON lines) could not be used at all.
+    #[error("records file {}: {reason}", path.display())]
+    Records {
+        /// The records file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Clustering failed inside the k-means implementation.
+    #[error("k-means training failed: {0}")]
+    Training(String),
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn image(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::Image {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

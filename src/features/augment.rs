@@ -1,0 +1,84 @@
+//! Image transforms for tests, demos and evaluation: the same photo rotated,
+//! scaled, cropped or recompressed, re-encoded as image bytes.
+
+use opencv::core::{Mat, Point2f, Rect, Scalar, Size, Vector, BORDER_REFLECT};
+use opencv::imgcodecs::{imdecode, imencode, IMREAD_COLOR, IMWRITE_JPEG_QUALITY};
+use opencv::imgproc::{get_rotation_matrix_2d, resize, warp_affine, INTER_AREA, INTER_LINEAR};
+use opencv::prelude::*;
+
+use crate::error::{Error, Result};
+
+/// One transform of an image.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum Transform {
+    /// Rotation about the centre by this many degrees (counter-clockwise),
+    /// same canvas size, borders reflected.
+    Rotate(f64),
+    /// Both sides multiplied by this factor.
+    Scale(f64),
+    /// JPEG re-encoding at this quality (1–100).
+    Jpeg(u8),
+    /// The centred crop keeping this fraction of each side, in (0, 1].
+    Crop(f64),
+}
+
+impl Transform {
+    /// A short name for file names and reports, such as `rot20`.
+    pub fn label(&self) -> String {
+        match self {
+            Transform::Rotate(d) => format!("rot{d}"),
+            Transform::Scale(s) => format!("scale{s}"),
+            Transform::Jpeg(q) => format!("jpeg{q}"),
+            Transform::Crop(f) => format!("crop{f}"),
+        }
+    }
+}
+
+/// Decodes `bytes`, applies `t`, and encodes the result: JPEG at the given
+/// quality for [`Transform::Jpeg`], PNG (lossless) otherwise.
+pub fn apply(bytes: &[u8], t: Transform) -> Result<Vec<u8>> {
+    let fail = |e: opencv::Error| Error::image("<bytes>", format!("transform failed: {}", e.message));
+    let img = imdecode(&Vector::<u8>::from_slice(bytes), IMREAD_COLOR).map_err(fail)?;
+    if img.empty() {
+        return Err(Error::image("<bytes>", "not a decodable image"));
+    }
+    let (w, h) = (img.cols(), img.rows());
+    let mut out = Mat::default();
+    let mut params = Vector::<i32>::new();
+    let mut ext = ".png";
+    match t {
+        Transform::Rotate(deg) => {
+            let centre = Point2f::new(w as f32 / 2.0, h as f32 / 2.0);
+            let m = get_rotation_matrix_2d(centre, deg, 1.0).map_err(fail)?;
+            warp_affine(&img, &mut out, &m, Size::new(w, h), INTER_LINEAR, BORDER_REFLECT, Scalar::default())
+                .map_err(fail)?;
+        }
+        Transform::Scale(s) => {
+            if !(s > 0.0 && s <= 16.0) {
+                return Err(Error::InvalidConfig(format!("scale factor {s} out of (0, 16]")));
+            }
+            let size = Size::new(((f64::from(w) * s).round() as i32).max(1), ((f64::from(h) * s).round() as i32).max(1));
+            let interp = if s < 1.0 { INTER_AREA } else { INTER_LINEAR };
+            resize(&img, &mut out, size, 0.0, 0.0, interp).map_err(fail)?;
+        }
+        Transform::Jpeg(q) => {
+            out = img;
+            ext = ".jpg";
+            params.push(IMWRITE_JPEG_QUALITY);
+            params.push(i32::from(q.clamp(1, 100)));
+        }
+        Transform::Crop(f) => {
+            if !(f > 0.0 && f <= 1.0) {
+                return Err(Error::InvalidConfig(format!("crop fraction {f} out of (0, 1]")));
+            }
+            let cw = ((f64::from(w) * f).round() as i32).max(1);
+            let ch = ((f64::from(h) * f).round() as i32).max(1);
+            let roi = Mat::roi(&img, Rect::new((w - cw) / 2, (h - ch) / 2, cw, ch)).map_err(fail)?;
+            out = roi.try_clone().map_err(fail)?;
+        }
+    }
+    let mut buf = Vector::<u8>::new();
+    imencode(ext, &out, &mut buf, &params).map_err(fail)?;
+    Ok(buf.to_vec())
+}

@@ -1,0 +1,283 @@
+//! The [`Index`]: opening, configuration, and access to the writer and
+//! searchers.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, RwLock};
+
+use crate::config::{Feature, IndexConfig, RunOptions, Scoring};
+use crate::error::{Error, Result};
+use crate::features::ExtractParams;
+use crate::ingest::IndexWriter;
+use crate::search::Searcher;
+use crate::store::{self, Generation, Store};
+use crate::vocab::Codebook;
+
+/// The active generation's vocabulary, shared by searchers and the writer.
+pub(crate) struct Active {
+    pub generation: Generation,
+    pub codebook: Codebook,
+    pub idf: Vec<f32>,
+    pub params: ExtractParams,
+}
+
+impl Active {
+    pub(crate) fn new(generation: Generation, codebook: Codebook, idf: Vec<f32>, params: ExtractParams) -> Active {
+        Active {
+            generation,
+            codebook,
+            idf,
+            params,
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub store: Store,
+    pub config: IndexConfig,
+    pub writer_busy: AtomicBool,
+    active: RwLock<Option<Arc<Active>>>,
+}
+
+impl Inner {
+    pub(crate) fn extract_params(&self) -> ExtractParams {
+        ExtractParams {
+            feature: self.config.feature,
+            max_side: self.config.max_side,
+            max_features: self.config.max_features,
+            min_features: self.config.min_features,
+            max_pixels: self.config.max_pixels,
+        }
+    }
+
+    /// The active vocabulary, loaded from the store on first use.
+    pub(crate) fn active(&self) -> Result<Option<Arc<Active>>> {
+        if let Some(a) = self.active.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            return Ok(Some(a.clone()));
+        }
+        let Some(n) = self.store.active()? else {
+            return Ok(None);
+        };
+        let g = self.store.generation(n)?;
+        let (codebook, idf) = self.store.load_vocabulary(&g)?;
+        let a = Arc::new(Active::new(g, codebook, idf, self.extract_params()));
+        *self.active.write().unwrap_or_else(|p| p.into_inner()) = Some(a.clone());
+        Ok(Some(a))
+    }
+
+    pub(crate) fn set_active(&self, a: Active) {
+        *self.active.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(a));
+    }
+}
+
+/// An image index in one directory.
+///
+/// Cheap to clone (a handle); `Send + Sync`. One process at a time may open
+/// a directory (sled holds a lock on it); within the process, one
+/// [`IndexWriter`] at a time and any number of [`Searcher`]s.
+#[derive(Clone)]
+pub struct Index {
+    inner: Arc<Inner>,
+}
+
+/// Counts and sizes of an index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stats {
+    /// Records stored.
+    pub records: u64,
+    /// Words of the active vocabulary (0 before training).
+    pub words: u64,
+    /// The active generation (0 before training).
+    pub generation: u32,
+    /// The feature type.
+    pub feature: Feature,
+    /// Postings stored (sum over records of distinct words).
+    pub postings: u64,
+    /// Bytes the database occupies on disk.
+    pub bytes_on_disk: u64,
+}
+
+/// The outcome of [`Index::verify`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VerifyReport {
+    /// Each invariant violation found, as a sentence.
+    pub violations: Vec<String>,
+}
+
+impl VerifyReport {
+    /// Whether no invariant is violated.
+    pub fn is_ok(&self) -> bool {
+        self.violations.is_empty()
+    }
+}
+
+impl Index {
+    /// Options for creating (or opening) an index.
+    pub fn builder() -> IndexBuilder {
+        IndexBuilder::default()
+    }
+
+    /// Opens an existing index.
+    pub fn open(path: impl AsRef<Path>) -> Result<Index> {
+        let (store, config) = Store::open(path.as_ref(), None)?;
+        Ok(Index::from_parts(store, config))
+    }
+
+    fn from_parts(store: Store, config: IndexConfig) -> Index {
+        Index {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                writer_busy: AtomicBool::new(false),
+                active: RwLock::new(None),
+            }),
+        }
+    }
+
+    /// The index's persistent configuration.
+    pub fn config(&self) -> &IndexConfig {
+        &self.inner.config
+    }
+
+    /// The writer, with run-time options. Fails with [`Error::WriterBusy`]
+    /// while another writer of this index is alive.
+    pub fn writer(&self, opts: RunOptions) -> Result<IndexWriter> {
+        IndexWriter::new(self.inner.clone(), opts)
+    }
+
+    /// A searcher over the active generation; [`Error::NoCodebook`] before
+    /// the first training.
+    pub fn searcher(&self) -> Result<Searcher> {
+        let a = self.inner.active()?.ok_or(Error::NoCodebook)?;
+        Ok(Searcher::new(self.inner.clone(), a))
+    }
+
+    /// Counts and sizes.
+    pub fn stats(&self) -> Result<Stats> {
+        let store = &self.inner.store;
+        let (records, words, generation, postings) = match self.inner.active()? {
+            None => (0, 0, 0, 0),
+            Some(a) => (
+                store.doc_count(&a.generation)?,
+                a.codebook.words() as u64,
+                a.generation.n,
+                store.posting_count(&a.generation)?,
+            ),
+        };
+        Ok(Stats {
+            records,
+            words,
+            generation,
+            feature: self.inner.config.feature,
+            postings,
+            bytes_on_disk: store.size_on_disk()?,
+        })
+    }
+
+    /// Checks every invariant between the stored trees (see
+    /// `docs/ARCHITECTURE.md`); damage is reported, not returned as an error.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        Ok(VerifyReport {
+            violations: store::verify(&self.inner.store)?,
+        })
+    }
+
+    /// Whether a record is stored.
+    pub fn contains(&self, id: impl AsRef<[u8]>) -> Result<bool> {
+        Ok(self.inner.store.doc_of(id.as_ref())?.is_some())
+    }
+
+    /// Every stored record id, in byte order.
+    pub fn record_ids(&self) -> Result<Vec<crate::RecordId>> {
+        self.inner
+            .store
+            .record_ids()
+            .map(|r| r.map(|(k, _)| crate::RecordId::from(k)))
+            .collect()
+    }
+
+    /// Writes every change durable now (commits already flush).
+    pub fn flush(&self) -> Result<()> {
+        self.inner.store.flush()
+    }
+
+    /// Test support: overwrite a raw value, to damage an index on purpose.
+    #[doc(hidden)]
+    pub fn __tamper(&self, tree: &str, key: &[u8], value: Option<&[u8]>) -> Result<()> {
+        let t = self.inner.store.raw_tree(tree)?;
+        match value {
+            Some(v) => t.insert(key, v).map(|_| ()).map_err(Error::from)?,
+            None => t.remove(key).map(|_| ()).map_err(Error::from)?,
+        }
+        self.inner.store.flush()
+    }
+
+    /// The directory of the index.
+    pub fn path(&self) -> &Path {
+        self.inner.store.path()
+    }
+}
+
+/// Options of a new index. Each setter documents its default; the values
+/// matter only when the index is created: opening an existing index keeps
+/// its stored configuration.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct IndexBuilder {
+    config: IndexConfig,
+}
+
+impl IndexBuilder {
+    /// Local feature. Default = RootSIFT.
+    pub fn feature(mut self, f: Feature) -> Self {
+        self.config.feature = f;
+        self
+    }
+
+    /// Visual words. Default = 1,000.
+    pub fn words(mut self, k: u32) -> Self {
+        self.config.words = k;
+        if self.config.sample_cap < k {
+            self.config.sample_cap = k;
+        }
+        self
+    }
+
+    /// Longer-side cap in pixels (0 = none). Default = 1,024.
+    pub fn max_side(mut self, px: u32) -> Self {
+        self.config.max_side = px;
+        self
+    }
+
+    /// Keypoints kept per image. Default = 2,000.
+    pub fn max_features(mut self, n: u32) -> Self {
+        self.config.max_features = n;
+        self
+    }
+
+    /// Scoring of searches. Default = cosine.
+    pub fn scoring(mut self, s: Scoring) -> Self {
+        self.config.scoring = s;
+        self
+    }
+
+    /// Seed of training. Default = 42.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.seed = seed;
+        self
+    }
+
+    /// Replaces the whole configuration.
+    pub fn config(mut self, c: IndexConfig) -> Self {
+        self.config = c;
+        self
+    }
+
+    /// Opens the index at `path`, creating it with these options when the
+    /// directory is absent or empty.
+    pub fn open(self, path: impl AsRef<Path>) -> Result<Index> {
+        self.config.validate()?;
+        let (store, config) = Store::open(path.as_ref(), Some(&self.config))?;
+        Ok(Index::from_parts(store, config))
+    }
+}

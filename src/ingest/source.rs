@@ -1,0 +1,203 @@
+//! Where records come from: one image per record, by path or bytes; a folder
+//! walk; a JSON-lines records file.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::features::ImageInput;
+use crate::ingest::RecordError;
+use crate::RecordId;
+
+/// One record to index: its id and its image.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The record's external id.
+    pub id: RecordId,
+    /// Its image.
+    pub input: ImageInput,
+}
+
+impl Source {
+    /// A record whose image is a file.
+    pub fn path(id: impl Into<RecordId>, path: impl Into<PathBuf>) -> Source {
+        Source {
+            id: id.into(),
+            input: ImageInput::Path(path.into()),
+        }
+    }
+
+    /// A record whose image is in memory.
+    pub fn bytes(id: impl Into<RecordId>, bytes: impl Into<Vec<u8>>) -> Source {
+        Source {
+            id: id.into(),
+            input: ImageInput::Bytes(bytes.into()),
+        }
+    }
+}
+
+/// File extensions taken as images by a folder walk (case-insensitive).
+pub const IMAGE_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "jpe", "png", "bmp", "tif", "tiff", "webp", "pgm", "ppm", "pbm", "pnm", "jp2", "gif",
+];
+
+/// Every image file under `dir` (recursively, by extension, symlinks
+/// followed to files), in path order. The id of each is its path relative to
+/// `dir` with `/` separators. Entries that cannot be read are returned as
+/// errors beside the sources.
+pub fn folder(dir: &Path) -> Result<(Vec<Source>, Vec<RecordError>)> {
+    let meta = std::fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
+    if !meta.is_dir() {
+        return Err(Error::io(
+            dir,
+            std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
+        ));
+    }
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    walk(dir, &mut files, &mut errors, 0);
+    files.sort();
+    let sources = files
+        .into_iter()
+        .map(|p| {
+            let rel = p.strip_prefix(dir).unwrap_or(&p);
+            Source::path(relative_id(rel), p.clone())
+        })
+        .collect();
+    Ok((sources, errors))
+}
+
+/// Depth cap of the folder walk, against symlink loops.
+const MAX_DEPTH: usize = 64;
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<RecordError>, depth: usize) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            errors.push(RecordError::new(dir_id(dir), dir, format!("cannot list directory: {e}")));
+            return;
+        }
+    };
+    for entry in entries {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                errors.push(RecordError::new(dir_id(dir), dir, format!("cannot list directory: {e}")));
+                continue;
+            }
+        };
+        let path = entry.path();
+        let is_dir = std::fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false);
+        if is_dir {
+            if depth < MAX_DEPTH {
+                walk(&path, files, errors, depth + 1);
+            }
+        } else if has_image_extension(&path) {
+            files.push(path);
+        }
+    }
+}
+
+fn dir_id(dir: &Path) -> RecordId {
+    RecordId::from(dir.to_string_lossy().into_owned())
+}
+
+/// Whether the path ends in one of [`IMAGE_EXTENSIONS`].
+pub fn has_image_extension(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+}
+
+/// A relative path as an id: its components joined by `/`, raw bytes on
+/// Unix so that non-UTF-8 names survive.
+fn relative_id(rel: &Path) -> RecordId {
+    let mut out = Vec::new();
+    for (i, c) in rel.components().enumerate() {
+        if i > 0 {
+            out.push(b'/');
+        }
+        out.extend_from_slice(&os_bytes(c.as_os_str()));
+    }
+    RecordId::from(out)
+}
+
+#[cfg(unix)]
+fn os_bytes(s: &std::ffi::OsStr) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    s.as_bytes().to_vec()
+}
+
+#[cfg(not(unix))]
+fn os_bytes(s: &std::ffi::OsStr) -> Vec<u8> {
+    s.to_string_lossy().into_owned().into_bytes()
+}
+
+/// Records from a JSON-lines file: each non-blank line an object whose
+/// `id_field` (a string or an integer) is the record id and whose `field` (a
+/// string) names the image file under `files_dir`. A line that does not fit
+/// is an error for that line (its id is `line N`); the rest go on.
+pub fn records_file(
+    file: &Path,
+    id_field: &str,
+    field: &str,
+    files_dir: &Path,
+) -> Result<(Vec<Source>, Vec<RecordError>)> {
+    let f = std::fs::File::open(file).map_err(|e| Error::Records {
+        path: file.into(),
+        reason: format!("cannot open: {e}"),
+    })?;
+    let mut sources = Vec::new();
+    let mut errors = Vec::new();
+    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
+        let n = i + 1;
+        let err = |reason: String| RecordError::new(RecordId::from(format!("line {n}")), file, reason);
+        let line = match line {
+            Ok(l) => l,
+            Err(e) => {
+                errors.push(err(format!("line {n}: unreadable: {e}")));
+                continue;
+            }
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: serde_json::Value = match serde_json::from_str(&line) {
+            Ok(v) => v,
+            Err(e) => {
+                errors.push(err(format!("line {n}: malformed JSON: {e}")));
+                continue;
+            }
+        };
+        let id = match v.get(id_field) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Number(x)) if x.is_i64() || x.is_u64() => x.to_string(),
+            Some(other) => {
+                errors.push(err(format!(
+                    "line {n}: id field `{id_field}` must be a string or an integer, found {other}"
+                )));
+                continue;
+            }
+            None => {
+                errors.push(err(format!("line {n}: missing id field `{id_field}`")));
+                continue;
+            }
+        };
+        match v.get(field) {
+            Some(serde_json::Value::String(name)) => {
+                sources.push(Source::path(id, files_dir.join(name)));
+            }
+            Some(other) => errors.push(RecordError::new(
+                RecordId::from(id),
+                file,
+                format!("line {n}: field `{field}` must be a file name string, found {other}"),
+            )),
+            None => errors.push(RecordError::new(
+                RecordId::from(id),
+                file,
+                format!("line {n}: missing field `{field}`"),
+            )),
+        }
+    }
+    Ok((sources, errors))
+}

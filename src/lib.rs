@@ -1,0 +1,61 @@
+//! # mmindex
+//!
+//! An embedded image-retrieval storage engine: it indexes the images that a
+//! database's records refer to and answers "which stored images look like
+//! this one?".
+//!
+//! - **Features**: local keypoint descriptors from OpenCV (SIFT, RootSIFT,
+//!   ORB, AKAZE, BRISK), extracted in parallel, every image decoded once.
+//! - **Vocabulary**: a visual-word codebook trained by seeded k-means on a
+//!   memory-bounded sample of descriptors.
+//! - **Scoring**: per-record bag-of-visual-words histograms, TF-IDF weights,
+//!   cosine similarity (or DBoW2's L1 score).
+//! - **Two search paths** over the same data, sequential and inverted, that
+//!   rank identically.
+//! - **Storage**: keyed trees in one sled database per index; each batch of
+//!   records is one transaction, durable before the call returns.
+//!
+//! ```no_run
+//! use mmindex::{Feature, Index, Query, RunOptions, Source};
+//!
+//! # fn main() -> mmindex::Result<()> {
+//! let index = Index::builder().feature(Feature::RootSift).words(500).open("photos.idx")?;
+//! let mut writer = index.writer(RunOptions::default())?;
+//! let (sources, _unreadable) = mmindex::source::folder("photos/".as_ref())?;
+//! let (_trained, report) = writer.build(sources)?;
+//! for bad in &report.failed {
+//!     eprintln!("skipped {bad}");
+//! }
+//! writer.add(vec![Source::path("new/42.jpg", "incoming/42.jpg")])?;
+//! writer.remove(["photos/old.jpg"])?;
+//! drop(writer);
+//!
+//! for hit in index.searcher()?.search(&Query::path("query.jpg"), 5)? {
+//!     println!("{} {:.3}", hit.id, hit.score);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! See `docs/ARCHITECTURE.md` for the modules and the data flow, and
+//! `docs/SCORING.md` for the IDF policy.
+
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod error;
+pub mod features;
+mod index;
+pub mod ingest;
+mod record;
+pub mod search;
+pub mod store;
+pub mod vocab;
+
+pub use config::{Feature, IndexConfig, RunOptions, Scoring};
+pub use error::{Error, Result};
+pub use features::augment;
+pub use index::{Index, IndexBuilder, Stats, VerifyReport};
+pub use ingest::{source, AddReport, IndexWriter, Progress, RecordError, Source, TrainReport};
+pub use record::RecordId;
+pub use search::{Hit, Query, SearchMode, SearchOptions, Searcher};

@@ -1,0 +1,168 @@
+//! Answering "which stored images look like this one?".
+//!
+//! Two paths over the same stored data, [`SearchMode::Sequential`] (score
+//! every histogram) and [`SearchMode::Inverted`] (walk the posting lists of
+//! the query's words), rank identically: same docs, same scores to the bit,
+//! ties broken by lower doc id. Only docs sharing at least one visual word
+//! with the query (score > 0) are hits.
+
+mod inverted;
+mod sequential;
+mod topk;
+pub(crate) mod weights;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::config::Scoring;
+use crate::error::Result;
+use crate::features::{self, ImageInput};
+use crate::index::{Active, Inner};
+use crate::RecordId;
+pub(crate) use topk::TopK;
+use weights::QueryVector;
+
+/// Which search path to take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SearchMode {
+    /// Walk the posting lists of the query's words (default).
+    #[default]
+    Inverted,
+    /// Score every stored histogram.
+    Sequential,
+}
+
+impl std::str::FromStr for SearchMode {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "inverted" => Ok(SearchMode::Inverted),
+            "sequential" => Ok(SearchMode::Sequential),
+            _ => Err(crate::Error::InvalidConfig(format!(
+                "unknown search mode `{s}` (expected inverted or sequential)"
+            ))),
+        }
+    }
+}
+
+/// A query image.
+#[derive(Debug, Clone)]
+pub struct Query(pub(crate) ImageInput);
+
+impl Query {
+    /// An image file.
+    pub fn path(p: impl Into<PathBuf>) -> Query {
+        Query(ImageInput::Path(p.into()))
+    }
+
+    /// Encoded image bytes.
+    pub fn bytes(b: impl Into<Vec<u8>>) -> Query {
+        Query(ImageInput::Bytes(b.into()))
+    }
+}
+
+/// Options of one search.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SearchOptions {
+    /// Hits returned at most. Default = 10.
+    pub top_k: usize,
+    /// Search path. Default = inverted.
+    pub mode: SearchMode,
+    /// Scoring; `None` uses the index's configured scoring. Default = `None`.
+    pub scoring: Option<Scoring>,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        SearchOptions {
+            top_k: 10,
+            mode: SearchMode::Inverted,
+            scoring: None,
+        }
+    }
+}
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// The record's external id.
+    pub id: RecordId,
+    /// The record's internal doc id (stable until the record is replaced).
+    pub doc: u64,
+    /// Similarity in (0, 1]; higher is more similar.
+    pub score: f32,
+}
+
+/// Answers queries against the index's active generation.
+///
+/// Cheap to create and `Send + Sync`: share one across threads or create one
+/// per thread. It keeps the vocabulary it was created with; a searcher created
+/// after a new codebook is installed sees the new one.
+#[derive(Clone)]
+pub struct Searcher {
+    inner: Arc<Inner>,
+    active: Arc<Active>,
+}
+
+impl Searcher {
+    pub(crate) fn new(inner: Arc<Inner>, active: Arc<Active>) -> Searcher {
+        Searcher { inner, active }
+    }
+
+    /// The `top_k` most similar records to an image, by the inverted path.
+    pub fn search(&self, query: &Query, top_k: usize) -> Result<Vec<Hit>> {
+        self.search_with(
+            query,
+            &SearchOptions {
+                top_k,
+                ..SearchOptions::default()
+            },
+        )
+    }
+
+    /// Searches with explicit options.
+    pub fn search_with(&self, query: &Query, opts: &SearchOptions) -> Result<Vec<Hit>> {
+        let f = features::extract(&query.0, &self.active.params)?;
+        let words = self.active.codebook.quantize(&f.descriptors)?;
+        self.search_words(&words, opts)
+    }
+
+    /// Searches with a query already quantized to visual words (one entry
+    /// per feature). Useful to time search without extraction.
+    pub fn search_words(&self, words: &[u32], opts: &SearchOptions) -> Result<Vec<Hit>> {
+        let n = self.active.codebook.words() as u32;
+        if let Some(w) = words.iter().find(|w| **w >= n) {
+            return Err(crate::Error::InvalidConfig(format!(
+                "word {w} outside the {n}-word vocabulary"
+            )));
+        }
+        let scoring = opts.scoring.unwrap_or(self.inner.config.scoring);
+        let hist = weights::histogram(words);
+        let q = QueryVector::new(&hist, &self.active.idf, scoring);
+        let mut top = TopK::new(opts.top_k);
+        let store = &self.inner.store;
+        let g = &self.active.generation;
+        match opts.mode {
+            SearchMode::Sequential => sequential::search(store, g, &self.active.idf, &q, scoring, &mut top)?,
+            SearchMode::Inverted => inverted::search(store, g, &self.active.idf, &q, scoring, &mut top)?,
+        }
+        let mut hits = Vec::new();
+        for (doc, score) in top.into_sorted() {
+            // A doc removed between scoring and this lookup is skipped.
+            if let Some(d) = store.doc(doc)? {
+                hits.push(Hit {
+                    id: RecordId::from(d.record_id),
+                    doc,
+                    score,
+                });
+            }
+        }
+        Ok(hits)
+    }
+
+    /// Number of visual words in the vocabulary searched.
+    pub fn words(&self) -> usize {
+        self.active.codebook.words()
+    }
+}

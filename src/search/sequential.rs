@@ -1,0 +1,46 @@
+//! Sequential search: score every stored histogram against the query.
+
+use super::weights::{finish, term, QueryVector};
+use super::TopK;
+use crate::config::Scoring;
+use crate::error::Result;
+use crate::store::{Generation, Store};
+
+pub(crate) fn search(
+    store: &Store,
+    g: &Generation,
+    idf: &[f32],
+    q: &QueryVector,
+    scoring: Scoring,
+    top: &mut TopK,
+) -> Result<()> {
+    for item in store.histograms(g) {
+        let (doc, h) = item?;
+        // Merge the two increasing word lists: shared words in increasing
+        // order, as the inverted path visits them.
+        let (mut i, mut j) = (0, 0);
+        let mut acc = 0f32;
+        let mut shared = false;
+        while i < q.entries.len() && j < h.entries.len() {
+            let (qw, qv) = q.entries[i];
+            let (dw, tf) = h.entries[j];
+            match qw.cmp(&dw) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    acc += term(scoring, qv, tf, idf[qw as usize], h.l1_norm);
+                    shared = true;
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        if shared {
+            let s = finish(scoring, acc, h.cos_norm);
+            if s > 0.0 {
+                top.push(doc, s);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! TF-IDF weighting and the per-term arithmetic shared by both search paths.
+//!
+//! IDF policy: the weights are computed once, when a generation's codebook is
+//! trained, from the images it was trained on, as `ln((1 + N) / (1 + df)) + 1`
+//! (N images, df of them containing the word: smoothed, always > 0). They are
+//! frozen for the generation's lifetime, so adding records never changes
+//! stored norms or earlier scores, and "train, then add in two halves" gives
+//! exactly the index of "train, then add everything at once". `rebuild`
+//! recomputes them. See docs/SCORING.md.
+//!
+//! Both search paths score a doc by visiting the words it shares with the
+//! query in increasing word order and applying [`term`], then [`finish`]:
+//! the same float operations in the same order, hence bit-identical scores.
+
+use crate::config::Scoring;
+
+/// IDF weights from document frequencies over `n` documents.
+pub(crate) fn idf(df: &[u32], n: u64) -> Vec<f32> {
+    df.iter()
+        .map(|&d| (((1 + n) as f64 / (1 + u64::from(d)) as f64).ln() + 1.0) as f32)
+        .collect()
+}
+
+/// (‖tf·idf‖₂, ‖tf·idf‖₁) of a histogram.
+pub(crate) fn norms(entries: &[(u32, u32)], idf: &[f32]) -> (f32, f32) {
+    let mut sq = 0f32;
+    let mut l1 = 0f32;
+    for &(w, tf) in entries {
+        let v = tf as f32 * idf.get(w as usize).copied().unwrap_or(0.0);
+        sq += v * v;
+        l1 += v;
+    }
+    (sq.sqrt(), l1)
+}
+
+/// A query's normalised weights, strictly increasing by word.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct QueryVector {
+    pub entries: Vec<(u32, f32)>,
+}
+
+impl QueryVector {
+    /// Normalises `tf·idf` by the L2 norm (cosine) or the L1 norm (L1).
+    pub(crate) fn new(hist: &[(u32, u32)], idf: &[f32], scoring: Scoring) -> QueryVector {
+        let (cos, l1) = norms(hist, idf);
+        let n = match scoring {
+            Scoring::Cosine => cos,
+            Scoring::L1 => l1,
+        };
+        let entries = if n > 0.0 {
+            hist.iter()
+                .map(|&(w, tf)| (w, tf as f32 * idf.get(w as usize).copied().unwrap_or(0.0) / n))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        QueryVector { entries }
+    }
+}
+
+/// One shared word's contribution to a doc's accumulator.
+#[inline]
+pub(crate) fn term(scoring: Scoring, q: f32, tf: u32, idf: f32, l1_norm: f32) -> f32 {
+    match scoring {
+        Scoring::Cosine => q * (tf as f32 * idf),
+        // ½‖q − d‖₁ over L1-normalised non-negative vectors is
+        // 1 − Σ min(q_w, d_w): only shared words contribute.
+        Scoring::L1 => {
+            if l1_norm > 0.0 {
+                q.min(tf as f32 * idf / l1_norm)
+            } else {
+                0.0
+            }
+        }
+    }
+}
+
+/// A doc's score from its accumulator.
+#[inline]
+pub(crate) fn finish(scoring: Scoring, acc: f32, cos_norm: f32) -> f32 {
+    match scoring {
+        Scoring::Cosine => {
+            if cos_norm > 0.0 {
+                acc / cos_norm
+            } else {
+                0.0
+            }
+        }
+        Scoring::L1 => acc,
+    }
+}
+
+/// A sparse term-frequency histogram from a list of words.
+pub(crate) fn histogram(words: &[u32]) -> Vec<(u32, u32)> {
+    let mut w = words.to_vec();
+    w.sort_unstable();
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    for x in w {
+        match out.last_mut() {
+            Some((lw, tf)) if *lw == x => *tf += 1,
+            _ => out.push((x, 1)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_counts_sorted_words() {
+        assert_eq!(histogram(&[5, 1, 5, 3, 5]), vec![(1, 1), (3, 1), (5, 3)]);
+    }
+
+    #[test]
+    fn idf_is_positive_and_decreasing_in_df() {
+        let w = idf(&[0, 1, 10], 10);
+        assert!(w.iter().all(|v| *v > 0.0));
+        assert!(w[0] > w[1] && w[1] > w[2]);
+        assert!((w[2] - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn identical_vectors_score_one() {
+        let idf = vec![1.0, 2.0, 0.5];
+        let h = vec![(0, 2), (2, 1)];
+        for s in [Scoring::Cosine, Scoring::L1] {
+            let q = QueryVector::new(&h, &idf, s);
+            let (cos, l1) = norms(&h, &idf);
+            let acc = q
+                .entries
+                .iter()
+                .zip(&h)
+                .fold(0.0, |a, (&(w, qw), &(_, tf))| a + term(s, qw, tf, idf[w as usize], l1));
+            assert!((finish(s, acc, cos) - 1.0).abs() < 1e-5, "{s:?}");
+        }
+    }
+}

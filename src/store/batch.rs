@@ -1,0 +1,207 @@
+//! One batch of record changes, committed as one sled transaction.
+//!
+//! The write set is computed outside the transaction (posting blocks are
+//! read, edited in memory and written back whole), which is safe because an
+//! index has one writer at a time; the transaction then applies it across
+//! every tree at once, and the batch is flushed before `commit` returns.
+
+use std::collections::BTreeMap;
+
+use super::codec::{self, keys, postings::BLOCK_CAP};
+use super::{apply, gen_tree, meta, DocRecord, Generation, Histogram, Store, STAT_DOCS, STAT_POSTINGS};
+use crate::error::Result;
+
+/// A record to insert under a fresh doc id.
+pub(crate) struct NewDoc {
+    pub doc_id: u64,
+    pub doc: DocRecord,
+    pub hist: Histogram,
+}
+
+/// Record changes applied together: removals first, then insertions. An
+/// inserted record whose id exists replaces it.
+#[derive(Default)]
+pub(crate) struct Batch {
+    pub adds: Vec<NewDoc>,
+    pub removes: Vec<Vec<u8>>,
+}
+
+/// What a committed batch changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Committed {
+    pub added: usize,
+    pub replaced: usize,
+    pub removed: usize,
+}
+
+const META: usize = 0;
+const RECORDS: usize = 1;
+const DOCS: usize = 2;
+const HIST: usize = 3;
+const POSTINGS: usize = 4;
+const STATS: usize = 5;
+
+/// Posting blocks read and edited in memory: key → postings (empty = delete).
+struct BlockEdits<'a> {
+    g: &'a Generation,
+    blocks: BTreeMap<[u8; 12], Vec<(u64, u32)>>,
+    tree: String,
+}
+
+impl<'a> BlockEdits<'a> {
+    fn load(&mut self, key: [u8; 12]) -> Result<&mut Vec<(u64, u32)>> {
+        if !self.blocks.contains_key(&key) {
+            let v = self.g.postings.get(key)?;
+            let (_, first) = keys::posting_from(&key).map_err(|e| e.at(&self.tree, &key))?;
+            let p = match v {
+                Some(v) => codec::postings::decode(first, &v).map_err(|e| e.at(&self.tree, &key))?,
+                None => Vec::new(),
+            };
+            self.blocks.insert(key, p);
+        }
+        Ok(self.blocks.entry(key).or_default())
+    }
+
+    /// Removes `doc` from `word`'s list; returns whether it was there.
+    fn remove(&mut self, word: u32, doc: u64) -> Result<bool> {
+        // The block holding `doc` is the last one whose first doc ≤ doc.
+        let lo = keys::posting(word, 0);
+        let hi = keys::posting(word, doc);
+        let stored = self.g.postings.range(lo..=hi).keys().next_back().transpose()?;
+        let edited = self.blocks.range(lo..=hi).filter(|(_, p)| !p.is_empty()).map(|(k, _)| *k).next_back();
+        let key = match (stored, edited) {
+            (Some(s), Some(e)) => {
+                let s: [u8; 12] = s.as_ref().try_into().unwrap_or(lo);
+                s.max(e)
+            }
+            (Some(s), None) => s.as_ref().try_into().unwrap_or(lo),
+            (None, Some(e)) => e,
+            (None, None) => return Ok(false),
+        };
+        let block = self.load(key)?;
+        match block.binary_search_by_key(&doc, |p| p.0) {
+            Ok(i) => {
+                block.remove(i);
+                Ok(true)
+            }
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// Appends postings (increasing docs, all above every stored doc) to
+    /// `word`'s list.
+    fn append(&mut self, word: u32, postings: &[(u64, u32)]) -> Result<()> {
+        let lo = keys::posting(word, 0);
+        let hi = keys::posting(word, u64::MAX);
+        // The tail is the last non-empty block, stored or edited.
+        let mut tail: Option<[u8; 12]> = None;
+        for k in self.g.postings.range(lo..=hi).keys().rev() {
+            let k = k?;
+            let k: [u8; 12] = k.as_ref().try_into().unwrap_or(lo);
+            if self.blocks.get(&k).is_none_or(|p| !p.is_empty()) {
+                tail = Some(k);
+                break;
+            }
+        }
+        if let Some(e) = self.blocks.range(lo..=hi).filter(|(_, p)| !p.is_empty()).map(|(k, _)| *k).next_back() {
+            tail = Some(tail.map_or(e, |t| t.max(e)));
+        }
+        let mut rest = postings;
+        if let Some(t) = tail {
+            let block = self.load(t)?;
+            let room = BLOCK_CAP.saturating_sub(block.len()).min(rest.len());
+            block.extend_from_slice(&rest[..room]);
+            rest = &rest[room..];
+        }
+        for chunk in rest.chunks(BLOCK_CAP) {
+            self.blocks.insert(keys::posting(word, chunk[0].0), chunk.to_vec());
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Commits `batch` to generation `g` atomically and durably.
+    pub(crate) fn commit(&self, g: &Generation, batch: Batch) -> Result<Committed> {
+        let mut writes: Vec<(usize, Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+        let mut edits = BlockEdits {
+            g,
+            blocks: BTreeMap::new(),
+            tree: gen_tree(g.n, "postings"),
+        };
+        let mut done = Committed::default();
+        let mut docs = self.doc_count(g)?;
+        let mut postings = self.posting_count(g)?;
+        let mut next_doc = self.next_doc()?;
+
+        let replaced: Vec<Vec<u8>> = batch.adds.iter().map(|a| a.doc.record_id.clone()).collect();
+        let mut removed_ids = std::collections::HashSet::new();
+        for (record, is_replace) in batch
+            .removes
+            .iter()
+            .map(|r| (r, false))
+            .chain(replaced.iter().map(|r| (r, true)))
+        {
+            if !removed_ids.insert(record.clone()) {
+                continue;
+            }
+            let Some(doc) = self.doc_of(record)? else { continue };
+            if let Some(h) = self.histogram(g, doc)? {
+                for &(w, _) in &h.entries {
+                    edits.remove(w, doc)?;
+                }
+                postings -= h.entries.len() as u64;
+            }
+            writes.push((DOCS, keys::doc(doc).to_vec(), None));
+            writes.push((HIST, keys::doc(doc).to_vec(), None));
+            if !is_replace {
+                writes.push((RECORDS, record.clone(), None));
+                done.removed += 1;
+            } else {
+                done.replaced += 1;
+            }
+            docs -= 1;
+        }
+
+        let mut by_word: BTreeMap<u32, Vec<(u64, u32)>> = BTreeMap::new();
+        for a in &batch.adds {
+            for &(w, tf) in &a.hist.entries {
+                by_word.entry(w).or_default().push((a.doc_id, tf));
+            }
+            postings += a.hist.entries.len() as u64;
+            next_doc = next_doc.max(a.doc_id + 1);
+            writes.push((RECORDS, a.doc.record_id.clone(), Some(a.doc_id.to_be_bytes().to_vec())));
+            writes.push((DOCS, keys::doc(a.doc_id).to_vec(), Some(codec::doc::encode(&a.doc))));
+            writes.push((HIST, keys::doc(a.doc_id).to_vec(), Some(codec::hist::encode(&a.hist))));
+            docs += 1;
+        }
+        done.added = batch.adds.len() - done.replaced;
+        for (w, p) in &by_word {
+            edits.append(*w, p)?;
+        }
+        for (k, p) in edits.blocks {
+            let v = if p.is_empty() {
+                None
+            } else {
+                Some(codec::postings::encode(p[0].0, &p))
+            };
+            // A block whose first doc was removed moves to its new first doc.
+            let (w, first) = keys::posting_from(&k).map_err(|e| e.at(&edits.tree, &k))?;
+            match &v {
+                Some(_) if p[0].0 != first => {
+                    writes.push((POSTINGS, k.to_vec(), None));
+                    writes.push((POSTINGS, keys::posting(w, p[0].0).to_vec(), v));
+                }
+                _ => writes.push((POSTINGS, k.to_vec(), v)),
+            }
+        }
+        writes.push((STATS, STAT_DOCS.to_vec(), Some(docs.to_be_bytes().to_vec())));
+        writes.push((STATS, STAT_POSTINGS.to_vec(), Some(postings.to_be_bytes().to_vec())));
+        writes.push((META, meta::NEXT_DOC.to_vec(), Some(next_doc.to_be_bytes().to_vec())));
+
+        let trees = [&self.meta, &self.records, &self.docs, &g.hist, &g.postings, &g.stats];
+        apply(&trees, &writes)?;
+        self.flush()?;
+        Ok(done)
+    }
+}

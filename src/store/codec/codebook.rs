@@ -1,0 +1,170 @@
+//! The `g{N}.codebook` tree, and the IDF vector in `g{N}.stats`.
+//!
+//! | key | value |
+//! | --- | --- |
+//! | `header` | [`CodebookHeader`], bincode |
+//! | `c` ‖ chunk no. (u32 BE) | up to [`CHUNK_WORDS`] centroids, row-major: f32 LE each (float), or raw bit bytes (binary) |
+//! | (stats) `idf` ‖ chunk no. | up to [`CHUNK_WORDS`] IDF weights, f32 LE |
+//!
+//! Chunking keeps each value far below sled's comfortable value size while
+//! loading a vocabulary stays one ordered scan.
+
+use bincode::{Decode, Encode};
+use ndarray::Array2;
+
+use super::{keys, DecodeError};
+use crate::vocab::Codebook;
+
+/// Centroids (or IDF weights) per chunk.
+pub const CHUNK_WORDS: usize = 4096;
+/// Key of the header.
+pub const HEADER: &[u8] = b"header";
+/// Name prefix of centroid chunks.
+pub const CENTROIDS: &[u8] = b"c";
+/// Name prefix of IDF chunks (in the stats tree).
+pub const IDF: &[u8] = b"idf";
+
+/// Shape of a stored codebook.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct CodebookHeader {
+    /// 0 = float centroids, 1 = binary.
+    pub kind: u8,
+    /// Floats or bytes per centroid.
+    pub width: u32,
+    /// Number of words.
+    pub words: u32,
+}
+
+/// The header and the chunk values of a codebook, in chunk order.
+pub fn encode(cb: &Codebook) -> (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>) {
+    let header = CodebookHeader {
+        kind: u8::from(matches!(cb, Codebook::Binary { .. })),
+        width: cb.width() as u32,
+        words: cb.words() as u32,
+    };
+    let chunks = match cb {
+        Codebook::Float { centroids, .. } => centroids
+            .as_standard_layout()
+            .as_slice()
+            .unwrap_or(&[])
+            .chunks(CHUNK_WORDS * cb.width())
+            .map(|c| c.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>())
+            .collect::<Vec<_>>(),
+        Codebook::Binary { bytes, centroids } => centroids
+            .chunks(CHUNK_WORDS * bytes)
+            .map(|c| c.to_vec())
+            .collect(),
+    };
+    let chunks = chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| (keys::chunk(CENTROIDS, i as u32), v))
+        .collect();
+    (super::encode_bincode(&header), chunks)
+}
+
+/// Decodes a header.
+pub fn decode_header(b: &[u8]) -> Result<CodebookHeader, DecodeError> {
+    let h: CodebookHeader = super::decode_bincode(b)?;
+    if h.kind > 1 || h.width == 0 || h.width > 4096 || h.words < 1 {
+        return Err(DecodeError::new(format!("implausible codebook header {h:?}")));
+    }
+    Ok(h)
+}
+
+/// Rebuilds a codebook from its header and its chunk values in order.
+pub fn decode(h: &CodebookHeader, chunks: &[Vec<u8>]) -> Result<Codebook, DecodeError> {
+    let words = h.words as usize;
+    let width = h.width as usize;
+    let bytes: usize = chunks.iter().map(Vec::len).sum();
+    let elem = if h.kind == 0 { 4 } else { 1 };
+    if bytes != words * width * elem {
+        return Err(DecodeError::new(format!(
+            "codebook chunks hold {bytes} bytes, header needs {}",
+            words * width * elem
+        )));
+    }
+    let mut raw = Vec::with_capacity(bytes);
+    for c in chunks {
+        raw.extend_from_slice(c);
+    }
+    if h.kind == 1 {
+        return Ok(Codebook::Binary {
+            bytes: width,
+            centroids: raw,
+        });
+    }
+    let data: Vec<f32> = raw
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    if data.iter().any(|v| !v.is_finite()) {
+        return Err(DecodeError::new("codebook centroid is not finite"));
+    }
+    let a = Array2::from_shape_vec((words, width), data).map_err(|e| DecodeError::new(e.to_string()))?;
+    Ok(Codebook::from_float(a))
+}
+
+/// IDF chunk values, in order.
+pub fn encode_idf(idf: &[f32]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    idf.chunks(CHUNK_WORDS)
+        .enumerate()
+        .map(|(i, c)| {
+            (
+                keys::chunk(IDF, i as u32),
+                c.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            )
+        })
+        .collect()
+}
+
+/// Decodes IDF chunk values into `words` weights.
+pub fn decode_idf(chunks: &[Vec<u8>], words: usize) -> Result<Vec<f32>, DecodeError> {
+    let mut idf = Vec::with_capacity(words);
+    for c in chunks {
+        if c.len() % 4 != 0 {
+            return Err(DecodeError::new("IDF chunk length not a multiple of 4"));
+        }
+        idf.extend(c.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+    }
+    if idf.len() != words {
+        return Err(DecodeError::new(format!(
+            "{} IDF weights for {words} words",
+            idf.len()
+        )));
+    }
+    if idf.iter().any(|v| !v.is_finite() || *v < 0.0) {
+        return Err(DecodeError::new("IDF weight negative or not finite"));
+    }
+    Ok(idf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn codebook_round_trip() {
+        for cb in [
+            Codebook::from_float(array![[1.0, 2.0], [3.0, -4.5], [0.0, 1e-3]]),
+            Codebook::Binary {
+                bytes: 3,
+                centroids: vec![1, 2, 3, 4, 5, 6],
+            },
+        ] {
+            let (h, chunks) = encode(&cb);
+            let h = decode_header(&h).unwrap();
+            let vals: Vec<Vec<u8>> = chunks.into_iter().map(|(_, v)| v).collect();
+            assert_eq!(decode(&h, &vals).unwrap(), cb);
+        }
+    }
+
+    #[test]
+    fn idf_round_trip_and_length_check() {
+        let idf: Vec<f32> = (0..10_000).map(|i| i as f32 / 7.0).collect();
+        let vals: Vec<Vec<u8>> = encode_idf(&idf).into_iter().map(|(_, v)| v).collect();
+        assert_eq!(decode_idf(&vals, idf.len()).unwrap(), idf);
+        assert!(decode_idf(&vals, idf.len() + 1).is_err());
+    }
+}

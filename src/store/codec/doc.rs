@@ -1,0 +1,42 @@
+//! The `docs` tree value: one record's metadata, bincode-encoded.
+
+use bincode::{Decode, Encode};
+
+use super::DecodeError;
+
+/// Metadata of one stored record. Key: doc id (u64 BE).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct DocRecord {
+    /// The external record id (the user's key).
+    pub record_id: Vec<u8>,
+    /// Where the image came from: its path bytes, or empty for in-memory input.
+    pub source: Vec<u8>,
+    /// FNV-1a 64 of the image bytes.
+    pub content_hash: u64,
+    /// Keypoints extracted (0 = an empty record: the image gave none).
+    pub keypoints: u32,
+    /// Distinct visual words in its histogram.
+    pub words: u32,
+    /// Generation whose codebook quantized it.
+    pub generation: u32,
+}
+
+/// Encodes a doc record.
+pub fn encode(d: &DocRecord) -> Vec<u8> {
+    super::encode_bincode(d)
+}
+
+/// Decodes a doc record.
+pub fn decode(b: &[u8]) -> Result<DocRecord, DecodeError> {
+    super::decode_bincode(b)
+}
+
+/// FNV-1a, 64 bits: a stable content fingerprint (not a security hash).
+pub fn content_hash(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}

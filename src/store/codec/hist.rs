@@ -1,0 +1,99 @@
+//! The `g{N}.hist` value: one record's sparse term-frequency histogram.
+//!
+//! ```text
+//! offset 0  f32 LE   cosine norm  ‖tf·idf‖₂ (0 for an empty histogram)
+//! offset 4  f32 LE   L1 norm      ‖tf·idf‖₁
+//! offset 8  varint   n, the number of distinct words
+//! then n ×  varint   word − previous word (the first is the word itself)
+//!           varint   tf ≥ 1
+//! ```
+//! Words are strictly increasing. The norms use the generation's IDF, which is
+//! fixed when its codebook is trained, so they never change after insertion.
+
+use super::{f32_at, varint, DecodeError};
+
+/// A decoded histogram.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Histogram {
+    /// ‖tf·idf‖₂.
+    pub cos_norm: f32,
+    /// ‖tf·idf‖₁.
+    pub l1_norm: f32,
+    /// (word, tf), strictly increasing by word, tf ≥ 1.
+    pub entries: Vec<(u32, u32)>,
+}
+
+/// Encodes a histogram; `entries` must be strictly increasing by word.
+pub fn encode(h: &Histogram) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + 1 + h.entries.len() * 3);
+    out.extend_from_slice(&h.cos_norm.to_le_bytes());
+    out.extend_from_slice(&h.l1_norm.to_le_bytes());
+    varint::put(&mut out, h.entries.len() as u64);
+    let mut prev = 0u32;
+    for (i, &(w, tf)) in h.entries.iter().enumerate() {
+        let delta = if i == 0 { w } else { w - prev };
+        varint::put(&mut out, u64::from(delta));
+        varint::put(&mut out, u64::from(tf));
+        prev = w;
+    }
+    out
+}
+
+/// Decodes a histogram, checking order and bounds.
+pub fn decode(b: &[u8]) -> Result<Histogram, DecodeError> {
+    let cos_norm = f32_at(b, 0)?;
+    let l1_norm = f32_at(b, 4)?;
+    if !(cos_norm.is_finite() && l1_norm.is_finite() && cos_norm >= 0.0 && l1_norm >= 0.0) {
+        return Err(DecodeError::new("histogram norm is negative or not finite"));
+    }
+    let mut pos = 8;
+    let n = varint::get(b, &mut pos)?;
+    // Each entry takes at least two bytes: refuse counts the value cannot hold
+    // before allocating for them.
+    if n > (b.len() - pos) as u64 / 2 {
+        return Err(DecodeError::new(format!("histogram claims {n} entries")));
+    }
+    let mut entries = Vec::with_capacity(n as usize);
+    let mut word = 0u32;
+    for i in 0..n {
+        let delta = varint::get_u32(b, &mut pos)?;
+        if i > 0 && delta == 0 {
+            return Err(DecodeError::new("histogram words not strictly increasing"));
+        }
+        word = word
+            .checked_add(delta)
+            .ok_or_else(|| DecodeError::new("histogram word overflows"))?;
+        let tf = varint::get_u32(b, &mut pos)?;
+        if tf == 0 {
+            return Err(DecodeError::new("histogram term frequency 0"));
+        }
+        entries.push((word, tf));
+    }
+    if pos != b.len() {
+        return Err(DecodeError::new("trailing bytes after histogram"));
+    }
+    Ok(Histogram {
+        cos_norm,
+        l1_norm,
+        entries,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn round_trip(words in proptest::collection::btree_map(0u32..2_000_000, 1u32..1000, 0..200), n in 0f32..100.0) {
+            let h = Histogram { cos_norm: n, l1_norm: n * 2.0, entries: words.into_iter().collect() };
+            prop_assert_eq!(decode(&encode(&h)).unwrap(), h);
+        }
+
+        #[test]
+        fn never_panics(b: Vec<u8>) {
+            let _ = decode(&b);
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! Every persisted byte layout, with its format version.
+//!
+//! Conventions, for every layout below:
+//! - integer keys are big-endian, so sled's lexicographic order is numeric;
+//! - fixed-width values are big-endian integers and little-endian IEEE floats
+//!   (as written by `to_le_bytes`), stated at each layout;
+//! - structured records use bincode 2 with [`bincode::config::standard`]
+//!   (little-endian, variable-length integers);
+//! - varints are LEB128 (7 bits per byte, low group first, high bit = more).
+//!
+//! A decoder never panics on any input: it returns
+//! [`Error::Corruption`](crate::Error::Corruption) naming tree and key.
+
+pub mod codebook;
+pub mod doc;
+pub mod hist;
+pub mod keys;
+pub mod meta;
+pub mod postings;
+pub mod varint;
+
+use crate::error::Error;
+
+/// The on-disk format this build reads and writes. Bump on any layout change;
+/// `open` refuses any other version with `IncompatibleFormat`.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The first value in `meta`, naming the directory as an mmindex index.
+pub const MAGIC: &[u8; 8] = b"MMINDEX\0";
+
+/// Why a value failed to decode, before the caller adds tree and key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError(pub String);
+
+impl DecodeError {
+    pub(crate) fn new(m: impl Into<String>) -> DecodeError {
+        DecodeError(m.into())
+    }
+
+    /// Attaches the tree and key the value was read from.
+    pub fn at(self, tree: &str, key: &[u8]) -> Error {
+        Error::Corruption {
+            tree: tree.to_string(),
+            key: hex(key),
+            reason: self.0,
+        }
+    }
+}
+
+/// Lower-case hex of a key, for error messages.
+pub fn hex(key: &[u8]) -> String {
+    key.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(crate) fn bincode_config() -> bincode::config::Configuration {
+    bincode::config::standard()
+}
+
+/// Decodes a whole bincode value: trailing bytes are corruption too.
+pub(crate) fn decode_bincode<T: bincode::Decode<()>>(bytes: &[u8]) -> Result<T, DecodeError> {
+    let (v, used) = bincode::decode_from_slice(bytes, bincode_config())
+        .map_err(|e| DecodeError::new(format!("bincode: {e}")))?;
+    if used != bytes.len() {
+        return Err(DecodeError::new(format!(
+            "{} trailing bytes",
+            bytes.len() - used
+        )));
+    }
+    Ok(v)
+}
+
+pub(crate) fn encode_bincode<T: bincode::Encode>(v: &T) -> Vec<u8> {
+    // Encoding into a Vec only fails on a writer error, which a Vec never gives.
+    bincode::encode_to_vec(v, bincode_config()).unwrap_or_default()
+}
+
+/// Reads a little-endian f32 at `at`.
+pub(crate) fn f32_at(b: &[u8], at: usize) -> Result<f32, DecodeError> {
+    b.get(at..at + 4)
+        .and_then(|s| s.try_into().ok())
+        .map(f32::from_le_bytes)
+        .ok_or_else(|| DecodeError::new("value too short for a float"))
+}

@@ -1,0 +1,61 @@
+//! LEB128 variable-length unsigned integers.
+
+use super::DecodeError;
+
+/// Appends `v` in 1–10 bytes.
+pub fn put(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Reads one varint at `*pos`, advancing it.
+pub fn get(b: &[u8], pos: &mut usize) -> Result<u64, DecodeError> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *b
+            .get(*pos)
+            .ok_or_else(|| DecodeError::new("varint runs past the end of the value"))?;
+        *pos += 1;
+        let bits = u64::from(byte & 0x7F);
+        if shift == 63 && bits > 1 {
+            return Err(DecodeError::new("varint overflows 64 bits"));
+        }
+        v |= bits << shift;
+        if byte & 0x80 == 0 {
+            return Ok(v);
+        }
+    }
+    Err(DecodeError::new("varint longer than 10 bytes"))
+}
+
+/// Reads a varint that must fit in a u32.
+pub fn get_u32(b: &[u8], pos: &mut usize) -> Result<u32, DecodeError> {
+    let v = get(b, pos)?;
+    u32::try_from(v).map_err(|_| DecodeError::new(format!("value {v} exceeds 32 bits")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn round_trip(v: u64) {
+            let mut b = Vec::new();
+            put(&mut b, v);
+            let mut pos = 0;
+            prop_assert_eq!(get(&b, &mut pos).unwrap(), v);
+            prop_assert_eq!(pos, b.len());
+        }
+
+        #[test]
+        fn never_panics(b: Vec<u8>) {
+            let mut pos = 0;
+            let _ = get(&b, &mut pos);
+        }
+    }
+}

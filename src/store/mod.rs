@@ -1,0 +1,398 @@
+//! Persistent state: the only module that imports sled.
+//!
+//! One sled database per index directory, with these trees (layouts in
+//! [`codec`]):
+//!
+//! | tree | key | value |
+//! | --- | --- | --- |
+//! | `meta` | fixed names | magic, format version, config, active generation, doc counter |
+//! | `records` | external record id | doc id |
+//! | `docs` | doc id | [`DocRecord`] |
+//! | `g{N}.codebook` | header / chunk | centroids of generation N |
+//! | `g{N}.hist` | doc id | sparse histogram with norms |
+//! | `g{N}.postings` | word ‖ first doc | block of (doc delta, tf) |
+//! | `g{N}.stats` | names / idf chunks | IDF weights, doc and posting counts |
+//!
+//! Everything derived from a codebook lives under its generation N; trees of
+//! any other generation than the active one are leftovers of an interrupted
+//! training and are dropped on open.
+
+pub mod codec;
+mod batch;
+mod verify;
+
+use std::path::{Path, PathBuf};
+
+use sled::{Db, Transactional, Tree};
+
+use crate::config::IndexConfig;
+use crate::error::{Error, Result};
+use crate::vocab::Codebook;
+use codec::codebook as cbc;
+use codec::{keys, meta, DecodeError, FORMAT_VERSION, MAGIC};
+
+pub(crate) use batch::{Batch, NewDoc};
+pub use codec::doc::DocRecord;
+pub use codec::hist::Histogram;
+pub(crate) use verify::verify;
+
+impl From<sled::Error> for Error {
+    fn from(e: sled::Error) -> Self {
+        Error::Storage(e.to_string())
+    }
+}
+
+/// Names of a generation's trees.
+fn gen_tree(n: u32, what: &str) -> String {
+    format!("g{n}.{what}")
+}
+
+/// Generation number of a tree name `g{N}.*`.
+fn gen_of(name: &[u8]) -> Option<u32> {
+    let s = std::str::from_utf8(name).ok()?;
+    let rest = s.strip_prefix('g')?;
+    let (n, _) = rest.split_once('.')?;
+    n.parse().ok()
+}
+
+/// The open database and its generation-independent trees.
+pub(crate) struct Store {
+    db: Db,
+    meta: Tree,
+    records: Tree,
+    docs: Tree,
+    path: PathBuf,
+}
+
+/// The trees of one generation.
+#[derive(Clone)]
+pub(crate) struct Generation {
+    pub n: u32,
+    pub codebook: Tree,
+    pub hist: Tree,
+    pub postings: Tree,
+    pub stats: Tree,
+}
+
+/// Stats key of the doc count, u64 BE.
+const STAT_DOCS: &[u8] = b"docs";
+/// Stats key of the posting count, u64 BE.
+const STAT_POSTINGS: &[u8] = b"postings";
+
+impl Store {
+    /// Opens the index at `path`; creates it with `create` when the directory
+    /// is absent or empty. Returns the stored configuration.
+    pub(crate) fn open(path: &Path, create: Option<&IndexConfig>) -> Result<(Store, IndexConfig)> {
+        let exists = path.exists();
+        if exists && !path.is_dir() {
+            return Err(Error::NotAnIndex {
+                path: path.into(),
+                reason: "not a directory".into(),
+            });
+        }
+        let empty_dir = exists
+            && std::fs::read_dir(path)
+                .map_err(|e| Error::io(path, e))?
+                .next()
+                .is_none();
+        if (!exists || empty_dir) && create.is_none() {
+            return Err(Error::NotAnIndex {
+                path: path.into(),
+                reason: "no index there".into(),
+            });
+        }
+        if exists && !empty_dir && !path.join("conf").exists() {
+            return Err(Error::NotAnIndex {
+                path: path.into(),
+                reason: "directory holds other files".into(),
+            });
+        }
+        let db = sled::Config::new().path(path).open()?;
+        let meta = db.open_tree("meta")?;
+        let records = db.open_tree("records")?;
+        let docs = db.open_tree("docs")?;
+        let store = Store {
+            db,
+            meta,
+            records,
+            docs,
+            path: path.into(),
+        };
+        let config = match store.meta.get(meta::MAGIC)? {
+            None => {
+                let Some(cfg) = create else {
+                    return Err(Error::NotAnIndex {
+                        path: path.into(),
+                        reason: "no mmindex header".into(),
+                    });
+                };
+                cfg.validate()?;
+                let writes = [
+                    (meta::MAGIC, MAGIC.to_vec()),
+                    (meta::FORMAT, FORMAT_VERSION.to_be_bytes().to_vec()),
+                    (meta::CONFIG, codec::encode_bincode(cfg)),
+                    (meta::NEXT_DOC, 0u64.to_be_bytes().to_vec()),
+                ];
+                store
+                    .meta
+                    .transaction(|m| {
+                        for (k, v) in &writes {
+                            m.insert(*k, v.as_slice())?;
+                        }
+                        Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+                    })
+                    .map_err(tx_err)?;
+                store.db.flush()?;
+                cfg.clone()
+            }
+            Some(m) => {
+                if m.as_ref() != MAGIC {
+                    return Err(Error::NotAnIndex {
+                        path: path.into(),
+                        reason: "wrong magic bytes".into(),
+                    });
+                }
+                let v = store.get_meta(meta::FORMAT)?.ok_or_else(|| missing("meta", meta::FORMAT))?;
+                let found = meta::u32_from(&v).map_err(|e| e.at("meta", meta::FORMAT))?;
+                if found != FORMAT_VERSION {
+                    return Err(Error::IncompatibleFormat {
+                        found,
+                        supported: FORMAT_VERSION,
+                    });
+                }
+                let c = store.get_meta(meta::CONFIG)?.ok_or_else(|| missing("meta", meta::CONFIG))?;
+                codec::decode_bincode::<IndexConfig>(&c).map_err(|e| e.at("meta", meta::CONFIG))?
+            }
+        };
+        store.drop_stale_generations()?;
+        Ok((store, config))
+    }
+
+    fn get_meta(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.meta.get(key)?.map(|v| v.to_vec()))
+    }
+
+    /// Drops the trees of every generation but the active one.
+    fn drop_stale_generations(&self) -> Result<()> {
+        let active = self.active()?;
+        for name in self.db.tree_names() {
+            if let Some(n) = gen_of(&name) {
+                if Some(n) != active {
+                    tracing::info!(tree = %String::from_utf8_lossy(&name), "dropping leftover generation tree");
+                    self.db.drop_tree(&name)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The directory of the database.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The active generation, if a codebook has been trained.
+    pub(crate) fn active(&self) -> Result<Option<u32>> {
+        match self.meta.get(meta::ACTIVE)? {
+            None => Ok(None),
+            Some(v) => meta::u32_from(&v).map(Some).map_err(|e| e.at("meta", meta::ACTIVE)),
+        }
+    }
+
+    /// The next doc id to assign.
+    pub(crate) fn next_doc(&self) -> Result<u64> {
+        let v = self.meta.get(meta::NEXT_DOC)?.ok_or_else(|| missing("meta", meta::NEXT_DOC))?;
+        meta::u64_from(&v).map_err(|e| e.at("meta", meta::NEXT_DOC))
+    }
+
+    /// The trees of generation `n` (created empty when absent).
+    pub(crate) fn generation(&self, n: u32) -> Result<Generation> {
+        Ok(Generation {
+            n,
+            codebook: self.db.open_tree(gen_tree(n, "codebook"))?,
+            hist: self.db.open_tree(gen_tree(n, "hist"))?,
+            postings: self.db.open_tree(gen_tree(n, "postings"))?,
+            stats: self.db.open_tree(gen_tree(n, "stats"))?,
+        })
+    }
+
+    /// Writes a new generation's codebook and IDF, then makes it the active
+    /// generation in one transaction and drops the previous one.
+    ///
+    /// The new generation starts with no records: this is the path of `train`
+    /// on an empty index. A crash before the flip leaves the old state, and
+    /// the half-written trees are dropped on the next open.
+    pub(crate) fn install_generation(&self, codebook: &Codebook, idf: &[f32]) -> Result<Generation> {
+        let previous = self.active()?;
+        let n = previous.map_or(1, |p| p + 1);
+        let g = self.generation(n)?;
+        let (header, chunks) = cbc::encode(codebook);
+        g.codebook.insert(cbc::HEADER, header)?;
+        for (k, v) in chunks {
+            g.codebook.insert(k, v)?;
+        }
+        for (k, v) in cbc::encode_idf(idf) {
+            g.stats.insert(k, v)?;
+        }
+        g.stats.insert(STAT_DOCS, &0u64.to_be_bytes())?;
+        g.stats.insert(STAT_POSTINGS, &0u64.to_be_bytes())?;
+        self.db.flush()?;
+        self.meta.insert(meta::ACTIVE, &n.to_be_bytes())?;
+        self.db.flush()?;
+        self.drop_stale_generations()?;
+        Ok(g)
+    }
+
+    /// Loads generation `g`'s codebook and IDF weights.
+    pub(crate) fn load_vocabulary(&self, g: &Generation) -> Result<(Codebook, Vec<f32>)> {
+        let tree = gen_tree(g.n, "codebook");
+        let h = g.codebook.get(cbc::HEADER)?.ok_or_else(|| missing(&tree, cbc::HEADER))?;
+        let header = cbc::decode_header(&h).map_err(|e| e.at(&tree, cbc::HEADER))?;
+        let chunks = collect_chunks(&g.codebook, cbc::CENTROIDS)?;
+        let cb = cbc::decode(&header, &chunks).map_err(|e| e.at(&tree, cbc::CENTROIDS))?;
+        let idf_chunks = collect_chunks(&g.stats, cbc::IDF)?;
+        let idf = cbc::decode_idf(&idf_chunks, header.words as usize)
+            .map_err(|e| e.at(&gen_tree(g.n, "stats"), cbc::IDF))?;
+        Ok((cb, idf))
+    }
+
+    /// The doc id of a record.
+    pub(crate) fn doc_of(&self, record_id: &[u8]) -> Result<Option<u64>> {
+        match self.records.get(record_id)? {
+            None => Ok(None),
+            Some(v) => meta::u64_from(&v)
+                .map(Some)
+                .map_err(|e| e.at("records", record_id)),
+        }
+    }
+
+    /// The metadata of a doc.
+    pub(crate) fn doc(&self, id: u64) -> Result<Option<DocRecord>> {
+        let k = keys::doc(id);
+        match self.docs.get(k)? {
+            None => Ok(None),
+            Some(v) => codec::doc::decode(&v).map(Some).map_err(|e| e.at("docs", &k)),
+        }
+    }
+
+    /// The histogram of a doc in generation `g`.
+    pub(crate) fn histogram(&self, g: &Generation, id: u64) -> Result<Option<Histogram>> {
+        let k = keys::doc(id);
+        match g.hist.get(k)? {
+            None => Ok(None),
+            Some(v) => codec::hist::decode(&v)
+                .map(Some)
+                .map_err(|e| e.at(&gen_tree(g.n, "hist"), &k)),
+        }
+    }
+
+    /// Every (doc, histogram) of generation `g`, in doc order.
+    pub(crate) fn histograms<'a>(&self, g: &'a Generation) -> impl Iterator<Item = Result<(u64, Histogram)>> + 'a {
+        g.hist.iter().map(move |kv| {
+            let (k, v) = kv?;
+            let tree = || gen_tree(g.n, "hist");
+            let id = keys::doc_from(&k).map_err(|e| e.at(&tree(), &k))?;
+            let h = codec::hist::decode(&v).map_err(|e| e.at(&tree(), &k))?;
+            Ok((id, h))
+        })
+    }
+
+    /// Calls `f` with each posting block of `word` in doc order.
+    pub(crate) fn for_each_block(
+        &self,
+        g: &Generation,
+        word: u32,
+        buf: &mut Vec<(u64, u32)>,
+        mut f: impl FnMut(&[(u64, u32)]),
+    ) -> Result<()> {
+        for kv in g.postings.scan_prefix(word.to_be_bytes()) {
+            let (k, v) = kv?;
+            let tree = || gen_tree(g.n, "postings");
+            let (_, first) = keys::posting_from(&k).map_err(|e| e.at(&tree(), &k))?;
+            buf.clear();
+            codec::postings::decode_into(first, &v, buf).map_err(|e| e.at(&tree(), &k))?;
+            f(buf);
+        }
+        Ok(())
+    }
+
+    /// Number of records in generation `g`.
+    pub(crate) fn doc_count(&self, g: &Generation) -> Result<u64> {
+        self.stat(g, STAT_DOCS)
+    }
+
+    /// Number of postings in generation `g`.
+    pub(crate) fn posting_count(&self, g: &Generation) -> Result<u64> {
+        self.stat(g, STAT_POSTINGS)
+    }
+
+    fn stat(&self, g: &Generation, key: &[u8]) -> Result<u64> {
+        let tree = gen_tree(g.n, "stats");
+        let v = g.stats.get(key)?.ok_or_else(|| missing(&tree, key))?;
+        meta::u64_from(&v).map_err(|e| e.at(&tree, key))
+    }
+
+    /// Every external record id, in key order.
+    pub(crate) fn record_ids(&self) -> impl Iterator<Item = Result<(Vec<u8>, u64)>> + '_ {
+        self.records.iter().map(|kv| {
+            let (k, v) = kv?;
+            let id = meta::u64_from(&v).map_err(|e| e.at("records", &k))?;
+            Ok((k.to_vec(), id))
+        })
+    }
+
+    /// Bytes the database occupies on disk.
+    pub(crate) fn size_on_disk(&self) -> Result<u64> {
+        Ok(self.db.size_on_disk()?)
+    }
+
+    /// Writes everything durable now.
+    pub(crate) fn flush(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Raw access for tests that damage an index on purpose.
+    #[doc(hidden)]
+    pub(crate) fn raw_tree(&self, name: &str) -> Result<Tree> {
+        Ok(self.db.open_tree(name)?)
+    }
+}
+
+fn collect_chunks(tree: &Tree, name: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    for (i, kv) in tree.scan_prefix(name).enumerate() {
+        let (k, v) = kv?;
+        if k.as_ref() != keys::chunk(name, i as u32).as_slice() {
+            return Err(DecodeError::new(format!("chunk {i} missing or out of order")).at("codebook", &k));
+        }
+        out.push(v.to_vec());
+    }
+    Ok(out)
+}
+
+fn missing(tree: &str, key: &[u8]) -> Error {
+    DecodeError::new("required value is missing").at(tree, key)
+}
+
+fn tx_err<E: std::fmt::Debug>(e: sled::transaction::TransactionError<E>) -> Error {
+    match e {
+        sled::transaction::TransactionError::Storage(s) => Error::from(s),
+        sled::transaction::TransactionError::Abort(a) => Error::Storage(format!("transaction aborted: {a:?}")),
+    }
+}
+
+/// Applies a write set to several trees in one transaction.
+fn apply(trees: &[&Tree], writes: &[(usize, Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+    trees
+        .transaction(|t| {
+            for (i, k, v) in writes {
+                match v {
+                    Some(v) => t[*i].insert(k.as_slice(), v.as_slice())?,
+                    None => t[*i].remove(k.as_slice())?,
+                };
+            }
+            Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+        })
+        .map_err(tx_err)
+}

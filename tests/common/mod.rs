@@ -1,0 +1,36 @@
+//! Shared helpers of the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use mmindex::augment::{self, Transform};
+
+/// The repository's sample photographs.
+pub fn photos_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/photos")
+}
+
+/// Paths of the sample photos, sorted.
+pub fn photos() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(photos_dir())
+        .expect("data/photos exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The three query transforms of the retrieval acceptance test.
+pub const TRANSFORMS: [Transform; 3] = [Transform::Rotate(20.0), Transform::Scale(0.6), Transform::Jpeg(30)];
+
+/// A transformed copy of a photo, as encoded bytes.
+pub fn transformed(photo: &Path, t: Transform) -> Vec<u8> {
+    let bytes = std::fs::read(photo).expect("photo readable");
+    augment::apply(&bytes, t).expect("transform applies")
+}
+
+/// The record id a folder build gives a photo.
+pub fn photo_id(photo: &Path) -> String {
+    photo.file_name().expect("file name").to_string_lossy().into_owned()
+}

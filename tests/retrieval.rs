@@ -1,0 +1,64 @@
+//! Retrieval on the sample photos: every photo, queried by three transformed
+//! copies, must come first for at least 90% of the queries, in both search
+//! modes, and the two modes must rank identically.
+
+mod common;
+
+use mmindex::{Feature, Index, Query, RunOptions, SearchMode, SearchOptions};
+
+fn run(feature: Feature, words: u32) -> (usize, usize, usize) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let index = Index::builder()
+        .feature(feature)
+        .words(words)
+        .open(dir.path().join("idx"))
+        .expect("create index");
+    let mut w = index.writer(RunOptions::default()).expect("writer");
+    let (sources, errs) = mmindex::source::folder(&common::photos_dir()).expect("walk photos");
+    assert!(errs.is_empty(), "{errs:?}");
+    let n = sources.len();
+    let (_, report) = w.build(sources).expect("build");
+    assert_eq!(report.added, n, "{report:?}");
+    drop(w);
+    let s = index.searcher().expect("searcher");
+    let (mut firsts_inv, mut firsts_seq, mut total) = (0, 0, 0);
+    for photo in common::photos() {
+        for t in common::TRANSFORMS {
+            let q = Query::bytes(common::transformed(&photo, t));
+            let inv = s
+                .search_with(&q, &SearchOptions { top_k: 5, mode: SearchMode::Inverted, scoring: None })
+                .expect("inverted search");
+            let seq = s
+                .search_with(&q, &SearchOptions { top_k: 5, mode: SearchMode::Sequential, scoring: None })
+                .expect("sequential search");
+            assert_eq!(inv, seq, "{feature} {t:?} {}: modes disagree", photo.display());
+            let want = common::photo_id(&photo);
+            total += 1;
+            let first = inv.first().map(|h| h.id.to_string_lossy());
+            if first.as_deref() == Some(want.as_str()) {
+                firsts_inv += 1;
+            } else {
+                eprintln!("{feature}: {want} {} -> {first:?}", t.label());
+            }
+            if seq.first().map(|h| h.id.to_string_lossy()).as_deref() == Some(want.as_str()) {
+                firsts_seq += 1;
+            }
+        }
+    }
+    println!(
+        "{feature}: ranked first {firsts_inv}/{total} inverted, {firsts_seq}/{total} sequential ({:.1}%)",
+        100.0 * firsts_inv as f64 / total as f64
+    );
+    (firsts_inv, firsts_seq, total)
+}
+
+fn check(feature: Feature, words: u32) {
+    let (inv, seq, total) = run(feature, words);
+    assert!(inv * 10 >= total * 9, "{feature}: only {inv}/{total} first (inverted)");
+    assert!(seq * 10 >= total * 9, "{feature}: only {seq}/{total} first (sequential)");
+}
+
+#[test]
+fn rootsift_finds_transformed_copies() {
+    check(Feature::RootSift, 500);
+}
