@@ -22,7 +22,12 @@ pub(crate) struct Active {
 }
 
 impl Active {
-    pub(crate) fn new(generation: Generation, codebook: Codebook, idf: Vec<f32>, params: ExtractParams) -> Active {
+    pub(crate) fn new(
+        generation: Generation,
+        codebook: Codebook,
+        idf: Vec<f32>,
+        params: ExtractParams,
+    ) -> Active {
         Active {
             generation,
             codebook,
@@ -52,7 +57,12 @@ impl Inner {
 
     /// The active vocabulary, loaded from the store on first use.
     pub(crate) fn active(&self) -> Result<Option<Arc<Active>>> {
-        if let Some(a) = self.active.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if let Some(a) = self
+            .active
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             return Ok(Some(a.clone()));
         }
         let Some(n) = self.store.active()? else {

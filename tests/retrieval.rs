@@ -26,12 +26,31 @@ fn run(feature: Feature, words: u32) -> (usize, usize, usize) {
         for t in common::TRANSFORMS {
             let q = Query::bytes(common::transformed(&photo, t));
             let inv = s
-                .search_with(&q, &SearchOptions { top_k: 5, mode: SearchMode::Inverted, scoring: None })
+                .search_with(
+                    &q,
+                    &SearchOptions {
+                        top_k: 5,
+                        mode: SearchMode::Inverted,
+                        scoring: None,
+                    },
+                )
                 .expect("inverted search");
             let seq = s
-                .search_with(&q, &SearchOptions { top_k: 5, mode: SearchMode::Sequential, scoring: None })
+                .search_with(
+                    &q,
+                    &SearchOptions {
+                        top_k: 5,
+                        mode: SearchMode::Sequential,
+                        scoring: None,
+                    },
+                )
                 .expect("sequential search");
-            assert_eq!(inv, seq, "{feature} {t:?} {}: modes disagree", photo.display());
+            assert_eq!(
+                inv,
+                seq,
+                "{feature} {t:?} {}: modes disagree",
+                photo.display()
+            );
             let want = common::photo_id(&photo);
             total += 1;
             let first = inv.first().map(|h| h.id.to_string_lossy());
@@ -54,8 +73,14 @@ fn run(feature: Feature, words: u32) -> (usize, usize, usize) {
 
 fn check(feature: Feature, words: u32) {
     let (inv, seq, total) = run(feature, words);
-    assert!(inv * 10 >= total * 9, "{feature}: only {inv}/{total} first (inverted)");
-    assert!(seq * 10 >= total * 9, "{feature}: only {seq}/{total} first (sequential)");
+    assert!(
+        inv * 10 >= total * 9,
+        "{feature}: only {inv}/{total} first (inverted)"
+    );
+    assert!(
+        seq * 10 >= total * 9,
+        "{feature}: only {seq}/{total} first (sequential)"
+    );
 }
 
 #[test]

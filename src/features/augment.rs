@@ -38,7 +38,8 @@ impl Transform {
 /// Decodes `bytes`, applies `t`, and encodes the result: JPEG at the given
 /// quality for [`Transform::Jpeg`], PNG (lossless) otherwise.
 pub fn apply(bytes: &[u8], t: Transform) -> Result<Vec<u8>> {
-    let fail = |e: opencv::Error| Error::image("<bytes>", format!("transform failed: {}", e.message));
+    let fail =
+        |e: opencv::Error| Error::image("<bytes>", format!("transform failed: {}", e.message));
     let img = imdecode(&Vector::<u8>::from_slice(bytes), IMREAD_COLOR).map_err(fail)?;
     if img.empty() {
         return Err(Error::image("<bytes>", "not a decodable image"));
@@ -51,14 +52,27 @@ pub fn apply(bytes: &[u8], t: Transform) -> Result<Vec<u8>> {
         Transform::Rotate(deg) => {
             let centre = Point2f::new(w as f32 / 2.0, h as f32 / 2.0);
             let m = get_rotation_matrix_2d(centre, deg, 1.0).map_err(fail)?;
-            warp_affine(&img, &mut out, &m, Size::new(w, h), INTER_LINEAR, BORDER_REFLECT, Scalar::default())
-                .map_err(fail)?;
+            warp_affine(
+                &img,
+                &mut out,
+                &m,
+                Size::new(w, h),
+                INTER_LINEAR,
+                BORDER_REFLECT,
+                Scalar::default(),
+            )
+            .map_err(fail)?;
         }
         Transform::Scale(s) => {
             if !(s > 0.0 && s <= 16.0) {
-                return Err(Error::InvalidConfig(format!("scale factor {s} out of (0, 16]")));
+                return Err(Error::InvalidConfig(format!(
+                    "scale factor {s} out of (0, 16]"
+                )));
             }
-            let size = Size::new(((f64::from(w) * s).round() as i32).max(1), ((f64::from(h) * s).round() as i32).max(1));
+            let size = Size::new(
+                ((f64::from(w) * s).round() as i32).max(1),
+                ((f64::from(h) * s).round() as i32).max(1),
+            );
             let interp = if s < 1.0 { INTER_AREA } else { INTER_LINEAR };
             resize(&img, &mut out, size, 0.0, 0.0, interp).map_err(fail)?;
         }
@@ -70,11 +84,14 @@ pub fn apply(bytes: &[u8], t: Transform) -> Result<Vec<u8>> {
         }
         Transform::Crop(f) => {
             if !(f > 0.0 && f <= 1.0) {
-                return Err(Error::InvalidConfig(format!("crop fraction {f} out of (0, 1]")));
+                return Err(Error::InvalidConfig(format!(
+                    "crop fraction {f} out of (0, 1]"
+                )));
             }
             let cw = ((f64::from(w) * f).round() as i32).max(1);
             let ch = ((f64::from(h) * f).round() as i32).max(1);
-            let roi = Mat::roi(&img, Rect::new((w - cw) / 2, (h - ch) / 2, cw, ch)).map_err(fail)?;
+            let roi =
+                Mat::roi(&img, Rect::new((w - cw) / 2, (h - ch) / 2, cw, ch)).map_err(fail)?;
             out = roi.try_clone().map_err(fail)?;
         }
     }

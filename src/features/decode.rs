@@ -39,7 +39,10 @@ pub(super) fn load_bytes(bytes: &[u8], limits: &ImageLimits, path: &Path) -> Res
         }
     }
     if is_jpeg(bytes) && !jpeg_is_complete(bytes) {
-        return Err(Error::image(path, "truncated JPEG (no end-of-image marker)"));
+        return Err(Error::image(
+            path,
+            "truncated JPEG (no end-of-image marker)",
+        ));
     }
     // JPEG decoders can downscale by 2, 4 or 8 while decoding, far cheaper
     // than decoding in full and resizing.
@@ -67,7 +70,8 @@ pub(super) fn load_bytes(bytes: &[u8], limits: &ImageLimits, path: &Path) -> Res
             "not a decodable image (unknown format or damaged data)",
         ));
     }
-    downscale(img, limits.max_side).map_err(|e| Error::image(path, format!("cannot resize: {}", e.message)))
+    downscale(img, limits.max_side)
+        .map_err(|e| Error::image(path, format!("cannot resize: {}", e.message)))
 }
 
 fn downscale(img: Mat, max_side: u32) -> opencv::Result<Mat> {

@@ -138,7 +138,8 @@ pub fn extract(input: &ImageInput, params: &ExtractParams) -> Result<Features> {
 /// Reads an image file's bytes; a directory or an unreadable file is an
 /// [`Error::Image`] naming it.
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::image(path, format!("cannot read: {e}")))?;
+    let meta =
+        std::fs::metadata(path).map_err(|e| Error::image(path, format!("cannot read: {e}")))?;
     if meta.is_dir() {
         return Err(Error::image(path, "is a directory, not an image"));
     }
@@ -152,7 +153,8 @@ pub fn extract_encoded(bytes: &[u8], path: &Path, params: &ExtractParams) -> Res
         max_pixels: params.max_pixels,
     };
     let image = decode::load_bytes(bytes, &limits, path)?;
-    describe(&image, params).map_err(|e| Error::image(path, format!("feature extraction failed: {}", e.message)))
+    describe(&image, params)
+        .map_err(|e| Error::image(path, format!("feature extraction failed: {}", e.message)))
 }
 
 /// Relaxation ladder length: the default thresholds plus three lower ones.

@@ -8,7 +8,11 @@ use opencv::prelude::*;
 /// motion-blurred landscape gives 0 keypoints at 0.04 and dozens at 0.01.
 const CONTRAST: [f64; 4] = [0.04, 0.02, 0.01, 0.005];
 
-pub(super) fn detect(image: &Mat, max_features: u32, level: u8) -> opencv::Result<(Vector<KeyPoint>, Mat)> {
+pub(super) fn detect(
+    image: &Mat,
+    max_features: u32,
+    level: u8,
+) -> opencv::Result<(Vector<KeyPoint>, Mat)> {
     let contrast = CONTRAST[usize::from(level).min(CONTRAST.len() - 1)];
     let mut sift = SIFT::create(max_features as i32, 3, contrast, 10.0, 1.6)?;
     let mut kps = Vector::new();

@@ -14,7 +14,7 @@ use crate::features::ImageInput;
 use crate::index::{Active, Inner};
 use crate::search::weights;
 use crate::store::{Batch, DocRecord, Histogram, NewDoc};
-use crate::vocab::{self, Sampler};
+use crate::vocab::{self, Codebook, Sampler};
 use crate::RecordId;
 use pipeline::{extract_batches, Extracted, Item};
 pub use source::Source;
@@ -191,19 +191,30 @@ impl IndexWriter {
     /// Phase 1 of build/train: extract every source once, sample descriptors,
     /// train, compute IDF over the sources' histograms, install. With
     /// `keep`, returns each good source with its words for phase 2.
-    fn train_inner(&mut self, sources: Vec<Source>, keep: bool) -> Result<(TrainReport, Vec<(Source, Item)>)> {
+    fn train_inner(
+        &mut self,
+        sources: Vec<Source>,
+        keep: bool,
+    ) -> Result<(TrainReport, Vec<(Source, Item)>)> {
         let cfg = self.inner.config.clone();
         let params = self.inner.extract_params();
         let budget = self.opts.memory_budget();
         // Half the budget for the training sample, half for features kept
         // between the two phases; beyond that an image is extracted again.
-        let width_bytes = if cfg.feature.is_binary() { 4 * 8 * 64 } else { 4 * 128 };
-        let sample_cap = (cfg.sample_cap as u64).min(budget / 2 / width_bytes as u64).max(2) as usize;
+        let width_bytes = if cfg.feature.is_binary() {
+            4 * 8 * 64
+        } else {
+            4 * 128
+        };
+        let sample_cap = (cfg.sample_cap as u64)
+            .min(budget / 2 / width_bytes as u64)
+            .max(2) as usize;
         let mut keep_budget = budget / 2;
         let mut sampler = Sampler::new(sample_cap, cfg.seed);
         let mut report = TrainReport::default();
         let mut kept: Vec<(Source, Option<Item>)> = Vec::new();
         self.progress.start("extract", sources.len() as u64);
+        let clock = std::time::Instant::now();
         let rx = extract_batches(sources, params, None, self.workers(), self.opts.batch_size)?;
         for batch in rx {
             self.progress.advance(batch.len() as u64);
@@ -227,11 +238,29 @@ impl IndexWriter {
         }
         self.progress.finish();
         report.sampled = sampler.len();
+        tracing::info!(
+            images = report.images,
+            descriptors = report.descriptors,
+            sampled = report.sampled,
+            seconds = clock.elapsed().as_secs_f64(),
+            "extracted"
+        );
         let sample = sampler.into_descriptors();
         self.progress.start("train", 1);
-        let codebook = Arc::new(vocab::train(&sample, cfg.words as usize, cfg.kmeans_iterations, cfg.seed)?);
+        let clock = std::time::Instant::now();
+        let codebook = Arc::new(vocab::train(
+            &sample,
+            cfg.words as usize,
+            cfg.kmeans_iterations,
+            cfg.seed,
+        )?);
         drop(sample);
         self.progress.finish();
+        tracing::info!(
+            words = codebook.words(),
+            seconds = clock.elapsed().as_secs_f64(),
+            "trained codebook"
+        );
         report.words = codebook.words();
 
         // Words of every image: quantize the kept descriptors, re-extract the
@@ -243,7 +272,10 @@ impl IndexWriter {
             match item {
                 Some(mut item) => {
                     item.words = Some(codebook.quantize(&item.features.descriptors)?);
-                    item.features.descriptors = crate::features::Descriptors::Float { dim: 1, data: Vec::new() };
+                    item.features.descriptors = crate::features::Descriptors::Float {
+                        dim: 1,
+                        data: Vec::new(),
+                    };
                     out.push((source, item));
                 }
                 None => {
@@ -254,7 +286,13 @@ impl IndexWriter {
             }
         }
         if !again.is_empty() {
-            let rx = extract_batches(again, params, Some(codebook.clone()), self.workers(), self.opts.batch_size)?;
+            let rx = extract_batches(
+                again,
+                params,
+                Some(codebook.clone()),
+                self.workers(),
+                self.opts.batch_size,
+            )?;
             let mut slot = slots.into_iter();
             for batch in rx {
                 for Extracted { source, result } in batch {
@@ -278,7 +316,8 @@ impl IndexWriter {
         let idf = weights::idf(&df, out.len() as u64);
         let g = self.inner.store.install_generation(&codebook, &idf)?;
         report.generation = g.n;
-        self.inner.set_active(Active::new(g, (*codebook).clone(), idf, params));
+        self.inner
+            .set_active(Active::new(g, (*codebook).clone(), idf, params));
         if !keep {
             out.clear();
         }
@@ -312,6 +351,74 @@ impl IndexWriter {
         Ok(report)
     }
 
+    /// Installs a codebook trained elsewhere as a new active generation, with
+    /// IDF weights (one per word; `None` gives every word weight 1). The
+    /// index must hold no records. The codebook must match the index's
+    /// feature type (float for SIFT/RootSIFT, binary otherwise).
+    pub fn install_codebook(&mut self, codebook: Codebook, idf: Option<Vec<f32>>) -> Result<u32> {
+        self.require_empty()?;
+        let words = codebook.words();
+        if words < 2 {
+            return Err(Error::InvalidConfig(
+                "a codebook needs at least 2 words".into(),
+            ));
+        }
+        if matches!(codebook, Codebook::Binary { .. }) != self.inner.config.feature.is_binary() {
+            return Err(Error::InvalidConfig(format!(
+                "codebook kind does not match feature {}",
+                self.inner.config.feature
+            )));
+        }
+        let idf = idf.unwrap_or_else(|| vec![1.0; words]);
+        if idf.len() != words || idf.iter().any(|v| !v.is_finite() || *v < 0.0) {
+            return Err(Error::InvalidConfig(format!(
+                "need {words} finite, non-negative IDF weights"
+            )));
+        }
+        let g = self.inner.store.install_generation(&codebook, &idf)?;
+        let n = g.n;
+        self.inner
+            .set_active(Active::new(g, codebook, idf, self.inner.extract_params()));
+        Ok(n)
+    }
+
+    /// Adds records given directly as visual words (one entry per feature),
+    /// bypassing image extraction: for vocabularies and features computed
+    /// elsewhere, and for load generation. Batched like [`add`](Self::add).
+    pub fn add_words(&mut self, records: Vec<(RecordId, Vec<u32>)>) -> Result<AddReport> {
+        let active = self.inner.active()?.ok_or(Error::NoCodebook)?;
+        let k = active.codebook.words() as u32;
+        let mut report = AddReport::default();
+        let mut batch = Vec::new();
+        let mut records = records.into_iter().peekable();
+        while let Some((id, words)) = records.next() {
+            if let Some(w) = words.iter().find(|w| **w >= k) {
+                report.failed.push(RecordError::new(
+                    id,
+                    Path::new("<words>"),
+                    format!("word {w} outside the {k}-word vocabulary"),
+                ));
+            } else {
+                let features = placeholder().features;
+                let hash = words
+                    .iter()
+                    .fold(0u64, |h, w| h.rotate_left(7) ^ u64::from(*w));
+                batch.push((
+                    Source::bytes(id, Vec::new()),
+                    Item {
+                        features,
+                        words: Some(words),
+                        hash,
+                    },
+                ));
+            }
+            if batch.len() >= self.opts.batch_size || records.peek().is_none() {
+                self.commit(&active, std::mem::take(&mut batch), &mut report)?;
+            }
+        }
+        Ok(report)
+    }
+
     /// Removes records by id, everywhere, in one transaction. Returns how
     /// many existed.
     pub fn remove<I, R>(&mut self, ids: I) -> Result<usize>
@@ -320,7 +427,10 @@ impl IndexWriter {
         R: Into<RecordId>,
     {
         let active = self.inner.active()?.ok_or(Error::NoCodebook)?;
-        let removes = ids.into_iter().map(|r| r.into().as_bytes().to_vec()).collect();
+        let removes = ids
+            .into_iter()
+            .map(|r| r.into().as_bytes().to_vec())
+            .collect();
         let done = self.inner.store.commit(
             &active.generation,
             Batch {
@@ -332,7 +442,12 @@ impl IndexWriter {
     }
 
     /// Commits one batch of described records.
-    fn commit(&self, active: &Active, items: Vec<(Source, Item)>, report: &mut AddReport) -> Result<()> {
+    fn commit(
+        &self,
+        active: &Active,
+        items: Vec<(Source, Item)>,
+        report: &mut AddReport,
+    ) -> Result<()> {
         if items.is_empty() {
             return Ok(());
         }
@@ -356,6 +471,11 @@ impl IndexWriter {
             if entries.is_empty() {
                 report.empty.push(source.id.clone());
             }
+            let keypoints = if item.features.keypoints.is_empty() {
+                words.len()
+            } else {
+                item.features.keypoints.len()
+            };
             let source_bytes = match &source.input {
                 ImageInput::Path(p) => p.to_string_lossy().into_owned().into_bytes(),
                 ImageInput::Bytes(_) => Vec::new(),
@@ -366,7 +486,7 @@ impl IndexWriter {
                     record_id: source.id.as_bytes().to_vec(),
                     source: source_bytes,
                     content_hash: item.hash,
-                    keypoints: item.features.keypoints.len() as u32,
+                    keypoints: keypoints as u32,
                     words: entries.len() as u32,
                     generation: active.generation.n,
                 },
@@ -390,7 +510,10 @@ fn placeholder() -> Item {
     Item {
         features: crate::features::Features {
             keypoints: Vec::new(),
-            descriptors: crate::features::Descriptors::Float { dim: 1, data: Vec::new() },
+            descriptors: crate::features::Descriptors::Float {
+                dim: 1,
+                data: Vec::new(),
+            },
             relaxations: 0,
             size: (0, 0),
         },

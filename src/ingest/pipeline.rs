@@ -79,7 +79,11 @@ pub(crate) fn extract_batches(
     Ok(rx)
 }
 
-fn process(input: &ImageInput, params: &ExtractParams, codebook: Option<&Codebook>) -> Result<Item> {
+fn process(
+    input: &ImageInput,
+    params: &ExtractParams,
+    codebook: Option<&Codebook>,
+) -> Result<Item> {
     let (bytes, path);
     let bytes: &[u8] = match input {
         ImageInput::Path(p) => {

@@ -38,7 +38,8 @@ impl Source {
 
 /// File extensions taken as images by a folder walk (case-insensitive).
 pub const IMAGE_EXTENSIONS: &[&str] = &[
-    "jpg", "jpeg", "jpe", "png", "bmp", "tif", "tiff", "webp", "pgm", "ppm", "pbm", "pnm", "jp2", "gif",
+    "jpg", "jpeg", "jpe", "png", "bmp", "tif", "tiff", "webp", "pgm", "ppm", "pbm", "pnm", "jp2",
+    "gif",
 ];
 
 /// Every image file under `dir` (recursively, by extension, symlinks
@@ -74,7 +75,11 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<RecordError>, dep
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            errors.push(RecordError::new(dir_id(dir), dir, format!("cannot list directory: {e}")));
+            errors.push(RecordError::new(
+                dir_id(dir),
+                dir,
+                format!("cannot list directory: {e}"),
+            ));
             return;
         }
     };
@@ -82,12 +87,18 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<RecordError>, dep
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                errors.push(RecordError::new(dir_id(dir), dir, format!("cannot list directory: {e}")));
+                errors.push(RecordError::new(
+                    dir_id(dir),
+                    dir,
+                    format!("cannot list directory: {e}"),
+                ));
                 continue;
             }
         };
         let path = entry.path();
-        let is_dir = std::fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false);
+        let is_dir = std::fs::metadata(&path)
+            .map(|m| m.is_dir())
+            .unwrap_or(false);
         if is_dir {
             if depth < MAX_DEPTH {
                 walk(&path, files, errors, depth + 1);
@@ -151,7 +162,8 @@ pub fn records_file(
     let mut errors = Vec::new();
     for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
         let n = i + 1;
-        let err = |reason: String| RecordError::new(RecordId::from(format!("line {n}")), file, reason);
+        let err =
+            |reason: String| RecordError::new(RecordId::from(format!("line {n}")), file, reason);
         let line = match line {
             Ok(l) => l,
             Err(e) => {

@@ -144,8 +144,12 @@ impl Searcher {
         let store = &self.inner.store;
         let g = &self.active.generation;
         match opts.mode {
-            SearchMode::Sequential => sequential::search(store, g, &self.active.idf, &q, scoring, &mut top)?,
-            SearchMode::Inverted => inverted::search(store, g, &self.active.idf, &q, scoring, &mut top)?,
+            SearchMode::Sequential => {
+                sequential::search(store, g, &self.active.idf, &q, scoring, &mut top)?
+            }
+            SearchMode::Inverted => {
+                inverted::search(store, g, &self.active.idf, &q, scoring, &mut top)?
+            }
         }
         let mut hits = Vec::new();
         for (doc, score) in top.into_sorted() {

@@ -49,7 +49,12 @@ impl QueryVector {
         };
         let entries = if n > 0.0 {
             hist.iter()
-                .map(|&(w, tf)| (w, tf as f32 * idf.get(w as usize).copied().unwrap_or(0.0) / n))
+                .map(|&(w, tf)| {
+                    (
+                        w,
+                        tf as f32 * idf.get(w as usize).copied().unwrap_or(0.0) / n,
+                    )
+                })
                 .collect()
         } else {
             Vec::new()
@@ -132,7 +137,9 @@ mod tests {
                 .entries
                 .iter()
                 .zip(&h)
-                .fold(0.0, |a, (&(w, qw), &(_, tf))| a + term(s, qw, tf, idf[w as usize], l1));
+                .fold(0.0, |a, (&(w, qw), &(_, tf))| {
+                    a + term(s, qw, tf, idf[w as usize], l1)
+                });
             assert!((finish(s, acc, cos) - 1.0).abs() < 1e-5, "{s:?}");
         }
     }

@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 
 use super::codec::{self, keys, postings::BLOCK_CAP};
-use super::{apply, gen_tree, meta, DocRecord, Generation, Histogram, Store, STAT_DOCS, STAT_POSTINGS};
+use super::{
+    apply, gen_tree, meta, DocRecord, Generation, Histogram, Store, STAT_DOCS, STAT_POSTINGS,
+};
 use crate::error::Result;
 
 /// A record to insert under a fresh doc id.
@@ -54,7 +56,9 @@ impl<'a> BlockEdits<'a> {
             let v = self.g.postings.get(key)?;
             let (_, first) = keys::posting_from(&key).map_err(|e| e.at(&self.tree, &key))?;
             let p = match v {
-                Some(v) => codec::postings::decode(first, &v).map_err(|e| e.at(&self.tree, &key))?,
+                Some(v) => {
+                    codec::postings::decode(first, &v).map_err(|e| e.at(&self.tree, &key))?
+                }
                 None => Vec::new(),
             };
             self.blocks.insert(key, p);
@@ -67,8 +71,19 @@ impl<'a> BlockEdits<'a> {
         // The block holding `doc` is the last one whose first doc ≤ doc.
         let lo = keys::posting(word, 0);
         let hi = keys::posting(word, doc);
-        let stored = self.g.postings.range(lo..=hi).keys().next_back().transpose()?;
-        let edited = self.blocks.range(lo..=hi).filter(|(_, p)| !p.is_empty()).map(|(k, _)| *k).next_back();
+        let stored = self
+            .g
+            .postings
+            .range(lo..=hi)
+            .keys()
+            .next_back()
+            .transpose()?;
+        let edited = self
+            .blocks
+            .range(lo..=hi)
+            .filter(|(_, p)| !p.is_empty())
+            .map(|(k, _)| *k)
+            .next_back();
         let key = match (stored, edited) {
             (Some(s), Some(e)) => {
                 let s: [u8; 12] = s.as_ref().try_into().unwrap_or(lo);
@@ -103,7 +118,13 @@ impl<'a> BlockEdits<'a> {
                 break;
             }
         }
-        if let Some(e) = self.blocks.range(lo..=hi).filter(|(_, p)| !p.is_empty()).map(|(k, _)| *k).next_back() {
+        if let Some(e) = self
+            .blocks
+            .range(lo..=hi)
+            .filter(|(_, p)| !p.is_empty())
+            .map(|(k, _)| *k)
+            .next_back()
+        {
             tail = Some(tail.map_or(e, |t| t.max(e)));
         }
         let mut rest = postings;
@@ -114,7 +135,8 @@ impl<'a> BlockEdits<'a> {
             rest = &rest[room..];
         }
         for chunk in rest.chunks(BLOCK_CAP) {
-            self.blocks.insert(keys::posting(word, chunk[0].0), chunk.to_vec());
+            self.blocks
+                .insert(keys::posting(word, chunk[0].0), chunk.to_vec());
         }
         Ok(())
     }
@@ -145,7 +167,9 @@ impl Store {
             if !removed_ids.insert(record.clone()) {
                 continue;
             }
-            let Some(doc) = self.doc_of(record)? else { continue };
+            let Some(doc) = self.doc_of(record)? else {
+                continue;
+            };
             if let Some(h) = self.histogram(g, doc)? {
                 for &(w, _) in &h.entries {
                     edits.remove(w, doc)?;
@@ -170,9 +194,21 @@ impl Store {
             }
             postings += a.hist.entries.len() as u64;
             next_doc = next_doc.max(a.doc_id + 1);
-            writes.push((RECORDS, a.doc.record_id.clone(), Some(a.doc_id.to_be_bytes().to_vec())));
-            writes.push((DOCS, keys::doc(a.doc_id).to_vec(), Some(codec::doc::encode(&a.doc))));
-            writes.push((HIST, keys::doc(a.doc_id).to_vec(), Some(codec::hist::encode(&a.hist))));
+            writes.push((
+                RECORDS,
+                a.doc.record_id.clone(),
+                Some(a.doc_id.to_be_bytes().to_vec()),
+            ));
+            writes.push((
+                DOCS,
+                keys::doc(a.doc_id).to_vec(),
+                Some(codec::doc::encode(&a.doc)),
+            ));
+            writes.push((
+                HIST,
+                keys::doc(a.doc_id).to_vec(),
+                Some(codec::hist::encode(&a.hist)),
+            ));
             docs += 1;
         }
         done.added = batch.adds.len() - done.replaced;
@@ -196,10 +232,25 @@ impl Store {
             }
         }
         writes.push((STATS, STAT_DOCS.to_vec(), Some(docs.to_be_bytes().to_vec())));
-        writes.push((STATS, STAT_POSTINGS.to_vec(), Some(postings.to_be_bytes().to_vec())));
-        writes.push((META, meta::NEXT_DOC.to_vec(), Some(next_doc.to_be_bytes().to_vec())));
+        writes.push((
+            STATS,
+            STAT_POSTINGS.to_vec(),
+            Some(postings.to_be_bytes().to_vec()),
+        ));
+        writes.push((
+            META,
+            meta::NEXT_DOC.to_vec(),
+            Some(next_doc.to_be_bytes().to_vec()),
+        ));
 
-        let trees = [&self.meta, &self.records, &self.docs, &g.hist, &g.postings, &g.stats];
+        let trees = [
+            &self.meta,
+            &self.records,
+            &self.docs,
+            &g.hist,
+            &g.postings,
+            &g.stats,
+        ];
         apply(&trees, &writes)?;
         self.flush()?;
         Ok(done)

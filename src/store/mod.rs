@@ -17,8 +17,8 @@
 //! any other generation than the active one are leftovers of an interrupted
 //! training and are dropped on open.
 
-pub mod codec;
 mod batch;
+pub mod codec;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -152,7 +152,9 @@ impl Store {
                         reason: "wrong magic bytes".into(),
                     });
                 }
-                let v = store.get_meta(meta::FORMAT)?.ok_or_else(|| missing("meta", meta::FORMAT))?;
+                let v = store
+                    .get_meta(meta::FORMAT)?
+                    .ok_or_else(|| missing("meta", meta::FORMAT))?;
                 let found = meta::u32_from(&v).map_err(|e| e.at("meta", meta::FORMAT))?;
                 if found != FORMAT_VERSION {
                     return Err(Error::IncompatibleFormat {
@@ -160,7 +162,9 @@ impl Store {
                         supported: FORMAT_VERSION,
                     });
                 }
-                let c = store.get_meta(meta::CONFIG)?.ok_or_else(|| missing("meta", meta::CONFIG))?;
+                let c = store
+                    .get_meta(meta::CONFIG)?
+                    .ok_or_else(|| missing("meta", meta::CONFIG))?;
                 codec::decode_bincode::<IndexConfig>(&c).map_err(|e| e.at("meta", meta::CONFIG))?
             }
         };
@@ -195,13 +199,18 @@ impl Store {
     pub(crate) fn active(&self) -> Result<Option<u32>> {
         match self.meta.get(meta::ACTIVE)? {
             None => Ok(None),
-            Some(v) => meta::u32_from(&v).map(Some).map_err(|e| e.at("meta", meta::ACTIVE)),
+            Some(v) => meta::u32_from(&v)
+                .map(Some)
+                .map_err(|e| e.at("meta", meta::ACTIVE)),
         }
     }
 
     /// The next doc id to assign.
     pub(crate) fn next_doc(&self) -> Result<u64> {
-        let v = self.meta.get(meta::NEXT_DOC)?.ok_or_else(|| missing("meta", meta::NEXT_DOC))?;
+        let v = self
+            .meta
+            .get(meta::NEXT_DOC)?
+            .ok_or_else(|| missing("meta", meta::NEXT_DOC))?;
         meta::u64_from(&v).map_err(|e| e.at("meta", meta::NEXT_DOC))
     }
 
@@ -222,7 +231,11 @@ impl Store {
     /// The new generation starts with no records: this is the path of `train`
     /// on an empty index. A crash before the flip leaves the old state, and
     /// the half-written trees are dropped on the next open.
-    pub(crate) fn install_generation(&self, codebook: &Codebook, idf: &[f32]) -> Result<Generation> {
+    pub(crate) fn install_generation(
+        &self,
+        codebook: &Codebook,
+        idf: &[f32],
+    ) -> Result<Generation> {
         let previous = self.active()?;
         let n = previous.map_or(1, |p| p + 1);
         let g = self.generation(n)?;
@@ -246,7 +259,10 @@ impl Store {
     /// Loads generation `g`'s codebook and IDF weights.
     pub(crate) fn load_vocabulary(&self, g: &Generation) -> Result<(Codebook, Vec<f32>)> {
         let tree = gen_tree(g.n, "codebook");
-        let h = g.codebook.get(cbc::HEADER)?.ok_or_else(|| missing(&tree, cbc::HEADER))?;
+        let h = g
+            .codebook
+            .get(cbc::HEADER)?
+            .ok_or_else(|| missing(&tree, cbc::HEADER))?;
         let header = cbc::decode_header(&h).map_err(|e| e.at(&tree, cbc::HEADER))?;
         let chunks = collect_chunks(&g.codebook, cbc::CENTROIDS)?;
         let cb = cbc::decode(&header, &chunks).map_err(|e| e.at(&tree, cbc::CENTROIDS))?;
@@ -271,7 +287,9 @@ impl Store {
         let k = keys::doc(id);
         match self.docs.get(k)? {
             None => Ok(None),
-            Some(v) => codec::doc::decode(&v).map(Some).map_err(|e| e.at("docs", &k)),
+            Some(v) => codec::doc::decode(&v)
+                .map(Some)
+                .map_err(|e| e.at("docs", &k)),
         }
     }
 
@@ -287,7 +305,10 @@ impl Store {
     }
 
     /// Every (doc, histogram) of generation `g`, in doc order.
-    pub(crate) fn histograms<'a>(&self, g: &'a Generation) -> impl Iterator<Item = Result<(u64, Histogram)>> + 'a {
+    pub(crate) fn histograms<'a>(
+        &self,
+        g: &'a Generation,
+    ) -> impl Iterator<Item = Result<(u64, Histogram)>> + 'a {
         g.hist.iter().map(move |kv| {
             let (k, v) = kv?;
             let tree = || gen_tree(g.n, "hist");
@@ -364,7 +385,9 @@ fn collect_chunks(tree: &Tree, name: &[u8]) -> Result<Vec<Vec<u8>>> {
     for (i, kv) in tree.scan_prefix(name).enumerate() {
         let (k, v) = kv?;
         if k.as_ref() != keys::chunk(name, i as u32).as_slice() {
-            return Err(DecodeError::new(format!("chunk {i} missing or out of order")).at("codebook", &k));
+            return Err(
+                DecodeError::new(format!("chunk {i} missing or out of order")).at("codebook", &k),
+            );
         }
         out.push(v.to_vec());
     }
@@ -378,7 +401,9 @@ fn missing(tree: &str, key: &[u8]) -> Error {
 fn tx_err<E: std::fmt::Debug>(e: sled::transaction::TransactionError<E>) -> Error {
     match e {
         sled::transaction::TransactionError::Storage(s) => Error::from(s),
-        sled::transaction::TransactionError::Abort(a) => Error::Storage(format!("transaction aborted: {a:?}")),
+        sled::transaction::TransactionError::Abort(a) => {
+            Error::Storage(format!("transaction aborted: {a:?}"))
+        }
     }
 }
 

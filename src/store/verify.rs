@@ -42,7 +42,10 @@ pub(crate) fn verify(store: &Store) -> Result<Vec<String>> {
     for name in store.db.tree_names() {
         if let Some(n) = gen_of(&name) {
             if Some(n) != active {
-                v.push(format!("tree {} belongs to inactive generation {n}", String::from_utf8_lossy(&name)));
+                v.push(format!(
+                    "tree {} belongs to inactive generation {n}",
+                    String::from_utf8_lossy(&name)
+                ));
             }
         }
     }
@@ -89,7 +92,10 @@ pub(crate) fn verify(store: &Store) -> Result<Vec<String>> {
         }
     }
     for (id, r) in doc_ids {
-        v.push(format!("record {} points to missing doc {id}", String::from_utf8_lossy(&r)));
+        v.push(format!(
+            "record {} points to missing doc {id}",
+            String::from_utf8_lossy(&r)
+        ));
     }
 
     let Some(n) = active else {
@@ -133,7 +139,9 @@ pub(crate) fn verify(store: &Store) -> Result<Vec<String>> {
             }
         };
         if let Some(&(w, _)) = h.entries.iter().find(|(w, _)| *w >= words) {
-            v.push(format!("doc {id} uses word {w} outside the {words}-word vocabulary"));
+            v.push(format!(
+                "doc {id} uses word {w} outside the {words}-word vocabulary"
+            ));
             continue;
         }
         let (cos, l1) = weights::norms(&h.entries, &idf);
@@ -141,7 +149,10 @@ pub(crate) fn verify(store: &Store) -> Result<Vec<String>> {
             v.push(format!("doc {id}: stored norms do not match its histogram"));
         }
         total_postings += h.entries.len() as u64;
-        let fp = h.entries.iter().fold(0u64, |a, &(w, tf)| a.wrapping_add(mix(w, tf)));
+        let fp = h
+            .entries
+            .iter()
+            .fold(0u64, |a, &(w, tf)| a.wrapping_add(mix(w, tf)));
         expected.insert(id, (h.entries.len() as u64, fp));
     }
     for kv in store.docs.iter() {
@@ -188,13 +199,17 @@ pub(crate) fn verify(store: &Store) -> Result<Vec<String>> {
     for (d, exp) in &expected {
         match found.remove(d) {
             Some(f) if f == *exp => {}
-            Some(_) => v.push(format!("doc {d}: posting lists disagree with its histogram")),
+            Some(_) => v.push(format!(
+                "doc {d}: posting lists disagree with its histogram"
+            )),
             None if exp.0 == 0 => {}
             None => v.push(format!("doc {d}: missing from the posting lists")),
         }
     }
     for d in found.keys() {
-        v.push(format!("posting lists name doc {d}, which has no histogram"));
+        v.push(format!(
+            "posting lists name doc {d}, which has no histogram"
+        ));
     }
 
     match store.doc_count(&g) {
@@ -204,7 +219,9 @@ pub(crate) fn verify(store: &Store) -> Result<Vec<String>> {
     }
     match store.posting_count(&g) {
         Ok(c) if c == total_postings => {}
-        Ok(c) => v.push(format!("stats count {c} postings, histograms hold {total_postings}")),
+        Ok(c) => v.push(format!(
+            "stats count {c} postings, histograms hold {total_postings}"
+        )),
         Err(e) => v.push(e.to_string()),
     }
     Ok(v)

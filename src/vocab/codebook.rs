@@ -48,7 +48,9 @@ impl Codebook {
     pub fn words(&self) -> usize {
         match self {
             Codebook::Float { centroids, .. } => centroids.nrows(),
-            Codebook::Binary { bytes, centroids } => centroids.len().checked_div(*bytes).unwrap_or(0),
+            Codebook::Binary { bytes, centroids } => {
+                centroids.len().checked_div(*bytes).unwrap_or(0)
+            }
         }
     }
 
@@ -63,7 +65,13 @@ impl Codebook {
     /// The nearest word of every descriptor row (ties to the lower word).
     pub fn quantize(&self, d: &Descriptors) -> Result<Vec<u32>> {
         match (self, d) {
-            (Codebook::Float { centroids, sq_norms }, Descriptors::Float { dim, data }) => {
+            (
+                Codebook::Float {
+                    centroids,
+                    sq_norms,
+                },
+                Descriptors::Float { dim, data },
+            ) => {
                 if *dim != centroids.ncols() {
                     return Err(mismatch(*dim, centroids.ncols()));
                 }
@@ -74,7 +82,9 @@ impl Codebook {
                 for block in x.axis_chunks_iter(Axis(0), ROWS) {
                     let dots = block.dot(&centroids.t());
                     for row in dots.outer_iter() {
-                        out.push(argmin(row.iter().zip(sq_norms.iter()).map(|(d, n)| n - 2.0 * d)));
+                        out.push(argmin(
+                            row.iter().zip(sq_norms.iter()).map(|(d, n)| n - 2.0 * d),
+                        ));
                     }
                 }
                 Ok(out)
@@ -167,7 +177,10 @@ mod tests {
     #[test]
     fn kind_mismatch_is_an_error() {
         let cb = Codebook::from_float(array![[0.0, 0.0]]);
-        let d = Descriptors::Binary { bytes: 2, data: vec![0, 0] };
+        let d = Descriptors::Binary {
+            bytes: 2,
+            data: vec![0, 0],
+        };
         assert!(cb.quantize(&d).is_err());
     }
 }

@@ -4,8 +4,10 @@
 use linfa::prelude::*;
 use linfa::DatasetBase;
 use linfa_clustering::{KMeans, KMeansInit};
-use ndarray::Array2;
-use rand_xoshiro::rand_core::SeedableRng;
+use linfa_nn::distance::Distance;
+use ndarray::parallel::prelude::*;
+use ndarray::{Array2, ArrayView, Axis, Dimension};
+use rand_xoshiro::rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256Plus;
 
 use super::Codebook;
@@ -18,7 +20,12 @@ use crate::features::Descriptors;
 /// (a cluster needs at least one member). Binary descriptors are clustered as
 /// 0/1 vectors, where squared Euclidean distance equals Hamming distance, and
 /// each centroid is rounded to the majority bit of its cluster.
-pub(crate) fn train(sample: &Descriptors, words: usize, iterations: u32, seed: u64) -> Result<Codebook> {
+pub(crate) fn train(
+    sample: &Descriptors,
+    words: usize,
+    iterations: u32,
+    seed: u64,
+) -> Result<Codebook> {
     let rows = sample.len();
     let k = words.min(rows);
     if k < 2 {
@@ -29,17 +36,19 @@ pub(crate) fn train(sample: &Descriptors, words: usize, iterations: u32, seed: u
     }
     let (x, bytes) = match sample {
         Descriptors::Float { dim, data } => (
-            Array2::from_shape_vec((rows, *dim), data.clone()).map_err(|e| Error::Training(e.to_string()))?,
+            Array2::from_shape_vec((rows, *dim), data.clone())
+                .map_err(|e| Error::Training(e.to_string()))?,
             None,
         ),
         Descriptors::Binary { bytes, data } => (unpack_bits(data, *bytes, rows), Some(*bytes)),
     };
-    let rng = Xoshiro256Plus::seed_from_u64(seed);
-    let model = KMeans::params_with_rng(k, rng)
+    let mut rng = Xoshiro256Plus::seed_from_u64(seed);
+    let init = plus_plus(&x, k, &mut rng);
+    let model = KMeans::params_with(k, rng, SqL2)
         .n_runs(1)
         .max_n_iterations(u64::from(iterations))
         .tolerance(1e-4)
-        .init_method(KMeansInit::KMeansPlusPlus)
+        .init_method(KMeansInit::Precomputed(init))
         .fit(&DatasetBase::from(x))
         .map_err(|e| Error::Training(e.to_string()))?;
     let centroids = model.centroids().clone();
@@ -50,6 +59,111 @@ pub(crate) fn train(sample: &Descriptors, words: usize, iterations: u32, seed: u
             centroids: pack_majority(&centroids, bytes),
         },
     })
+}
+
+/// k-means++ seeding (Arthur & Vassilvitskii 2007): each next centre is a
+/// row drawn with probability proportional to its squared distance to the
+/// nearest centre so far.
+///
+/// linfa's own k-means++ recomputes every row's distance to *all* chosen
+/// centres at each step, O(n·k²·d); keeping each row's running minimum makes
+/// it O(n·k·d): for 1,000 words about 500 times less work. The running
+/// minima are updated in parallel; the draws are sequential, so the result
+/// depends only on the seed.
+fn plus_plus(x: &Array2<f32>, k: usize, rng: &mut Xoshiro256Plus) -> Array2<f32> {
+    let n = x.nrows();
+    let mut centres = Array2::<f32>::zeros((k, x.ncols()));
+    let mut uniform = || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    let first = ((uniform() * n as f64) as usize).min(n - 1);
+    centres.row_mut(0).assign(&x.row(first));
+    let mut dists = vec![f32::INFINITY; n];
+    for c in 1..=k {
+        let centre = centres.row(c - 1).to_owned();
+        let centre = centre.as_slice().unwrap_or(&[]);
+        dists
+            .par_iter_mut()
+            .zip(x.axis_iter(Axis(0)).into_par_iter())
+            .for_each(|(d, row)| {
+                let v = match row.as_slice() {
+                    Some(r) => sq_l2(r, centre),
+                    None => f32::INFINITY,
+                };
+                if v < *d {
+                    *d = v;
+                }
+            });
+        if c == k {
+            break;
+        }
+        let total: f64 = dists.iter().map(|d| f64::from(*d)).sum();
+        let pick = if total > 0.0 {
+            let target = uniform() * total;
+            let mut acc = 0f64;
+            dists
+                .iter()
+                .position(|d| {
+                    acc += f64::from(*d);
+                    acc > target
+                })
+                .unwrap_or(n - 1)
+        } else {
+            // Every row coincides with a centre: any row will do.
+            ((uniform() * n as f64) as usize).min(n - 1)
+        };
+        centres.row_mut(c).assign(&x.row(pick));
+    }
+    centres
+}
+
+/// Euclidean distance for k-means over contiguous rows.
+///
+/// linfa's stock `L2Dist` goes through a generic element-wise zip per pair;
+/// k-means spends nearly all its time here, and a plain loop over two slices
+/// (which the compiler vectorises) is several times faster. Non-contiguous
+/// views fall back to the iterator form.
+#[derive(Debug, Clone, Copy)]
+struct SqL2;
+
+impl Distance<f32> for SqL2 {
+    fn distance<D: Dimension>(&self, a: ArrayView<f32, D>, b: ArrayView<f32, D>) -> f32 {
+        self.rdistance(a, b).sqrt()
+    }
+
+    #[inline]
+    fn rdistance<D: Dimension>(&self, a: ArrayView<f32, D>, b: ArrayView<f32, D>) -> f32 {
+        match (a.as_slice(), b.as_slice()) {
+            (Some(x), Some(y)) => sq_l2(x, y),
+            _ => a.iter().zip(b.iter()).map(|(p, q)| (p - q) * (p - q)).sum(),
+        }
+    }
+
+    fn rdist_to_dist(&self, rdist: f32) -> f32 {
+        rdist.sqrt()
+    }
+
+    fn dist_to_rdist(&self, dist: f32) -> f32 {
+        dist * dist
+    }
+}
+
+/// Squared Euclidean distance in eight independent lanes, so the compiler
+/// can keep them in one vector register.
+#[inline]
+fn sq_l2(x: &[f32], y: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let mut cx = x.chunks_exact(8);
+    let mut cy = y.chunks_exact(8);
+    for (a, b) in (&mut cx).zip(&mut cy) {
+        for i in 0..8 {
+            let d = a[i] - b[i];
+            lanes[i] += d * d;
+        }
+    }
+    let mut s: f32 = lanes.iter().sum();
+    for (a, b) in cx.remainder().iter().zip(cy.remainder()) {
+        s += (a - b) * (a - b);
+    }
+    s
 }
 
 /// Bit i of a row is byte i/8, bit 7 - i%8 (most significant first, as
@@ -100,7 +214,11 @@ mod tests {
     fn binary_training_gives_majority_bits() {
         let mut data = Vec::new();
         for i in 0..100 {
-            data.extend_from_slice(if i % 2 == 0 { &[0x00, 0x01] } else { &[0xFF, 0xFE] });
+            data.extend_from_slice(if i % 2 == 0 {
+                &[0x00, 0x01]
+            } else {
+                &[0xFF, 0xFE]
+            });
         }
         let d = Descriptors::Binary { bytes: 2, data };
         let cb = train(&d, 2, 20, 3).unwrap();
@@ -113,8 +231,22 @@ mod tests {
     }
 
     #[test]
+    fn sq_l2_matches_naive() {
+        let x: Vec<f32> = (0..131).map(|i| (i as f32 * 0.37).sin()).collect();
+        let y: Vec<f32> = (0..131).map(|i| (i as f32 * 0.11).cos()).collect();
+        let naive: f32 = x.iter().zip(&y).map(|(a, b)| (a - b) * (a - b)).sum();
+        assert!((sq_l2(&x, &y) - naive).abs() < 1e-3);
+    }
+
+    #[test]
     fn too_few_rows_is_an_error() {
-        let d = Descriptors::Float { dim: 2, data: vec![1.0, 2.0] };
-        assert!(matches!(train(&d, 10, 5, 0), Err(Error::TooFewDescriptors { .. })));
+        let d = Descriptors::Float {
+            dim: 2,
+            data: vec![1.0, 2.0],
+        };
+        assert!(matches!(
+            train(&d, 10, 5, 0),
+            Err(Error::TooFewDescriptors { .. })
+        ));
     }
 }

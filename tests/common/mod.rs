@@ -22,7 +22,11 @@ pub fn photos() -> Vec<PathBuf> {
 }
 
 /// The three query transforms of the retrieval acceptance test.
-pub const TRANSFORMS: [Transform; 3] = [Transform::Rotate(20.0), Transform::Scale(0.6), Transform::Jpeg(30)];
+pub const TRANSFORMS: [Transform; 3] = [
+    Transform::Rotate(20.0),
+    Transform::Scale(0.6),
+    Transform::Jpeg(30),
+];
 
 /// A transformed copy of a photo, as encoded bytes.
 pub fn transformed(photo: &Path, t: Transform) -> Vec<u8> {
@@ -32,5 +36,9 @@ pub fn transformed(photo: &Path, t: Transform) -> Vec<u8> {
 
 /// The record id a folder build gives a photo.
 pub fn photo_id(photo: &Path) -> String {
-    photo.file_name().expect("file name").to_string_lossy().into_owned()
+    photo
+        .file_name()
+        .expect("file name")
+        .to_string_lossy()
+        .into_owned()
 }

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "mmindex", version, about = "Embedded image-retrieval index: build, add, search, verify.")]
+#[command(
+    name = "mmindex",
+    version,
+    about = "Embedded image-retrieval index: build, add, search, verify."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

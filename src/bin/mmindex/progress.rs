@@ -13,18 +13,21 @@ pub struct Bars {
 impl Bars {
     /// A sink that draws on a terminal and stays silent otherwise.
     pub fn new() -> Option<Arc<Bars>> {
-        std::io::stderr()
-            .is_terminal()
-            .then(|| Arc::new(Bars { bar: Mutex::new(None) }))
+        std::io::stderr().is_terminal().then(|| {
+            Arc::new(Bars {
+                bar: Mutex::new(None),
+            })
+        })
     }
 }
 
 impl mmindex::Progress for Bars {
     fn start(&self, phase: &str, total: u64) {
         let bar = ProgressBar::new(total);
-        let style = ProgressStyle::with_template("{msg:>8} [{bar:40}] {pos}/{len} {per_sec} ETA {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+        let style =
+            ProgressStyle::with_template("{msg:>8} [{bar:40}] {pos}/{len} {per_sec} ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
         bar.set_style(style);
         bar.set_message(phase.to_string());
         if let Ok(mut b) = self.bar.lock() {

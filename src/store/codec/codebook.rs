@@ -67,7 +67,9 @@ pub fn encode(cb: &Codebook) -> (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>) {
 pub fn decode_header(b: &[u8]) -> Result<CodebookHeader, DecodeError> {
     let h: CodebookHeader = super::decode_bincode(b)?;
     if h.kind > 1 || h.width == 0 || h.width > 4096 || h.words < 1 {
-        return Err(DecodeError::new(format!("implausible codebook header {h:?}")));
+        return Err(DecodeError::new(format!(
+            "implausible codebook header {h:?}"
+        )));
     }
     Ok(h)
 }
@@ -101,7 +103,8 @@ pub fn decode(h: &CodebookHeader, chunks: &[Vec<u8>]) -> Result<Codebook, Decode
     if data.iter().any(|v| !v.is_finite()) {
         return Err(DecodeError::new("codebook centroid is not finite"));
     }
-    let a = Array2::from_shape_vec((words, width), data).map_err(|e| DecodeError::new(e.to_string()))?;
+    let a = Array2::from_shape_vec((words, width), data)
+        .map_err(|e| DecodeError::new(e.to_string()))?;
     Ok(Codebook::from_float(a))
 }
 
@@ -125,7 +128,10 @@ pub fn decode_idf(chunks: &[Vec<u8>], words: usize) -> Result<Vec<f32>, DecodeEr
         if c.len() % 4 != 0 {
             return Err(DecodeError::new("IDF chunk length not a multiple of 4"));
         }
-        idf.extend(c.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+        idf.extend(
+            c.chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        );
     }
     if idf.len() != words {
         return Err(DecodeError::new(format!(

@@ -37,7 +37,9 @@ pub fn decode_into(first_doc: u64, b: &[u8], out: &mut Vec<(u64, u32)>) -> Resul
     let mut pos = 0;
     let n = varint::get(b, &mut pos)?;
     if n == 0 || n > (b.len() - pos) as u64 / 2 {
-        return Err(DecodeError::new(format!("posting block claims {n} postings")));
+        return Err(DecodeError::new(format!(
+            "posting block claims {n} postings"
+        )));
     }
     out.reserve(n as usize);
     let mut doc = first_doc;

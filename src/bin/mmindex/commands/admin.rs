@@ -20,7 +20,8 @@ struct JsonStats {
 }
 
 pub fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
-    let index = Index::open(&a.index.index).with_context(|| format!("opening {}", a.index.index.display()))?;
+    let index = Index::open(&a.index.index)
+        .with_context(|| format!("opening {}", a.index.index.display()))?;
     let s = index.stats()?;
     let per = if s.records > 0 {
         s.bytes_on_disk as f64 / s.records as f64

@@ -94,7 +94,8 @@ fn print_empty(r: &AddReport) {
 }
 
 pub fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
-    let index = Index::open(&a.index.index).with_context(|| format!("opening {}", a.index.index.display()))?;
+    let index = Index::open(&a.index.index)
+        .with_context(|| format!("opening {}", a.index.index.display()))?;
     let (sources, mut errors) = if let Some(dir) = &a.images {
         mmindex::source::folder(dir)?
     } else if let Some(file) = &a.records {
@@ -122,7 +123,8 @@ pub fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn remove(a: RemoveArgs) -> anyhow::Result<ExitCode> {
-    let index = Index::open(&a.index.index).with_context(|| format!("opening {}", a.index.index.display()))?;
+    let index = Index::open(&a.index.index)
+        .with_context(|| format!("opening {}", a.index.index.display()))?;
     let mut w = index.writer(RunOptions::default())?;
     let n = w.remove(a.ids.iter().map(String::as_str))?;
     println!("removed {n} of {} records", a.ids.len());

@@ -24,7 +24,8 @@ struct JsonQuery<'a> {
 
 pub fn search(a: SearchArgs) -> anyhow::Result<ExitCode> {
     let mode: SearchMode = a.mode.parse()?;
-    let index = Index::open(&a.index.index).with_context(|| format!("opening {}", a.index.index.display()))?;
+    let index = Index::open(&a.index.index)
+        .with_context(|| format!("opening {}", a.index.index.display()))?;
     let searcher = index.searcher()?;
     let opts = SearchOptions {
         top_k: a.top_k,
@@ -64,5 +65,9 @@ pub fn search(a: SearchArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

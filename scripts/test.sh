@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The test command: installs missing system packages, then runs formatting
+# and lint checks (when those tools are installed) and every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+
+if cargo fmt --version >/dev/null 2>&1; then
+  cargo fmt --all -- --check
+fi
+if cargo clippy --version >/dev/null 2>&1; then
+  cargo clippy --all-targets -- -D warnings
+fi
+cargo test
