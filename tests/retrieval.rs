@@ -85,5 +85,25 @@ fn check(feature: Feature, words: u32) {
 
 #[test]
 fn rootsift_finds_transformed_copies() {
-    check(Feature::RootSift, 500);
+    check(Feature::RootSift, 1000);
+}
+
+#[test]
+fn sift_finds_transformed_copies() {
+    check(Feature::Sift, 1000);
+}
+
+#[test]
+fn orb_finds_transformed_copies() {
+    check(Feature::Orb, 1000);
+}
+
+#[test]
+fn akaze_finds_transformed_copies() {
+    check(Feature::Akaze, 1000);
+}
+
+#[test]
+fn brisk_finds_transformed_copies() {
+    check(Feature::Brisk, 1000);
 }

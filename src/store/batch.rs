@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use super::codec::{self, keys, postings::BLOCK_CAP};
 use super::{
-    apply, gen_tree, meta, DocRecord, Generation, Histogram, Store, STAT_DOCS, STAT_POSTINGS,
+    apply, gen_tree, meta, DocRecord, Generation, Histogram, Store, Write, STAT_DOCS, STAT_POSTINGS,
 };
 use crate::error::Result;
 
@@ -145,7 +145,7 @@ impl<'a> BlockEdits<'a> {
 impl Store {
     /// Commits `batch` to generation `g` atomically and durably.
     pub(crate) fn commit(&self, g: &Generation, batch: Batch) -> Result<Committed> {
-        let mut writes: Vec<(usize, Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+        let mut writes: Vec<Write> = Vec::new();
         let mut edits = BlockEdits {
             g,
             blocks: BTreeMap::new(),

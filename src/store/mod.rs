@@ -407,8 +407,11 @@ fn tx_err<E: std::fmt::Debug>(e: sled::transaction::TransactionError<E>) -> Erro
     }
 }
 
+/// One write of a write set: tree index, key, value (`None` removes).
+type Write = (usize, Vec<u8>, Option<Vec<u8>>);
+
 /// Applies a write set to several trees in one transaction.
-fn apply(trees: &[&Tree], writes: &[(usize, Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+fn apply(trees: &[&Tree], writes: &[Write]) -> Result<()> {
     trees
         .transaction(|t| {
             for (i, k, v) in writes {

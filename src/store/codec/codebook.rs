@@ -35,8 +35,11 @@ pub struct CodebookHeader {
     pub words: u32,
 }
 
-/// The header and the chunk values of a codebook, in chunk order.
-pub fn encode(cb: &Codebook) -> (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>) {
+/// A key and its value.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// The header and the chunk entries of a codebook, in chunk order.
+pub fn encode(cb: &Codebook) -> (Vec<u8>, Vec<Entry>) {
     let header = CodebookHeader {
         kind: u8::from(matches!(cb, Codebook::Binary { .. })),
         width: cb.width() as u32,
@@ -109,7 +112,7 @@ pub fn decode(h: &CodebookHeader, chunks: &[Vec<u8>]) -> Result<Codebook, Decode
 }
 
 /// IDF chunk values, in order.
-pub fn encode_idf(idf: &[f32]) -> Vec<(Vec<u8>, Vec<u8>)> {
+pub fn encode_idf(idf: &[f32]) -> Vec<Entry> {
     idf.chunks(CHUNK_WORDS)
         .enumerate()
         .map(|(i, c)| {

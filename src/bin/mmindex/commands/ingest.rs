@@ -42,6 +42,8 @@ fn exit_for(failed: &[RecordError]) -> ExitCode {
 
 pub fn build(a: BuildArgs, train_only: bool) -> anyhow::Result<ExitCode> {
     let feature: Feature = a.feature.parse()?;
+    // Walk the folder first: a missing folder must not leave an empty index.
+    let (sources, mut walk_errors) = mmindex::source::folder(&a.images)?;
     let index = Index::builder()
         .feature(feature)
         .words(a.words)
@@ -55,7 +57,6 @@ pub fn build(a: BuildArgs, train_only: bool) -> anyhow::Result<ExitCode> {
             index.config().feature
         );
     }
-    let (sources, mut walk_errors) = mmindex::source::folder(&a.images)?;
     let mut w = writer(&index, &a.run)?;
     let started = std::time::Instant::now();
     let failed = if train_only {

@@ -1,0 +1,324 @@
+//! The `mmindex` binary, driven as separate processes as a user would.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn mmindex(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mmindex"))
+        .args(args)
+        .output()
+        .expect("run mmindex")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 temp path")
+}
+
+/// A folder with the first `n` sample photos.
+fn photo_folder(dir: &Path, n: usize) -> PathBuf {
+    let images = dir.join("images");
+    std::fs::create_dir_all(&images).expect("mkdir");
+    for p in common::photos().iter().take(n) {
+        std::fs::copy(p, images.join(p.file_name().expect("name"))).expect("copy");
+    }
+    images
+}
+
+#[test]
+fn build_then_search_json_stats_verify_in_separate_processes() {
+    let dir = tempfile::tempdir().expect("temp");
+    let images = photo_folder(dir.path(), 6);
+    let idx = dir.path().join("idx");
+    let out = mmindex(&[
+        "build",
+        "--index",
+        s(&idx),
+        "--images",
+        s(&images),
+        "--words",
+        "300",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let q = dir.path().join("query.png");
+    let first = common::photos()[0].clone();
+    std::fs::write(&q, common::transformed(&first, common::TRANSFORMS[0])).expect("write query");
+    let out = mmindex(&[
+        "search",
+        "--index",
+        s(&idx),
+        "--top-k",
+        "3",
+        "--json",
+        s(&q),
+        s(&first),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for (line, query) in lines.iter().zip([&q, &first]) {
+        assert_eq!(line["query"], s(query));
+        assert!(line["ms"].as_f64().expect("ms is a number") > 0.0);
+        let results = line["results"].as_array().expect("results array");
+        assert!(!results.is_empty() && results.len() <= 3);
+        assert_eq!(results[0]["id"], common::photo_id(&first));
+        assert!(results[0]["score"].as_f64().expect("score") > 0.0);
+    }
+
+    let out = mmindex(&["stats", "--index", s(&idx), "--json"]);
+    assert!(out.status.success());
+    let st: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).expect("stats JSON");
+    assert_eq!(st["records"], 6);
+    assert_eq!(st["words"], 300);
+    assert_eq!(st["generation"], 1);
+    assert!(st["bytes_on_disk"].as_u64().expect("bytes") > 0);
+
+    let out = mmindex(&["verify", "--index", s(&idx)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}
+
+#[test]
+fn verify_fails_on_tampered_trees() {
+    let dir = tempfile::tempdir().expect("temp");
+    let images = photo_folder(dir.path(), 3);
+    let idx = dir.path().join("idx");
+    assert!(mmindex(&[
+        "build",
+        "--index",
+        s(&idx),
+        "--images",
+        s(&images),
+        "--words",
+        "100"
+    ])
+    .status
+    .success());
+    // Each tampering on a fresh copy of the index.
+    let cases: [Tamper; 4] = [
+        (
+            "garbage histogram",
+            "g1.hist",
+            0u64.to_be_bytes().to_vec(),
+            Some(b"\xff\xff\xff"),
+        ),
+        (
+            "missing histogram",
+            "g1.hist",
+            1u64.to_be_bytes().to_vec(),
+            None,
+        ),
+        (
+            "dangling record",
+            "records",
+            b"ghost.jpg".to_vec(),
+            Some(&[0, 0, 0, 0, 0, 0, 0, 99]),
+        ),
+        (
+            "wrong doc count",
+            "g1.stats",
+            b"docs".to_vec(),
+            Some(&[0, 0, 0, 0, 0, 0, 0, 7]),
+        ),
+    ];
+    for (what, tree, key, value) in cases {
+        let copy = dir.path().join(format!("copy-{}", what.replace(' ', "-")));
+        copy_dir(&idx, &copy);
+        {
+            let index = mmindex::Index::open(&copy).expect("open copy");
+            index.__tamper(tree, &key, value).expect("tamper");
+        }
+        let out = mmindex(&["verify", "--index", s(&copy)]);
+        assert_eq!(out.status.code(), Some(1), "{what}: {}", text(&out.stdout));
+        assert!(text(&out.stdout).contains("violation"), "{what}");
+    }
+}
+
+/// What to damage: description, tree, key, new value (`None` deletes).
+type Tamper = (&'static str, &'static str, Vec<u8>, Option<&'static [u8]>);
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read dir") {
+        let e = e.expect("entry");
+        let target = to.join(e.file_name());
+        if e.file_type().expect("type").is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn bad_files_are_reported_by_name_and_the_rest_is_indexed() {
+    let dir = tempfile::tempdir().expect("temp");
+    let images = photo_folder(dir.path(), 4);
+    std::fs::write(images.join("empty.jpg"), b"").expect("empty");
+    let good = std::fs::read(&common::photos()[0]).expect("photo");
+    std::fs::write(images.join("truncated.jpg"), &good[..good.len() / 2]).expect("truncated");
+    std::fs::write(images.join("notes.jpg"), b"this is not a picture\n").expect("text");
+    let idx = dir.path().join("idx");
+    let out = mmindex(&[
+        "build",
+        "--index",
+        s(&idx),
+        "--images",
+        s(&images),
+        "--words",
+        "100",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "partial success exit code; stderr: {}",
+        text(&out.stderr)
+    );
+    let err = text(&out.stderr);
+    for (name, reason) in [
+        ("empty.jpg", "empty file"),
+        ("truncated.jpg", "truncated"),
+        ("notes.jpg", "not a decodable image"),
+    ] {
+        let line = err
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name} not reported in: {err}"));
+        assert!(line.contains(reason), "{name}: {line}");
+    }
+    let out = mmindex(&["stats", "--index", s(&idx), "--json"]);
+    let st: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).expect("stats");
+    assert_eq!(st["records"], 4);
+    assert_eq!(
+        mmindex(&["verify", "--index", s(&idx)]).status.code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn records_file_add_and_remove() {
+    let dir = tempfile::tempdir().expect("temp");
+    let images = photo_folder(dir.path(), 5);
+    let idx = dir.path().join("idx");
+    assert!(mmindex(&[
+        "train",
+        "--index",
+        s(&idx),
+        "--images",
+        s(&images),
+        "--words",
+        "200"
+    ])
+    .status
+    .success());
+    let names: Vec<String> = common::photos()
+        .iter()
+        .take(5)
+        .map(|p| common::photo_id(p))
+        .collect();
+    let mut jsonl = String::new();
+    for (i, n) in names.iter().enumerate() {
+        jsonl.push_str(&format!(
+            "{{\"pk\": {}, \"title\": \"t{i}\", \"picture\": \"{n}\"}}\n",
+            100 + i
+        ));
+    }
+    jsonl.push_str("{not json}\n{\"pk\": 7}\n");
+    let file = dir.path().join("rows.jsonl");
+    std::fs::write(&file, jsonl).expect("write records");
+    let out = mmindex(&[
+        "add",
+        "--index",
+        s(&idx),
+        "--records",
+        s(&file),
+        "--id-field",
+        "pk",
+        "--field",
+        "picture",
+        "--files-dir",
+        s(&images),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("line 6: malformed JSON"), "{err}");
+    assert!(err.contains("line 7: missing field `picture`"), "{err}");
+    assert!(text(&out.stdout).contains("added 5 records"));
+
+    let out = mmindex(&[
+        "search",
+        "--index",
+        s(&idx),
+        "--json",
+        "--top-k",
+        "1",
+        s(&images.join(&names[2])),
+    ]);
+    let line: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).expect("json");
+    assert_eq!(line["results"][0]["id"], "102");
+
+    let out = mmindex(&["remove", "--index", s(&idx), "102", "nope"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("removed 1 of 2"));
+    let out = mmindex(&[
+        "search",
+        "--index",
+        s(&idx),
+        "--json",
+        "--top-k",
+        "5",
+        s(&images.join(&names[2])),
+    ]);
+    assert!(!text(&out.stdout).contains("\"102\""));
+    assert_eq!(
+        mmindex(&["verify", "--index", s(&idx)]).status.code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn errors_name_the_problem() {
+    let dir = tempfile::tempdir().expect("temp");
+    let missing = dir.path().join("nothing-here");
+    let out = mmindex(&["stats", "--index", s(&missing)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("not an mmindex index"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !missing.exists(),
+        "reading commands must not create an index"
+    );
+    let out = mmindex(&[
+        "build",
+        "--index",
+        s(&dir.path().join("i")),
+        "--images",
+        s(&missing),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("nothing-here"));
+    assert!(
+        !dir.path().join("i").exists(),
+        "a failed build must not leave an index"
+    );
+    let out = mmindex(&[
+        "search",
+        "--index",
+        s(&dir.path().join("i")),
+        "--mode",
+        "fast",
+        "q.jpg",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+}
