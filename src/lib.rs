@@ -59,3 +59,8 @@ pub use index::{Index, IndexBuilder, Stats, VerifyReport};
 pub use ingest::{source, AddReport, IndexWriter, Progress, RecordError, Source, TrainReport};
 pub use record::RecordId;
 pub use search::{Hit, Query, SearchMode, SearchOptions, Searcher};
+
+/// The README's examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -174,7 +174,7 @@ impl Store {
                 for &(w, _) in &h.entries {
                     edits.remove(w, doc)?;
                 }
-                postings -= h.entries.len() as u64;
+                postings = postings.saturating_sub(h.entries.len() as u64);
             }
             writes.push((DOCS, keys::doc(doc).to_vec(), None));
             writes.push((HIST, keys::doc(doc).to_vec(), None));
@@ -184,7 +184,7 @@ impl Store {
             } else {
                 done.replaced += 1;
             }
-            docs -= 1;
+            docs = docs.saturating_sub(1);
         }
 
         let mut by_word: BTreeMap<u32, Vec<(u64, u32)>> = BTreeMap::new();

@@ -130,7 +130,7 @@ impl Store {
                 let writes = [
                     (meta::MAGIC, MAGIC.to_vec()),
                     (meta::FORMAT, FORMAT_VERSION.to_be_bytes().to_vec()),
-                    (meta::CONFIG, codec::encode_bincode(cfg)),
+                    (meta::CONFIG, meta::encode_config(cfg)),
                     (meta::NEXT_DOC, 0u64.to_be_bytes().to_vec()),
                 ];
                 store
@@ -165,7 +165,7 @@ impl Store {
                 let c = store
                     .get_meta(meta::CONFIG)?
                     .ok_or_else(|| missing("meta", meta::CONFIG))?;
-                codec::decode_bincode::<IndexConfig>(&c).map_err(|e| e.at("meta", meta::CONFIG))?
+                meta::decode_config(&c).map_err(|e| e.at("meta", meta::CONFIG))?
             }
         };
         store.drop_stale_generations()?;

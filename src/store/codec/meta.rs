@@ -34,3 +34,16 @@ pub fn u64_from(b: &[u8]) -> Result<u64, DecodeError> {
         .map(u64::from_be_bytes)
         .map_err(|_| DecodeError::new(format!("{} bytes, expected an 8-byte integer", b.len())))
 }
+
+/// Decodes the stored configuration and checks its ranges.
+pub fn decode_config(b: &[u8]) -> Result<crate::IndexConfig, DecodeError> {
+    let c: crate::IndexConfig = super::decode_bincode(b)?;
+    c.validate()
+        .map_err(|e| DecodeError::new(format!("stored configuration out of range: {e}")))?;
+    Ok(c)
+}
+
+/// Encodes the configuration.
+pub fn encode_config(c: &crate::IndexConfig) -> Vec<u8> {
+    super::encode_bincode(c)
+}

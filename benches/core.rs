@@ -1,0 +1,124 @@
+//! Micro-benchmarks of the hot paths: quantization against a flat codebook,
+//! posting-block and histogram codecs, and feature extraction on a sample
+//! photo per feature type.
+//!
+//! `cargo bench --bench core`
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use mmindex::features::{extract, Descriptors, ExtractParams, ImageInput};
+use mmindex::store::codec::{hist, postings};
+use mmindex::vocab::Codebook;
+use mmindex::{Feature, IndexConfig};
+use ndarray::Array2;
+
+/// A deterministic pseudo-random stream (SplitMix64), so runs compare.
+fn stream(seed: u64) -> impl FnMut() -> u64 {
+    let mut s = seed;
+    move || {
+        s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+fn quantize(c: &mut Criterion) {
+    let mut next = stream(1);
+    let mut f = || (next() % 1000) as f32 / 1000.0;
+    let words = 1000;
+    let centroids = Array2::from_shape_fn((words, 128), |_| f());
+    let cb = Codebook::from_float(centroids);
+    let n = 2000;
+    let d = Descriptors::Float {
+        dim: 128,
+        data: (0..n * 128).map(|_| f()).collect(),
+    };
+    let mut g = c.benchmark_group("quantize");
+    g.throughput(Throughput::Elements(n as u64));
+    g.bench_function("flat_1000_words_sift", |b| {
+        b.iter(|| cb.quantize(black_box(&d)))
+    });
+    let mut next = stream(2);
+    let binary = Codebook::Binary {
+        bytes: 32,
+        centroids: (0..words * 32).map(|_| next() as u8).collect(),
+    };
+    let bd = Descriptors::Binary {
+        bytes: 32,
+        data: (0..n * 32).map(|_| next() as u8).collect(),
+    };
+    g.bench_function("flat_1000_words_orb", |b| {
+        b.iter(|| binary.quantize(black_box(&bd)))
+    });
+    g.finish();
+}
+
+fn codecs(c: &mut Criterion) {
+    let mut next = stream(3);
+    let mut doc = 1_000u64;
+    let block: Vec<(u64, u32)> = (0..postings::BLOCK_CAP)
+        .map(|_| {
+            doc += 1 + next() % 50;
+            (doc, 1 + (next() % 3) as u32)
+        })
+        .collect();
+    let first = block[0].0;
+    let bytes = postings::encode(first, &block);
+    let mut g = c.benchmark_group("codec");
+    g.throughput(Throughput::Elements(block.len() as u64));
+    g.bench_function("posting_block_encode", |b| {
+        b.iter(|| postings::encode(first, black_box(&block)))
+    });
+    g.bench_function("posting_block_decode", |b| {
+        b.iter_batched_ref(
+            Vec::new,
+            |out| postings::decode_into(first, black_box(&bytes), out),
+            BatchSize::SmallInput,
+        )
+    });
+    let mut w = 0u32;
+    let h = hist::Histogram {
+        cos_norm: 1.0,
+        l1_norm: 2.0,
+        entries: (0..1000)
+            .map(|_| {
+                w += 1 + (next() % 90) as u32;
+                (w, 1 + (next() % 4) as u32)
+            })
+            .collect(),
+    };
+    let hb = hist::encode(&h);
+    g.throughput(Throughput::Elements(h.entries.len() as u64));
+    g.bench_function("histogram_decode_1000", |b| {
+        b.iter(|| hist::decode(black_box(&hb)))
+    });
+    g.finish();
+}
+
+fn extraction(c: &mut Criterion) {
+    let photo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/photos/astronaut.jpg");
+    let bytes = std::fs::read(&photo).unwrap_or_default();
+    let cfg = IndexConfig::default();
+    let mut g = c.benchmark_group("extract_512px");
+    g.sample_size(10);
+    for feature in Feature::ALL {
+        let params = ExtractParams {
+            feature,
+            max_side: cfg.max_side,
+            max_features: cfg.max_features,
+            min_features: cfg.min_features,
+            max_pixels: cfg.max_pixels,
+        };
+        let input = ImageInput::Bytes(bytes.clone());
+        g.bench_function(feature.name(), |b| {
+            b.iter(|| extract(black_box(&input), &params))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, quantize, codecs, extraction);
+criterion_main!(benches);
