@@ -158,8 +158,8 @@ impl Index {
     /// A searcher over the active generation; [`Error::NoCodebook`] before
     /// the first training.
     pub fn searcher(&self) -> Result<Searcher> {
-        let a = self.inner.active()?.ok_or(Error::NoCodebook)?;
-        Ok(Searcher::new(self.inner.clone(), a))
+        self.inner.active()?.ok_or(Error::NoCodebook)?;
+        Ok(Searcher::new(self.inner.clone()))
     }
 
     /// Counts and sizes.

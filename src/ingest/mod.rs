@@ -488,7 +488,6 @@ impl IndexWriter {
                     content_hash: item.hash,
                     keypoints: keypoints as u32,
                     words: entries.len() as u32,
-                    generation: active.generation.n,
                 },
                 hist: Histogram {
                     cos_norm,

@@ -21,6 +21,7 @@ pub(crate) fn search(
     idf: &[f32],
     q: &QueryVector,
     scoring: Scoring,
+    visible_below: u64,
     top: &mut TopK,
 ) -> Result<()> {
     let mut accs: HashMap<u64, Acc> = HashMap::new();
@@ -32,6 +33,10 @@ pub(crate) fn search(
         let idf_w = idf[w as usize];
         store.for_each_block(g, w, &mut buf, |block| {
             for &(doc, tf) in block {
+                if doc >= visible_below {
+                    // Blocks are in doc order: the rest is newer still.
+                    break;
+                }
                 let a = match accs.entry(doc) {
                     std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
                     std::collections::hash_map::Entry::Vacant(v) => {

@@ -5,6 +5,21 @@
 //! the query's words), rank identically: same docs, same scores to the bit,
 //! ties broken by lower doc id. Only docs sharing at least one visual word
 //! with the query (score > 0) are hits.
+//!
+//! # Consistency while a writer commits
+//!
+//! A search reads many keys; sled makes each read atomic against a batch's
+//! transaction, not the whole search. Visibility is therefore decided by the
+//! search itself:
+//! - it first reads the doc counter `next_doc`, written in the same
+//!   transaction as each batch: docs at or above it belong to batches committed
+//!   after the search began and are ignored, so a half-read batch is never
+//!   scored;
+//! - a doc's histogram and postings never change while the doc exists (a
+//!   replacement is a new doc id), so a visible doc's score is exact unless the
+//!   doc is removed during the search; every hit is looked up again at the end,
+//!   and if one has vanished the search runs again (up to [`RETRIES`] times,
+//!   then the vanished hits are left out).
 
 mod inverted;
 mod sequential;
@@ -94,20 +109,27 @@ pub struct Hit {
     pub score: f32,
 }
 
+/// Searches run again at most this many times when a hit's record was
+/// removed while they ran.
+pub const RETRIES: usize = 3;
+
 /// Answers queries against the index's active generation.
 ///
 /// Cheap to create and `Send + Sync`: share one across threads or create one
-/// per thread. It keeps the vocabulary it was created with; a searcher created
-/// after a new codebook is installed sees the new one.
+/// per thread. Each search uses the generation active when it starts, so a
+/// searcher follows a newly installed codebook.
 #[derive(Clone)]
 pub struct Searcher {
     inner: Arc<Inner>,
-    active: Arc<Active>,
 }
 
 impl Searcher {
-    pub(crate) fn new(inner: Arc<Inner>, active: Arc<Active>) -> Searcher {
-        Searcher { inner, active }
+    pub(crate) fn new(inner: Arc<Inner>) -> Searcher {
+        Searcher { inner }
+    }
+
+    fn active(&self) -> Result<Arc<Active>> {
+        self.inner.active()?.ok_or(crate::Error::NoCodebook)
     }
 
     /// The `top_k` most similar records to an image, by the inverted path.
@@ -123,15 +145,25 @@ impl Searcher {
 
     /// Searches with explicit options.
     pub fn search_with(&self, query: &Query, opts: &SearchOptions) -> Result<Vec<Hit>> {
-        let f = features::extract(&query.0, &self.active.params)?;
-        let words = self.active.codebook.quantize(&f.descriptors)?;
-        self.search_words(&words, opts)
+        let active = self.active()?;
+        let f = features::extract(&query.0, &active.params)?;
+        let words = active.codebook.quantize(&f.descriptors)?;
+        self.search_active(&active, &words, opts)
     }
 
     /// Searches with a query already quantized to visual words (one entry
     /// per feature). Useful to time search without extraction.
     pub fn search_words(&self, words: &[u32], opts: &SearchOptions) -> Result<Vec<Hit>> {
-        let n = self.active.codebook.words() as u32;
+        self.search_active(&*self.active()?, words, opts)
+    }
+
+    fn search_active(
+        &self,
+        active: &Active,
+        words: &[u32],
+        opts: &SearchOptions,
+    ) -> Result<Vec<Hit>> {
+        let n = active.codebook.words() as u32;
         if let Some(w) = words.iter().find(|w| **w >= n) {
             return Err(crate::Error::InvalidConfig(format!(
                 "word {w} outside the {n}-word vocabulary"
@@ -139,34 +171,42 @@ impl Searcher {
         }
         let scoring = opts.scoring.unwrap_or(self.inner.config.scoring);
         let hist = weights::histogram(words);
-        let q = QueryVector::new(&hist, &self.active.idf, scoring);
-        let mut top = TopK::new(opts.top_k);
+        let q = QueryVector::new(&hist, &active.idf, scoring);
         let store = &self.inner.store;
-        let g = &self.active.generation;
-        match opts.mode {
-            SearchMode::Sequential => {
-                sequential::search(store, g, &self.active.idf, &q, scoring, &mut top)?
+        let g = &active.generation;
+        let mut attempt = 0;
+        loop {
+            let visible_below = store.next_doc()?;
+            let mut top = TopK::new(opts.top_k);
+            match opts.mode {
+                SearchMode::Sequential => {
+                    sequential::search(store, g, &active.idf, &q, scoring, visible_below, &mut top)?
+                }
+                SearchMode::Inverted => {
+                    inverted::search(store, g, &active.idf, &q, scoring, visible_below, &mut top)?
+                }
             }
-            SearchMode::Inverted => {
-                inverted::search(store, g, &self.active.idf, &q, scoring, &mut top)?
+            let mut hits = Vec::new();
+            let mut vanished = false;
+            for (doc, score) in top.into_sorted() {
+                match store.doc(doc)? {
+                    Some(d) => hits.push(Hit {
+                        id: RecordId::from(d.record_id),
+                        doc,
+                        score,
+                    }),
+                    None => vanished = true,
+                }
+            }
+            attempt += 1;
+            if !vanished || attempt > RETRIES {
+                return Ok(hits);
             }
         }
-        let mut hits = Vec::new();
-        for (doc, score) in top.into_sorted() {
-            // A doc removed between scoring and this lookup is skipped.
-            if let Some(d) = store.doc(doc)? {
-                hits.push(Hit {
-                    id: RecordId::from(d.record_id),
-                    doc,
-                    score,
-                });
-            }
-        }
-        Ok(hits)
     }
 
-    /// Number of visual words in the vocabulary searched.
-    pub fn words(&self) -> usize {
-        self.active.codebook.words()
+    /// Number of visual words in the vocabulary searched now.
+    pub fn words(&self) -> Result<usize> {
+        Ok(self.active()?.codebook.words())
     }
 }

@@ -12,10 +12,14 @@ pub(crate) fn search(
     idf: &[f32],
     q: &QueryVector,
     scoring: Scoring,
+    visible_below: u64,
     top: &mut TopK,
 ) -> Result<()> {
     for item in store.histograms(g) {
         let (doc, h) = item?;
+        if doc >= visible_below {
+            continue;
+        }
         // Merge the two increasing word lists: shared words in increasing
         // order, as the inverted path visits them.
         let (mut i, mut j) = (0, 0);

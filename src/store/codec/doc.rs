@@ -17,8 +17,6 @@ pub struct DocRecord {
     pub keypoints: u32,
     /// Distinct visual words in its histogram.
     pub words: u32,
-    /// Generation whose codebook quantized it.
-    pub generation: u32,
 }
 
 /// Encodes a doc record.

@@ -1,0 +1,183 @@
+//! Searches in several threads while a writer adds, replaces and removes
+//! records: no search fails, and every hit carries exactly the score its
+//! record has in a quiet index, so no search ever scored half a batch or a
+//! half-removed record.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use common::rng::Rng;
+use mmindex::vocab::Codebook;
+use mmindex::{Feature, Index, RecordId, RunOptions, SearchMode, SearchOptions};
+use ndarray::Array2;
+
+const WORDS: usize = 64;
+
+fn new_index(dir: &std::path::Path, idf: &[f32]) -> Index {
+    let index = Index::builder()
+        .feature(Feature::Sift)
+        .open(dir)
+        .expect("create");
+    let mut w = index
+        .writer(RunOptions {
+            batch_size: 8,
+            ..RunOptions::default()
+        })
+        .expect("writer");
+    w.install_codebook(
+        Codebook::from_float(Array2::zeros((WORDS, 4))),
+        Some(idf.to_vec()),
+    )
+    .expect("install");
+    index
+}
+
+#[test]
+fn searches_never_see_partial_batches() {
+    let seed = Rng::seed("searches_never_see_partial_batches");
+    let mut rng = Rng::new(seed);
+    let idf: Vec<f32> = (0..WORDS)
+        .map(|_| 0.5 + rng.below(400) as f32 / 100.0)
+        .collect();
+    let records: Vec<(String, Vec<u32>)> = (0..300)
+        .map(|i| {
+            let n = 5 + rng.below(30) as usize;
+            (
+                format!("r{i}"),
+                (0..n).map(|_| rng.below(WORDS as u64) as u32).collect(),
+            )
+        })
+        .collect();
+    let queries: Vec<Vec<u32>> = (0..6)
+        .map(|_| (0..20).map(|_| rng.below(WORDS as u64) as u32).collect())
+        .collect();
+    let opts = |mode| SearchOptions {
+        top_k: 400,
+        mode,
+        scoring: None,
+    };
+
+    // Scores in a quiet index holding every record. IDF is frozen per
+    // generation, so a record's score does not depend on the others.
+    let quiet_dir = tempfile::tempdir().expect("temp");
+    let quiet = new_index(quiet_dir.path(), &idf);
+    let mut w = quiet.writer(RunOptions::default()).expect("writer");
+    w.add_words(
+        records
+            .iter()
+            .map(|(id, ws)| (RecordId::from(id.as_str()), ws.clone()))
+            .collect(),
+    )
+    .expect("add");
+    drop(w);
+    let qs = quiet.searcher().expect("searcher");
+    let expected: Vec<HashMap<String, u32>> = queries
+        .iter()
+        .map(|q| {
+            qs.search_words(q, &opts(SearchMode::Inverted))
+                .expect("search")
+                .into_iter()
+                .map(|h| (h.id.to_string_lossy(), h.score.to_bits()))
+                .collect()
+        })
+        .collect();
+
+    let dir = tempfile::tempdir().expect("temp");
+    let index = new_index(dir.path(), &idf);
+    let mut w = index
+        .writer(RunOptions {
+            batch_size: 8,
+            ..RunOptions::default()
+        })
+        .expect("writer");
+    w.add_words(
+        records[..50]
+            .iter()
+            .map(|(id, ws)| (RecordId::from(id.as_str()), ws.clone()))
+            .collect(),
+    )
+    .expect("seed records");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let searches = Arc::new(AtomicUsize::new(0));
+    let expected = Arc::new(expected);
+    let queries = Arc::new(queries);
+    let searchers: Vec<_> = (0..3)
+        .map(|t| {
+            let (s, stop, searches) = (
+                index.searcher().expect("searcher"),
+                stop.clone(),
+                searches.clone(),
+            );
+            let (expected, queries) = (expected.clone(), queries.clone());
+            std::thread::spawn(move || {
+                let mut i = t;
+                while !stop.load(Ordering::Relaxed) {
+                    let qi = i % queries.len();
+                    let mode = if i % 2 == 0 {
+                        SearchMode::Inverted
+                    } else {
+                        SearchMode::Sequential
+                    };
+                    let hits = s
+                        .search_words(&queries[qi], &opts(mode))
+                        .expect("search never fails");
+                    for h in hits {
+                        let id = h.id.to_string_lossy();
+                        let want = expected[qi].get(&id).copied();
+                        assert_eq!(
+                            want,
+                            Some(h.score.to_bits()),
+                            "query {qi} {mode:?}: {id} scored {}",
+                            h.score
+                        );
+                    }
+                    searches.fetch_add(1, Ordering::Relaxed);
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+
+    // The writer: add the rest in small batches, remove and re-add some
+    // (same words, so the same expected score).
+    let mut present: HashSet<usize> = (0..50).collect();
+    for chunk in (50..records.len()).collect::<Vec<_>>().chunks(10) {
+        let batch = chunk
+            .iter()
+            .map(|&i| (RecordId::from(records[i].0.as_str()), records[i].1.clone()))
+            .collect();
+        w.add_words(batch).expect("add");
+        present.extend(chunk);
+        let victims: Vec<usize> = (0..3)
+            .map(|_| rng.below(records.len() as u64) as usize)
+            .collect();
+        w.remove(victims.iter().map(|&i| records[i].0.as_str()))
+            .expect("remove");
+        for v in &victims {
+            present.remove(v);
+        }
+        let back = victims[0];
+        w.add_words(vec![(
+            RecordId::from(records[back].0.as_str()),
+            records[back].1.clone(),
+        )])
+        .expect("re-add");
+        present.insert(back);
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in searchers {
+        t.join().expect("searcher thread");
+    }
+    assert!(
+        searches.load(Ordering::Relaxed) > 10,
+        "searches ran during ingest"
+    );
+    drop(w);
+    let v = index.verify().expect("verify");
+    assert!(v.is_ok(), "{:?}", v.violations);
+    assert_eq!(index.stats().expect("stats").records, present.len() as u64);
+}
