@@ -39,20 +39,22 @@ impl Active {
 
 pub(crate) struct Inner {
     pub store: Store,
-    pub config: IndexConfig,
+    /// Changes only through a rebuild, together with the active generation.
+    config: RwLock<IndexConfig>,
     pub writer_busy: AtomicBool,
     active: RwLock<Option<Arc<Active>>>,
 }
 
 impl Inner {
+    pub(crate) fn config(&self) -> IndexConfig {
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     pub(crate) fn extract_params(&self) -> ExtractParams {
-        ExtractParams {
-            feature: self.config.feature,
-            max_side: self.config.max_side,
-            max_features: self.config.max_features,
-            min_features: self.config.min_features,
-            max_pixels: self.config.max_pixels,
-        }
+        ExtractParams::from(&self.config())
     }
 
     /// The active vocabulary, loaded from the store on first use.
@@ -77,6 +79,14 @@ impl Inner {
 
     pub(crate) fn set_active(&self, a: Active) {
         *self.active.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(a));
+    }
+
+    /// Switches to a rebuilt generation and its configuration; returns the
+    /// previous vocabulary so the caller can wait for searches still using it.
+    pub(crate) fn switch(&self, a: Active, config: IndexConfig) -> Option<Arc<Active>> {
+        let mut slot = self.active.write().unwrap_or_else(|p| p.into_inner());
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = config;
+        slot.replace(Arc::new(a))
     }
 }
 
@@ -130,6 +140,7 @@ impl Index {
     /// Opens an existing index.
     pub fn open(path: impl AsRef<Path>) -> Result<Index> {
         let (store, config) = Store::open(path.as_ref(), None)?;
+        crate::ingest::spill::remove_leftovers(path.as_ref());
         Ok(Index::from_parts(store, config))
     }
 
@@ -137,7 +148,7 @@ impl Index {
         Index {
             inner: Arc::new(Inner {
                 store,
-                config,
+                config: RwLock::new(config),
                 writer_busy: AtomicBool::new(false),
                 active: RwLock::new(None),
             }),
@@ -145,8 +156,8 @@ impl Index {
     }
 
     /// The index's persistent configuration.
-    pub fn config(&self) -> &IndexConfig {
-        &self.inner.config
+    pub fn config(&self) -> IndexConfig {
+        self.inner.config()
     }
 
     /// The writer, with run-time options. Fails with [`Error::WriterBusy`]
@@ -178,7 +189,7 @@ impl Index {
             records,
             words,
             generation,
-            feature: self.inner.config.feature,
+            feature: self.inner.config().feature,
             postings,
             bytes_on_disk: store.size_on_disk()?,
         })
@@ -288,6 +299,7 @@ impl IndexBuilder {
     pub fn open(self, path: impl AsRef<Path>) -> Result<Index> {
         self.config.validate()?;
         let (store, config) = Store::open(path.as_ref(), Some(&self.config))?;
+        crate::ingest::spill::remove_leftovers(path.as_ref());
         Ok(Index::from_parts(store, config))
     }
 }

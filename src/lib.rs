@@ -56,7 +56,9 @@ pub use config::{Feature, IndexConfig, RunOptions, Scoring};
 pub use error::{Error, Result};
 pub use features::augment;
 pub use index::{Index, IndexBuilder, Stats, VerifyReport};
-pub use ingest::{source, AddReport, IndexWriter, Progress, RecordError, Source, TrainReport};
+pub use ingest::{
+    source, AddReport, IndexWriter, Progress, RebuildReport, RecordError, Source, TrainReport,
+};
 pub use record::RecordId;
 pub use search::{Hit, Query, SearchMode, SearchOptions, Searcher};
 

@@ -131,7 +131,7 @@ fn verify_fails_on_tampered_trees() {
     ];
     for (what, tree, key, value) in cases {
         let copy = dir.path().join(format!("copy-{}", what.replace(' ', "-")));
-        copy_dir(&idx, &copy);
+        common::copy_dir(&idx, &copy);
         {
             let index = mmindex::Index::open(&copy).expect("open copy");
             index.__tamper(tree, &key, value).expect("tamper");
@@ -144,19 +144,6 @@ fn verify_fails_on_tampered_trees() {
 
 /// What to damage: description, tree, key, new value (`None` deletes).
 type Tamper = (&'static str, &'static str, Vec<u8>, Option<&'static [u8]>);
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read dir") {
-        let e = e.expect("entry");
-        let target = to.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).expect("copy");
-        }
-    }
-}
 
 #[test]
 fn bad_files_are_reported_by_name_and_the_rest_is_indexed() {

@@ -134,7 +134,7 @@ fn crash_during_ingest_loses_nothing_acknowledged() {
     let mut completed = 0;
     for iter in 0..iters {
         let dir = work.path().join(format!("run{iter}"));
-        copy_dir(&template, &dir);
+        common::copy_dir(&template, &dir);
         let delay = Duration::from_millis(rng.below(1000));
         let mut child = Command::new(&exe)
             .args(["--exact", TEST_NAME, "--nocapture", "--test-threads", "1"])
@@ -212,17 +212,4 @@ fn crash_during_ingest_loses_nothing_acknowledged() {
         );
     }
     eprintln!("{iters} kills, {completed} children finished before the kill");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read dir") {
-        let e = e.expect("entry");
-        let target = to.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).expect("copy");
-        }
-    }
 }

@@ -123,6 +123,18 @@ pub struct ExtractParams {
     pub max_pixels: u64,
 }
 
+impl From<&crate::config::IndexConfig> for ExtractParams {
+    fn from(c: &crate::config::IndexConfig) -> Self {
+        ExtractParams {
+            feature: c.feature,
+            max_side: c.max_side,
+            max_features: c.max_features,
+            min_features: c.min_features,
+            max_pixels: c.max_pixels,
+        }
+    }
+}
+
 /// Decodes and describes one image.
 ///
 /// A file that cannot be read or decoded gives [`Error::Image`] naming it.

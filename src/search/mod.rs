@@ -169,7 +169,7 @@ impl Searcher {
                 "word {w} outside the {n}-word vocabulary"
             )));
         }
-        let scoring = opts.scoring.unwrap_or(self.inner.config.scoring);
+        let scoring = opts.scoring.unwrap_or(self.inner.config().scoring);
         let hist = weights::histogram(words);
         let q = QueryVector::new(&hist, &active.idf, scoring);
         let store = &self.inner.store;

@@ -43,6 +43,11 @@ const HIST: usize = 3;
 const POSTINGS: usize = 4;
 const STATS: usize = 5;
 
+// Tree order of `fill_generation`'s transaction.
+const FILL_HIST: usize = 0;
+const FILL_POSTINGS: usize = 1;
+const FILL_STATS: usize = 2;
+
 /// Posting blocks read and edited in memory: key → postings (empty = delete).
 struct BlockEdits<'a> {
     g: &'a Generation,
@@ -143,6 +148,50 @@ impl<'a> BlockEdits<'a> {
 }
 
 impl Store {
+    /// Writes histograms and postings of existing docs into generation `g`,
+    /// which is not active yet (a rebuild): `docs` in increasing doc order,
+    /// above every doc written to `g` before.
+    pub(crate) fn fill_generation(&self, g: &Generation, docs: &[(u64, Histogram)]) -> Result<()> {
+        let mut writes: Vec<Write> = Vec::new();
+        let mut edits = BlockEdits {
+            g,
+            blocks: BTreeMap::new(),
+            tree: gen_tree(g.n, "postings"),
+        };
+        let mut by_word: BTreeMap<u32, Vec<(u64, u32)>> = BTreeMap::new();
+        let mut postings = self.posting_count(g)?;
+        for (doc, h) in docs {
+            for &(w, tf) in &h.entries {
+                by_word.entry(w).or_default().push((*doc, tf));
+            }
+            postings += h.entries.len() as u64;
+            writes.push((
+                FILL_HIST,
+                keys::doc(*doc).to_vec(),
+                Some(codec::hist::encode(h)),
+            ));
+        }
+        for (w, p) in &by_word {
+            edits.append(*w, p)?;
+        }
+        for (k, p) in edits.blocks {
+            let v = (!p.is_empty()).then(|| codec::postings::encode(p[0].0, &p));
+            writes.push((FILL_POSTINGS, k.to_vec(), v));
+        }
+        let count = self.doc_count(g)? + docs.len() as u64;
+        writes.push((
+            FILL_STATS,
+            STAT_DOCS.to_vec(),
+            Some(count.to_be_bytes().to_vec()),
+        ));
+        writes.push((
+            FILL_STATS,
+            STAT_POSTINGS.to_vec(),
+            Some(postings.to_be_bytes().to_vec()),
+        ));
+        apply(&[&g.hist, &g.postings, &g.stats], &writes)
+    }
+
     /// Commits `batch` to generation `g` atomically and durably.
     pub(crate) fn commit(&self, g: &Generation, batch: Batch) -> Result<Committed> {
         let mut writes: Vec<Write> = Vec::new();

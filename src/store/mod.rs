@@ -226,18 +226,37 @@ impl Store {
     }
 
     /// Writes a new generation's codebook and IDF, then makes it the active
-    /// generation in one transaction and drops the previous one.
-    ///
-    /// The new generation starts with no records: this is the path of `train`
-    /// on an empty index. A crash before the flip leaves the old state, and
-    /// the half-written trees are dropped on the next open.
+    /// generation and drops the previous one: the path of `train` on an
+    /// index without records.
     pub(crate) fn install_generation(
         &self,
         codebook: &Codebook,
         idf: &[f32],
     ) -> Result<Generation> {
-        let previous = self.active()?;
-        let n = previous.map_or(1, |p| p + 1);
+        let g = self.prepare_generation(codebook, idf)?;
+        self.activate(&g, None)?;
+        self.drop_stale_generations()?;
+        Ok(g)
+    }
+
+    /// Writes the codebook, IDF and zero counts of the next generation, not
+    /// yet active (invisible to searches), and flushes them.
+    ///
+    /// A crash before [`activate`](Self::activate) leaves the old state; the
+    /// half-written trees are dropped on the next open.
+    pub(crate) fn prepare_generation(
+        &self,
+        codebook: &Codebook,
+        idf: &[f32],
+    ) -> Result<Generation> {
+        let newest = self
+            .db
+            .tree_names()
+            .iter()
+            .filter_map(|n| gen_of(n))
+            .chain(self.active()?)
+            .max();
+        let n = newest.map_or(1, |p| p + 1);
         let g = self.generation(n)?;
         let (header, chunks) = cbc::encode(codebook);
         g.codebook.insert(cbc::HEADER, header)?;
@@ -250,10 +269,39 @@ impl Store {
         g.stats.insert(STAT_DOCS, &0u64.to_be_bytes())?;
         g.stats.insert(STAT_POSTINGS, &0u64.to_be_bytes())?;
         self.db.flush()?;
-        self.meta.insert(meta::ACTIVE, &n.to_be_bytes())?;
-        self.db.flush()?;
-        self.drop_stale_generations()?;
         Ok(g)
+    }
+
+    /// Makes `g` the active generation (and stores `config`, when given) in
+    /// one transaction, durably. The previous generation's trees stay until
+    /// [`drop_generation`](Self::drop_generation) or the next open.
+    pub(crate) fn activate(&self, g: &Generation, config: Option<&IndexConfig>) -> Result<()> {
+        let mut writes: Vec<Write> =
+            vec![(0, meta::ACTIVE.to_vec(), Some(g.n.to_be_bytes().to_vec()))];
+        if let Some(c) = config {
+            writes.push((0, meta::CONFIG.to_vec(), Some(meta::encode_config(c))));
+        }
+        apply(&[&self.meta], &writes)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Drops the trees of generation `n`.
+    pub(crate) fn drop_generation(&self, n: u32) -> Result<()> {
+        for what in ["codebook", "hist", "postings", "stats"] {
+            self.db.drop_tree(gen_tree(n, what))?;
+        }
+        Ok(())
+    }
+
+    /// Every stored doc, in doc order.
+    pub(crate) fn docs(&self) -> impl Iterator<Item = Result<(u64, DocRecord)>> + '_ {
+        self.docs.iter().map(|kv| {
+            let (k, v) = kv?;
+            let id = keys::doc_from(&k).map_err(|e| e.at("docs", &k))?;
+            let d = codec::doc::decode(&v).map_err(|e| e.at("docs", &k))?;
+            Ok((id, d))
+        })
     }
 
     /// Loads generation `g`'s codebook and IDF weights.

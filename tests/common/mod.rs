@@ -44,3 +44,17 @@ pub fn photo_id(photo: &Path) -> String {
         .to_string_lossy()
         .into_owned()
 }
+
+/// Copies a directory tree (an index, closed) to a new place.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read dir") {
+        let e = e.expect("entry");
+        let target = to.join(e.file_name());
+        if e.file_type().expect("type").is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).expect("copy");
+        }
+    }
+}

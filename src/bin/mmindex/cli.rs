@@ -28,6 +28,8 @@ pub enum Command {
     Remove(RemoveArgs),
     /// Find the stored images most similar to each query image.
     Search(SearchArgs),
+    /// Train a new codebook over the stored records and switch to it atomically.
+    Rebuild(RebuildArgs),
     /// Print counts and sizes.
     Stats(StatsArgs),
     /// Check every invariant of the stored index; exit 1 on a violation.
@@ -136,4 +138,18 @@ pub struct StatsArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args)]
+pub struct RebuildArgs {
+    #[command(flatten)]
+    pub index: IndexArg,
+    /// Visual words of the new codebook (default: as now).
+    #[arg(long)]
+    pub words: Option<u32>,
+    /// Feature of the new generation (default: as now).
+    #[arg(long)]
+    pub feature: Option<String>,
+    #[command(flatten)]
+    pub run: RunArgs,
 }

@@ -13,10 +13,6 @@ pub struct DocRecord {
     pub source: Vec<u8>,
     /// FNV-1a 64 of the image bytes.
     pub content_hash: u64,
-    /// Keypoints extracted (0 = an empty record: the image gave none).
-    pub keypoints: u32,
-    /// Distinct visual words in its histogram.
-    pub words: u32,
 }
 
 /// Encodes a doc record.

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use mmindex::{AddReport, Feature, Index, RecordError, RunOptions, Source};
 
-use crate::cli::{AddArgs, BuildArgs, RemoveArgs, RunArgs};
+use crate::cli::{AddArgs, BuildArgs, RebuildArgs, RemoveArgs, RunArgs};
 use crate::progress::Bars;
 use crate::EXIT_PARTIAL;
 
@@ -129,5 +129,24 @@ pub fn remove(a: RemoveArgs) -> anyhow::Result<ExitCode> {
     let mut w = index.writer(RunOptions::default())?;
     let n = w.remove(a.ids.iter().map(String::as_str))?;
     println!("removed {n} of {} records", a.ids.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn rebuild(a: RebuildArgs) -> anyhow::Result<ExitCode> {
+    let feature: Option<Feature> = a.feature.as_deref().map(str::parse).transpose()?;
+    let index = Index::open(&a.index.index)
+        .with_context(|| format!("opening {}", a.index.index.display()))?;
+    let mut w = writer(&index, &a.run)?;
+    let started = std::time::Instant::now();
+    let r = w.rebuild(a.words, feature)?;
+    println!(
+        "rebuilt generation {} -> {} ({} words, {}) over {} records in {:.1} s",
+        r.previous,
+        r.train.generation,
+        r.train.words,
+        index.config().feature,
+        r.records,
+        started.elapsed().as_secs_f64()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -15,6 +15,7 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Train(a) => ingest::build(a, true),
         Command::Add(a) => ingest::add(a),
         Command::Remove(a) => ingest::remove(a),
+        Command::Rebuild(a) => ingest::rebuild(a),
         Command::Search(a) => query::search(a),
         Command::Stats(a) => admin::stats(a),
         Command::Verify(a) => admin::verify(a),

@@ -1,0 +1,332 @@
+//! Training: `train`, `build` and `rebuild`, each describing every image
+//! exactly once.
+//!
+//! Phase 1 extracts every image on the pipeline, offers its descriptors to the
+//! bounded training sample and spills them to a temporary file. The codebook
+//! is trained on the sample. Phase 2 reads the spill back in batches,
+//! quantizes on every core, counts document frequencies and spills the words.
+//! IDF follows from the counts; phase 3 reads the words back and commits
+//! (build) or fills the new generation (rebuild). Memory holds the sample and
+//! a few batches, whatever the number of images.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use super::pipeline::{extract_batches, Extracted};
+use super::spill::{Payload, SpillReader, SpillWriter, Spilled};
+use super::writer::{bytes_path, source_bytes, Pending};
+use super::{AddReport, IndexWriter, RebuildReport, RecordError, Source, TrainReport};
+use crate::config::{Feature, IndexConfig};
+use crate::error::{Error, Result};
+use crate::features::ExtractParams;
+use crate::index::Active;
+use crate::search::weights;
+use crate::store::Histogram;
+use crate::vocab::{self, Codebook, Sampler};
+use crate::RecordId;
+
+/// A trained codebook with the words of every image it was trained on.
+struct Trained {
+    report: TrainReport,
+    codebook: Codebook,
+    idf: Vec<f32>,
+    /// One [`Payload::Words`] record per good image, in source order.
+    words: SpillReader,
+}
+
+/// How long a rebuild waits for searches still running on the old
+/// generation before dropping its trees (they are dropped on the next open
+/// otherwise).
+const DRAIN: Duration = Duration::from_secs(10);
+
+impl IndexWriter {
+    /// Trains a codebook on `sources` and installs it as the active
+    /// generation, without storing records. The index must hold no records.
+    pub fn train(&mut self, sources: Vec<Source>) -> Result<crate::TrainReport> {
+        self.require_empty()?;
+        let cfg = self.inner.config();
+        let t = self.describe_and_train(untagged(sources), &cfg)?;
+        let mut report = t.report;
+        let g = self.inner.store.install_generation(&t.codebook, &t.idf)?;
+        report.generation = g.n;
+        self.inner
+            .set_active(Active::new(g, t.codebook, t.idf, ExtractParams::from(&cfg)));
+        Ok(report)
+    }
+
+    /// Trains a codebook on `sources` and stores every one of them as a
+    /// record, extracting each image once. The index must hold no records.
+    pub fn build(&mut self, sources: Vec<Source>) -> Result<(TrainReport, AddReport)> {
+        self.require_empty()?;
+        let cfg = self.inner.config();
+        let mut t = self.describe_and_train(untagged(sources), &cfg)?;
+        let g = self.inner.store.install_generation(&t.codebook, &t.idf)?;
+        t.report.generation = g.n;
+        self.inner
+            .set_active(Active::new(g, t.codebook, t.idf, ExtractParams::from(&cfg)));
+        let active = self.inner.active()?.ok_or(Error::NoCodebook)?;
+        let mut report = AddReport::default();
+        self.progress.start("index", t.words.remaining());
+        while t.words.remaining() > 0 {
+            let chunk = t.words.next_chunk(self.opts.batch_size)?;
+            let n = chunk.len() as u64;
+            let pending = chunk.into_iter().map(pending_of).collect();
+            self.commit(&active, pending, &mut report)?;
+            self.progress.advance(n);
+        }
+        self.progress.finish();
+        report.failed.extend(t.report.failed.iter().cloned());
+        Ok((t.report, report))
+    }
+
+    /// Trains a new codebook (optionally with another vocabulary size or
+    /// feature) over every stored record, re-extracting each from its source
+    /// file, fills a new generation with their histograms and postings, and
+    /// switches to it in one transaction. Searches keep answering from the old
+    /// generation until the switch; a crash at any moment leaves the index
+    /// wholly old or wholly new.
+    ///
+    /// Fails, changing nothing, when a record was added from in-memory bytes
+    /// (there is no file to re-extract) or when a source file can no longer be
+    /// described.
+    pub fn rebuild(
+        &mut self,
+        words: Option<u32>,
+        feature: Option<Feature>,
+    ) -> Result<RebuildReport> {
+        let old = self.inner.active()?.ok_or(Error::NoCodebook)?;
+        let previous = old.generation.n;
+        drop(old);
+        let mut cfg = self.inner.config();
+        if let Some(w) = words {
+            cfg.words = w;
+            cfg.sample_cap = cfg.sample_cap.max(w);
+        }
+        if let Some(f) = feature {
+            cfg.feature = f;
+        }
+        cfg.validate()?;
+        let mut tagged = Vec::new();
+        let mut in_memory = Vec::new();
+        for d in self.inner.store.docs() {
+            let (doc, rec) = d?;
+            let id = RecordId::from(rec.record_id);
+            if rec.source.is_empty() {
+                in_memory.push(id.to_string());
+            } else {
+                tagged.push((doc, Source::path(id, bytes_path(&rec.source))));
+            }
+        }
+        if !in_memory.is_empty() {
+            return Err(Error::InvalidConfig(format!(
+                "cannot rebuild: {} records were added from in-memory bytes and have no file to re-extract (first: {})",
+                in_memory.len(),
+                in_memory[0]
+            )));
+        }
+        let mut t = self.describe_and_train(tagged, &cfg)?;
+        if let Some(f) = t.report.failed.first() {
+            return Err(Error::image(
+                &f.path,
+                format!(
+                    "cannot re-extract record {} for the rebuild ({}); {} records failed, nothing was changed",
+                    f.id,
+                    f.reason,
+                    t.report.failed.len()
+                ),
+            ));
+        }
+        let store = &self.inner.store;
+        let g = store.prepare_generation(&t.codebook, &t.idf)?;
+        t.report.generation = g.n;
+        self.progress.start("index", t.words.remaining());
+        let mut records = 0;
+        while t.words.remaining() > 0 {
+            let chunk = t.words.next_chunk(self.opts.batch_size)?;
+            let docs: Vec<(u64, Histogram)> = chunk
+                .into_iter()
+                .map(|s| {
+                    let entries = weights::histogram(match &s.payload {
+                        Payload::Words(w) => w,
+                        _ => &[],
+                    });
+                    let (cos_norm, l1_norm) = weights::norms(&entries, &t.idf);
+                    (
+                        s.tag,
+                        Histogram {
+                            cos_norm,
+                            l1_norm,
+                            entries,
+                        },
+                    )
+                })
+                .collect();
+            records += docs.len() as u64;
+            store.fill_generation(&g, &docs)?;
+            self.progress.advance(docs.len() as u64);
+        }
+        self.progress.finish();
+        store.activate(&g, Some(&cfg))?;
+        let params = ExtractParams::from(&cfg);
+        let old = self
+            .inner
+            .switch(Active::new(g, t.codebook, t.idf, params), cfg);
+        // Searches that started before the switch hold the old vocabulary;
+        // its trees go once they are done.
+        if let Some(old) = old {
+            let started = Instant::now();
+            while Arc::strong_count(&old) > 1 && started.elapsed() < DRAIN {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if Arc::strong_count(&old) == 1 {
+                drop(old);
+                store.drop_generation(previous)?;
+            }
+        }
+        Ok(RebuildReport {
+            train: t.report,
+            records,
+            previous,
+        })
+    }
+
+    /// Phases 1 and 2 (see the module comment).
+    fn describe_and_train(
+        &mut self,
+        sources: Vec<(u64, Source)>,
+        cfg: &IndexConfig,
+    ) -> Result<Trained> {
+        let params = ExtractParams::from(cfg);
+        let budget = self.opts.memory_budget();
+        let dir = self.inner.store.path().to_path_buf();
+        // Half the budget bounds the training sample (and k-means' copy of it).
+        let row_bytes: u64 = if cfg.feature.is_binary() {
+            4 * 8 * 64
+        } else {
+            4 * 128
+        };
+        let sample_cap = (u64::from(cfg.sample_cap))
+            .min(budget / 4 / row_bytes)
+            .max(2) as usize;
+        let mut sampler = Sampler::new(sample_cap, cfg.seed);
+        let mut report = TrainReport::default();
+        let mut spill = SpillWriter::create(&dir)?;
+
+        let clock = Instant::now();
+        self.progress.start("extract", sources.len() as u64);
+        let (tags, sources): (Vec<u64>, Vec<Source>) = sources.into_iter().unzip();
+        let mut tags = tags.into_iter();
+        let rx = extract_batches(sources, params, None, self.workers(), self.opts.batch_size)?;
+        for batch in rx {
+            self.progress.advance(batch.len() as u64);
+            for Extracted { source, result } in batch {
+                let tag = tags.next().unwrap_or_default();
+                match result {
+                    Err(e) => report.failed.push(RecordError::from_error(&source, e)),
+                    Ok(item) => {
+                        report.images += 1;
+                        report.descriptors += item.features.descriptors.len() as u64;
+                        sampler.offer(&item.features.descriptors);
+                        spill.write(&Spilled {
+                            tag,
+                            source: source_bytes(&source.input),
+                            id: source.id.as_bytes().to_vec(),
+                            hash: item.hash,
+                            keypoints: item.features.keypoints,
+                            payload: Payload::Descriptors(item.features.descriptors),
+                        })?;
+                    }
+                }
+            }
+        }
+        self.progress.finish();
+        report.sampled = sampler.len();
+        report.seconds[0] = clock.elapsed().as_secs_f64();
+        tracing::info!(
+            images = report.images,
+            descriptors = report.descriptors,
+            sampled = report.sampled,
+            seconds = report.seconds[0],
+            "extracted"
+        );
+
+        let clock = Instant::now();
+        self.progress.start("train", 1);
+        let sample = sampler.into_descriptors();
+        let codebook = vocab::train(&sample, cfg.words as usize, cfg.kmeans_iterations, cfg.seed)?;
+        drop(sample);
+        self.progress.finish();
+        report.words = codebook.words();
+        report.seconds[1] = clock.elapsed().as_secs_f64();
+        tracing::info!(
+            words = report.words,
+            seconds = report.seconds[1],
+            "trained codebook"
+        );
+
+        let clock = Instant::now();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.workers())
+            .build()
+            .map_err(|e| Error::InvalidConfig(format!("cannot start workers: {e}")))?;
+        let mut described = spill.into_reader()?;
+        let mut out = SpillWriter::create(&dir)?;
+        let mut df = vec![0u32; codebook.words()];
+        self.progress.start("quantize", described.remaining());
+        while described.remaining() > 0 {
+            let chunk = described.next_chunk(self.opts.batch_size)?;
+            let quantized: Vec<Result<Spilled>> = pool.install(|| {
+                chunk
+                    .into_par_iter()
+                    .map(|mut s| {
+                        let words = match &s.payload {
+                            Payload::Descriptors(d) => codebook.quantize(d)?,
+                            _ => Vec::new(),
+                        };
+                        s.payload = Payload::Words(words);
+                        Ok(s)
+                    })
+                    .collect()
+            });
+            self.progress.advance(quantized.len() as u64);
+            for s in quantized {
+                let s = s?;
+                if let Payload::Words(w) = &s.payload {
+                    for (word, _) in weights::histogram(w) {
+                        df[word as usize] += 1;
+                    }
+                }
+                out.write(&s)?;
+            }
+        }
+        self.progress.finish();
+        let images = out.len();
+        let idf = weights::idf(&df, images);
+        report.seconds[2] = clock.elapsed().as_secs_f64();
+        tracing::info!(images, seconds = report.seconds[2], "quantized");
+        Ok(Trained {
+            report,
+            codebook,
+            idf,
+            words: out.into_reader()?,
+        })
+    }
+}
+
+fn untagged(sources: Vec<Source>) -> Vec<(u64, Source)> {
+    sources.into_iter().map(|s| (0, s)).collect()
+}
+
+fn pending_of(s: Spilled) -> Pending {
+    Pending {
+        id: RecordId::from(s.id),
+        source: s.source,
+        hash: s.hash,
+        words: match s.payload {
+            Payload::Words(w) => w,
+            _ => Vec::new(),
+        },
+    }
+}

@@ -1,0 +1,277 @@
+//! The writer: incremental adds, replacements and removals, one transaction
+//! per batch.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::pipeline::{extract_batches, Extracted};
+use super::{AddReport, NoProgress, Progress, RecordError, Source};
+use crate::config::RunOptions;
+use crate::error::{Error, Result};
+use crate::features::ImageInput;
+use crate::index::{Active, Inner};
+use crate::search::weights;
+use crate::store::{Batch, DocRecord, Histogram, NewDoc};
+use crate::vocab::Codebook;
+use crate::RecordId;
+
+/// One described record waiting for its batch.
+pub(crate) struct Pending {
+    pub id: RecordId,
+    /// The image's path bytes, or empty for in-memory input.
+    pub source: Vec<u8>,
+    pub hash: u64,
+    pub words: Vec<u32>,
+}
+
+/// The one writer of an index: adds, replaces and removes records, and
+/// trains codebooks. Obtained from [`Index::writer`](crate::Index::writer);
+/// dropping it lets another writer start.
+pub struct IndexWriter {
+    pub(super) inner: Arc<Inner>,
+    pub(super) opts: RunOptions,
+    pub(super) progress: Arc<dyn Progress>,
+}
+
+impl Drop for IndexWriter {
+    fn drop(&mut self) {
+        self.inner.writer_busy.store(false, Ordering::Release);
+    }
+}
+
+impl IndexWriter {
+    pub(crate) fn new(inner: Arc<Inner>, opts: RunOptions) -> Result<IndexWriter> {
+        opts.validate()?;
+        if inner.writer_busy.swap(true, Ordering::AcqRel) {
+            return Err(Error::WriterBusy);
+        }
+        Ok(IndexWriter {
+            inner,
+            opts,
+            progress: Arc::new(NoProgress),
+        })
+    }
+
+    /// Reports progress to `p` from now on.
+    pub fn set_progress(&mut self, p: Arc<dyn Progress>) {
+        self.progress = p;
+    }
+
+    pub(super) fn workers(&self) -> usize {
+        self.opts.resolved_workers()
+    }
+
+    /// Adds records (re-adding an id replaces its record), in batches of one
+    /// transaction each, extracting on every core while the previous batch
+    /// commits. Returns after the last batch is durable.
+    pub fn add(&mut self, sources: Vec<Source>) -> Result<AddReport> {
+        let active = self.inner.active()?.ok_or(Error::NoCodebook)?;
+        let mut report = AddReport::default();
+        self.progress.start("add", sources.len() as u64);
+        let rx = extract_batches(
+            sources,
+            active.params,
+            Some(Arc::new(active.codebook.clone())),
+            self.workers(),
+            self.opts.batch_size,
+        )?;
+        for batch in rx {
+            let n = batch.len() as u64;
+            let mut good = Vec::with_capacity(batch.len());
+            for Extracted { source, result } in batch {
+                match result {
+                    Ok(item) => good.push(Pending {
+                        source: source_bytes(&source.input),
+                        id: source.id,
+                        hash: item.hash,
+                        words: item.words.unwrap_or_default(),
+                    }),
+                    Err(e) => report.failed.push(RecordError::from_error(&source, e)),
+                }
+            }
+            self.commit(&active, good, &mut report)?;
+            self.progress.advance(n);
+        }
+        self.progress.finish();
+        Ok(report)
+    }
+
+    /// Installs a codebook trained elsewhere as a new active generation, with
+    /// IDF weights (one per word; `None` gives every word weight 1). The
+    /// index must hold no records. The codebook must match the index's
+    /// feature type (float for SIFT/RootSIFT, binary otherwise).
+    pub fn install_codebook(&mut self, codebook: Codebook, idf: Option<Vec<f32>>) -> Result<u32> {
+        self.require_empty()?;
+        let words = codebook.words();
+        if words < 2 {
+            return Err(Error::InvalidConfig(
+                "a codebook needs at least 2 words".into(),
+            ));
+        }
+        let feature = self.inner.config().feature;
+        if matches!(codebook, Codebook::Binary { .. }) != feature.is_binary() {
+            return Err(Error::InvalidConfig(format!(
+                "codebook kind does not match feature {feature}"
+            )));
+        }
+        let idf = idf.unwrap_or_else(|| vec![1.0; words]);
+        if idf.len() != words || idf.iter().any(|v| !v.is_finite() || *v < 0.0) {
+            return Err(Error::InvalidConfig(format!(
+                "need {words} finite, non-negative IDF weights"
+            )));
+        }
+        let g = self.inner.store.install_generation(&codebook, &idf)?;
+        let n = g.n;
+        self.inner
+            .set_active(Active::new(g, codebook, idf, self.inner.extract_params()));
+        Ok(n)
+    }
+
+    /// Adds records given directly as visual words (one entry per feature),
+    /// bypassing image extraction: for vocabularies and features computed
+    /// elsewhere, and for load generation. Batched like [`add`](Self::add).
+    pub fn add_words(&mut self, records: Vec<(RecordId, Vec<u32>)>) -> Result<AddReport> {
+        let active = self.inner.active()?.ok_or(Error::NoCodebook)?;
+        let k = active.codebook.words() as u32;
+        let mut report = AddReport::default();
+        let mut batch = Vec::new();
+        let mut records = records.into_iter().peekable();
+        while let Some((id, words)) = records.next() {
+            if let Some(w) = words.iter().find(|w| **w >= k) {
+                report.failed.push(RecordError::new(
+                    id,
+                    Path::new("<words>"),
+                    format!("word {w} outside the {k}-word vocabulary"),
+                ));
+            } else {
+                batch.push(Pending {
+                    id,
+                    source: Vec::new(),
+                    hash: words
+                        .iter()
+                        .fold(0u64, |h, w| h.rotate_left(7) ^ u64::from(*w)),
+                    words,
+                });
+            }
+            if batch.len() >= self.opts.batch_size || records.peek().is_none() {
+                self.commit(&active, std::mem::take(&mut batch), &mut report)?;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Removes records by id, everywhere, in one transaction. Returns how
+    /// many existed.
+    pub fn remove<I, R>(&mut self, ids: I) -> Result<usize>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<RecordId>,
+    {
+        let active = self.inner.active()?.ok_or(Error::NoCodebook)?;
+        let removes = ids
+            .into_iter()
+            .map(|r| r.into().as_bytes().to_vec())
+            .collect();
+        let done = self.inner.store.commit(
+            &active.generation,
+            Batch {
+                adds: Vec::new(),
+                removes,
+            },
+        )?;
+        Ok(done.removed)
+    }
+
+    pub(super) fn require_empty(&self) -> Result<()> {
+        if let Some(a) = self.inner.active()? {
+            if self.inner.store.doc_count(&a.generation)? > 0 {
+                return Err(Error::InvalidConfig(
+                    "the index already holds records: add to it, or rebuild it".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits one batch of described records as one transaction.
+    pub(super) fn commit(
+        &self,
+        active: &Active,
+        items: Vec<Pending>,
+        report: &mut AddReport,
+    ) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        // Within a batch a repeated id keeps its last image; the earlier one
+        // counts as replaced.
+        let mut last = HashMap::new();
+        for (i, p) in items.iter().enumerate() {
+            last.insert(p.id.clone(), i);
+        }
+        let mut next = self.inner.store.next_doc()?;
+        let mut batch = Batch::default();
+        for (i, p) in items.into_iter().enumerate() {
+            if last.get(&p.id) != Some(&i) {
+                report.replaced += 1;
+                continue;
+            }
+            let entries = weights::histogram(&p.words);
+            let (cos_norm, l1_norm) = weights::norms(&entries, &active.idf);
+            if entries.is_empty() {
+                report.empty.push(p.id.clone());
+            }
+            batch.adds.push(NewDoc {
+                doc_id: next,
+                doc: DocRecord {
+                    record_id: p.id.as_bytes().to_vec(),
+                    source: p.source,
+                    content_hash: p.hash,
+                },
+                hist: Histogram {
+                    cos_norm,
+                    l1_norm,
+                    entries,
+                },
+            });
+            next += 1;
+        }
+        let done = self.inner.store.commit(&active.generation, batch)?;
+        report.added += done.added;
+        report.replaced += done.replaced;
+        Ok(())
+    }
+}
+
+/// The bytes stored as a record's source: its path, or nothing.
+pub(super) fn source_bytes(input: &ImageInput) -> Vec<u8> {
+    match input {
+        ImageInput::Path(p) => path_bytes(p),
+        ImageInput::Bytes(_) => Vec::new(),
+    }
+}
+
+#[cfg(unix)]
+fn path_bytes(p: &Path) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    p.as_os_str().as_bytes().to_vec()
+}
+
+#[cfg(not(unix))]
+fn path_bytes(p: &Path) -> Vec<u8> {
+    p.to_string_lossy().into_owned().into_bytes()
+}
+
+/// A stored source back as a path (for re-extraction in a rebuild).
+#[cfg(unix)]
+pub(super) fn bytes_path(b: &[u8]) -> std::path::PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    std::path::PathBuf::from(std::ffi::OsStr::from_bytes(b))
+}
+
+#[cfg(not(unix))]
+pub(super) fn bytes_path(b: &[u8]) -> std::path::PathBuf {
+    std::path::PathBuf::from(String::from_utf8_lossy(b).into_owned())
+}
