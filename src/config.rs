@@ -100,11 +100,17 @@ pub struct IndexConfig {
     /// Default = 2,000.
     pub max_features: u32,
     /// Fewer keypoints than this make the extractor retry with lower detector
-    /// thresholds (see `docs/FEATURES.md`). Default = 100.
+    /// thresholds (see `docs/FEATURES.md`). Default = 50.
     pub min_features: u32,
     /// Cap on the number of descriptors sampled for training, before the
     /// memory budget. Default = 200,000.
     pub sample_cap: u32,
+    /// Training sample size per word requested: the sample holds at most
+    /// `samples_per_word × words` descriptors (then `sample_cap` and the
+    /// memory budget apply). k-means costs grow with the sample; 20 per word
+    /// trains codebooks that retrieve as well as far larger samples on the
+    /// sample photos (docs/FEATURES.md). Default = 20.
+    pub samples_per_word: u32,
     /// k-means iterations at most. Default = 25.
     pub kmeans_iterations: u32,
     /// Seed of every random choice in training. Default = 42.
@@ -121,8 +127,9 @@ impl Default for IndexConfig {
             max_side: 1_024,
             max_pixels: 250_000_000,
             max_features: 2_000,
-            min_features: 100,
+            min_features: 50,
             sample_cap: 200_000,
+            samples_per_word: 20,
             kmeans_iterations: 25,
             seed: 42,
             scoring: Scoring::Cosine,
@@ -148,6 +155,9 @@ impl IndexConfig {
         }
         if self.sample_cap < self.words {
             return bad("sample_cap must be at least the number of words");
+        }
+        if self.samples_per_word == 0 {
+            return bad("samples_per_word must be at least 1");
         }
         if self.kmeans_iterations == 0 {
             return bad("kmeans_iterations must be at least 1");

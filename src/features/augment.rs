@@ -21,6 +21,18 @@ pub enum Transform {
     Jpeg(u8),
     /// The centred crop keeping this fraction of each side, in (0, 1].
     Crop(f64),
+    /// The crop at left `x`, top `y`, width `w`, height `h`, all fractions
+    /// of the image's sides; clamped to the image.
+    Region {
+        /// Left edge, fraction of the width.
+        x: f64,
+        /// Top edge, fraction of the height.
+        y: f64,
+        /// Width, fraction of the width.
+        w: f64,
+        /// Height, fraction of the height.
+        h: f64,
+    },
 }
 
 impl Transform {
@@ -31,6 +43,7 @@ impl Transform {
             Transform::Scale(s) => format!("scale{s}"),
             Transform::Jpeg(q) => format!("jpeg{q}"),
             Transform::Crop(f) => format!("crop{f}"),
+            Transform::Region { x, y, w, h } => format!("region{x:.2}_{y:.2}_{w:.2}_{h:.2}"),
         }
     }
 }
@@ -92,6 +105,21 @@ pub fn apply(bytes: &[u8], t: Transform) -> Result<Vec<u8>> {
             let ch = ((f64::from(h) * f).round() as i32).max(1);
             let roi =
                 Mat::roi(&img, Rect::new((w - cw) / 2, (h - ch) / 2, cw, ch)).map_err(fail)?;
+            out = roi.try_clone().map_err(fail)?;
+        }
+        Transform::Region { x, y, w: rw, h: rh } => {
+            let frac = |v: f64| {
+                if v.is_finite() {
+                    v.clamp(0.0, 1.0)
+                } else {
+                    0.0
+                }
+            };
+            let left = ((f64::from(w) * frac(x)) as i32).min(w - 1);
+            let top = ((f64::from(h) * frac(y)) as i32).min(h - 1);
+            let cw = ((f64::from(w) * frac(rw)).round() as i32).clamp(1, w - left);
+            let ch = ((f64::from(h) * frac(rh)).round() as i32).clamp(1, h - top);
+            let roi = Mat::roi(&img, Rect::new(left, top, cw, ch)).map_err(fail)?;
             out = roi.try_clone().map_err(fail)?;
         }
     }

@@ -173,14 +173,25 @@ pub fn extract_encoded(bytes: &[u8], path: &Path, params: &ExtractParams) -> Res
 const LEVELS: u8 = 4;
 
 fn describe(image: &Mat, params: &ExtractParams) -> opencv::Result<Features> {
+    let size = (image.cols() as u32, image.rows() as u32);
+    if !params.feature.is_binary() {
+        let (kps, mut data, level) =
+            sift::detect_relaxed(image, params.max_features, params.min_features)?;
+        if params.feature == Feature::RootSift {
+            sift::root_sift(&mut data, 128);
+        }
+        return Ok(Features {
+            keypoints: keypoints_of(&kps),
+            descriptors: Descriptors::Float { dim: 128, data },
+            relaxations: level,
+            size,
+        });
+    }
+    // Binary detectors: the threshold decides detection itself, so each
+    // ladder level is a new run.
     let mut best: Option<(Vector<KeyPoint>, Mat, u8)> = None;
     for level in 0..LEVELS {
-        let (kps, desc) = match params.feature {
-            Feature::Sift | Feature::RootSift => sift::detect(image, params.max_features, level)?,
-            Feature::Orb | Feature::Akaze | Feature::Brisk => {
-                binary::detect(image, params.feature, params.max_features, level)?
-            }
-        };
+        let (kps, desc) = binary::detect(image, params.feature, params.max_features, level)?;
         let n = kps.len();
         if best.as_ref().is_none_or(|(b, _, _)| n > b.len()) {
             best = Some((kps, desc, level));
@@ -190,52 +201,39 @@ fn describe(image: &Mat, params: &ExtractParams) -> opencv::Result<Features> {
         }
     }
     let (kps, desc, level) = best.unwrap_or_else(|| (Vector::new(), Mat::default(), 0));
-    let keypoints = kps
-        .iter()
+    let keypoints = keypoints_of(&kps);
+    let descriptors = to_descriptors(&desc, params.feature, keypoints.len())?;
+    Ok(Features {
+        keypoints,
+        descriptors,
+        relaxations: level,
+        size,
+    })
+}
+
+fn keypoints_of(kps: &Vector<KeyPoint>) -> Vec<Keypoint> {
+    kps.iter()
         .map(|k| Keypoint {
             x: k.pt().x,
             y: k.pt().y,
             size: k.size(),
             angle: k.angle(),
         })
-        .collect::<Vec<_>>();
-    let descriptors = to_descriptors(&desc, params.feature, keypoints.len())?;
-    Ok(Features {
-        keypoints,
-        descriptors,
-        relaxations: level,
-        size: (image.cols() as u32, image.rows() as u32),
-    })
+        .collect()
 }
 
 fn to_descriptors(desc: &Mat, feature: Feature, rows: usize) -> opencv::Result<Descriptors> {
     if rows == 0 || desc.empty() {
-        return Ok(if feature.is_binary() {
-            Descriptors::Binary {
-                bytes: binary::descriptor_bytes(feature),
-                data: Vec::new(),
-            }
-        } else {
-            Descriptors::Float {
-                dim: 128,
-                data: Vec::new(),
-            }
+        return Ok(Descriptors::Binary {
+            bytes: binary::descriptor_bytes(feature),
+            data: Vec::new(),
         });
     }
-    let cols = desc.cols() as usize;
-    let desc = if desc.is_continuous() {
-        desc.clone()
+    let bytes = desc.cols() as usize;
+    let data = if desc.is_continuous() {
+        desc.data_bytes()?.to_vec()
     } else {
-        desc.try_clone()?
+        desc.try_clone()?.data_bytes()?.to_vec()
     };
-    if feature.is_binary() {
-        let data = desc.data_bytes()?.to_vec();
-        Ok(Descriptors::Binary { bytes: cols, data })
-    } else {
-        let mut data = desc.data_typed::<f32>()?.to_vec();
-        if feature == Feature::RootSift {
-            sift::root_sift(&mut data, cols);
-        }
-        Ok(Descriptors::Float { dim: cols, data })
-    }
+    Ok(Descriptors::Binary { bytes, data })
 }

@@ -8,17 +8,66 @@ use opencv::prelude::*;
 /// motion-blurred landscape gives 0 keypoints at 0.04 and dozens at 0.01.
 const CONTRAST: [f64; 4] = [0.04, 0.02, 0.01, 0.005];
 
-pub(super) fn detect(
+/// Scale-space layers per octave (OpenCV's default).
+const LAYERS: i32 = 3;
+
+/// SIFT with the relaxation ladder in at most two passes.
+///
+/// The contrast threshold only filters extrema after the scale space is
+/// built (OpenCV keeps a keypoint when `|contrast| · layers ≥ threshold`
+/// and stores `|contrast|` as its response). The first pass uses the default
+/// threshold, which is all most photos need. When it finds fewer than
+/// `min_features` keypoints, a second pass at the lowest threshold (keeping
+/// the strongest `max_features`) contains the result of every lower ladder
+/// step, and the highest threshold that still leaves `min_features`
+/// keypoints is applied by filtering on the response: two scale spaces at
+/// most instead of four. (A single pass at the lowest threshold is slower on
+/// ordinary photos: it assigns orientations to many more weak extrema.)
+///
+/// Returns the keypoints, their descriptor rows (row-major, 128 floats) and
+/// the ladder level applied.
+pub(super) fn detect_relaxed(
     image: &Mat,
     max_features: u32,
-    level: u8,
-) -> opencv::Result<(Vector<KeyPoint>, Mat)> {
-    let contrast = CONTRAST[usize::from(level).min(CONTRAST.len() - 1)];
-    let mut sift = SIFT::create(max_features as i32, 3, contrast, 10.0, 1.6)?;
+    min_features: u32,
+) -> opencv::Result<(Vector<KeyPoint>, Vec<f32>, u8)> {
+    let (kps, desc) = run(image, max_features, CONTRAST[0])?;
+    if kps.len() >= min_features as usize {
+        let rows = rows_of(&kps, &desc)?.to_vec();
+        return Ok((kps, rows, 0));
+    }
+    let (kps, desc) = run(image, max_features, CONTRAST[CONTRAST.len() - 1])?;
+    let responses: Vec<f32> = kps.iter().map(|k| k.response()).collect();
+    let passes = |level: usize, r: f32| f64::from(r) * f64::from(LAYERS) >= CONTRAST[level];
+    let level = (1..CONTRAST.len())
+        .find(|&l| responses.iter().filter(|&&r| passes(l, r)).count() >= min_features as usize)
+        .unwrap_or(CONTRAST.len() - 1);
+    let data = rows_of(&kps, &desc)?;
+    let mut kept = Vector::new();
+    let mut rows = Vec::with_capacity(data.len());
+    for (i, (k, row)) in kps.iter().zip(data.chunks_exact(128)).enumerate() {
+        if passes(level, responses[i]) {
+            kept.push(k);
+            rows.extend_from_slice(row);
+        }
+    }
+    Ok((kept, rows, level as u8))
+}
+
+fn run(image: &Mat, max_features: u32, contrast: f64) -> opencv::Result<(Vector<KeyPoint>, Mat)> {
+    let mut sift = SIFT::create(max_features as i32, LAYERS, contrast, 10.0, 1.6)?;
     let mut kps = Vector::new();
     let mut desc = Mat::default();
     sift.detect_and_compute(image, &no_array(), &mut kps, &mut desc, false)?;
     Ok((kps, desc))
+}
+
+fn rows_of<'m>(kps: &Vector<KeyPoint>, desc: &'m Mat) -> opencv::Result<&'m [f32]> {
+    if kps.is_empty() || desc.empty() {
+        Ok(&[])
+    } else {
+        desc.data_typed::<f32>()
+    }
 }
 
 /// RootSIFT: L1-normalise each row, then take element-wise square roots, so

@@ -207,7 +207,8 @@ impl IndexWriter {
         } else {
             4 * 128
         };
-        let sample_cap = (u64::from(cfg.sample_cap))
+        let sample_cap = u64::from(cfg.sample_cap)
+            .min(u64::from(cfg.samples_per_word) * u64::from(cfg.words))
             .min(budget / 4 / row_bytes)
             .max(2) as usize;
         let mut sampler = Sampler::new(sample_cap, cfg.seed);

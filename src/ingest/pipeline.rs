@@ -1,26 +1,31 @@
 //! The extraction stage: sources in, per-record features out, in source
 //! order, one batch at a time.
 //!
-//! A producer thread extracts each batch on a rayon pool of `workers`
-//! threads (OpenCV held at one thread meanwhile) and sends it down a bounded
-//! crossbeam channel, so at most `DEPTH` batches wait for the consumer: the
-//! images in memory are bounded by `(DEPTH + 2) × batch_size` whatever the
-//! number of sources.
+//! A feeder thread hands images one by one to a rayon pool of `workers`
+//! threads (OpenCV held at one thread meanwhile); an assembler thread puts
+//! the results back in source order and sends them in batches down a bounded
+//! crossbeam channel. Workers never wait for a whole batch to finish, so no
+//! core idles at batch boundaries. The feeder takes a token per image and
+//! the assembler returns it once the image has left in order, so at most
+//! `WINDOW × batch_size` images are being described or waiting to be put in
+//! order, and at most `DEPTH` finished batches wait for the consumer:
+//! memory is bounded whatever the number of sources.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crossbeam_channel::{bounded, Receiver};
-use rayon::prelude::*;
+use crossbeam_channel::{bounded, unbounded, Receiver};
 
 use super::Source;
 use crate::error::{Error, Result};
 use crate::features::{self, BulkThreads, ExtractParams, Features, ImageInput};
 use crate::store::codec::doc::content_hash;
 use crate::vocab::Codebook;
-
 /// Batches extracted ahead of the consumer.
 const DEPTH: usize = 2;
+/// Images in flight, in batches.
+const WINDOW: usize = 2;
 
 /// One source's extraction outcome.
 pub(crate) struct Extracted {
@@ -36,7 +41,8 @@ pub(crate) struct Item {
     pub hash: u64,
 }
 
-/// Starts extracting `sources` in batches of `batch_size`.
+/// Starts extracting `sources`, delivered in order in batches of
+/// `batch_size`.
 pub(crate) fn extract_batches(
     sources: Vec<Source>,
     params: ExtractParams,
@@ -49,34 +55,63 @@ pub(crate) fn extract_batches(
         .thread_name(|i| format!("mmindex-extract-{i}"))
         .build()
         .map_err(|e| Error::InvalidConfig(format!("cannot start {workers} workers: {e}")))?;
-    let (tx, rx) = bounded::<Vec<Extracted>>(DEPTH);
-    std::thread::Builder::new()
-        .name("mmindex-pipeline".into())
-        .spawn(move || {
-            let _threads = BulkThreads::enter();
-            let mut sources = sources.into_iter();
-            loop {
-                let chunk: Vec<Source> = sources.by_ref().take(batch_size).collect();
-                if chunk.is_empty() {
+    let (out_tx, out_rx) = bounded::<Vec<Extracted>>(DEPTH);
+    let window = (batch_size * WINDOW).max(workers * 2);
+    let (token_tx, token_rx) = bounded::<()>(window);
+    for _ in 0..window {
+        // The channel has room for exactly `window` tokens.
+        let _ = token_tx.send(());
+    }
+    let (done_tx, done_rx) = unbounded::<(usize, Extracted)>();
+    let total = sources.len();
+    let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(f)
+            .map_err(|e| Error::io(PathBuf::from("<thread>"), e))
+    };
+    spawn(
+        "mmindex-feeder",
+        Box::new(move || {
+            // Every task holds the guard: OpenCV stays at one thread until the
+            // last image is described.
+            let threads = Arc::new(BulkThreads::enter());
+            for (i, source) in sources.into_iter().enumerate() {
+                // The assembler hung up: the consumer is gone.
+                if token_rx.recv().is_err() {
                     break;
                 }
-                let out: Vec<Extracted> = pool.install(|| {
-                    chunk
-                        .into_par_iter()
-                        .map(|source| {
-                            let result = process(&source.input, &params, codebook.as_deref());
-                            Extracted { source, result }
-                        })
-                        .collect()
+                let (done_tx, codebook, threads) =
+                    (done_tx.clone(), codebook.clone(), threads.clone());
+                pool.spawn(move || {
+                    let result = process(&source.input, &params, codebook.as_deref());
+                    let _ = done_tx.send((i, Extracted { source, result }));
+                    drop(threads);
                 });
-                // The consumer hung up (it failed): stop extracting.
-                if tx.send(out).is_err() {
-                    break;
+            }
+        }),
+    )?;
+    spawn(
+        "mmindex-assembler",
+        Box::new(move || {
+            let mut waiting = BTreeMap::new();
+            let mut next = 0;
+            let mut batch = Vec::with_capacity(batch_size);
+            for (i, e) in done_rx {
+                waiting.insert(i, e);
+                while let Some(e) = waiting.remove(&next) {
+                    next += 1;
+                    batch.push(e);
+                    let _ = token_tx.send(());
+                    let full = batch.len() == batch_size || next == total;
+                    if full && out_tx.send(std::mem::take(&mut batch)).is_err() {
+                        return;
+                    }
                 }
             }
-        })
-        .map_err(|e| Error::io(PathBuf::from("<thread>"), e))?;
-    Ok(rx)
+        }),
+    )?;
+    Ok(out_rx)
 }
 
 fn process(
