@@ -96,13 +96,15 @@ fn main() -> ExitCode {
         }
     };
     let library = args.get(3).and_then(|m| m.parse::<u32>().ok()).map(|min| {
-        let mut cfg = mmindex::IndexConfig::default();
-        cfg.feature = if orb {
-            mmindex::Feature::Orb
-        } else {
-            mmindex::Feature::Sift
+        let cfg = mmindex::IndexConfig {
+            feature: if orb {
+                mmindex::Feature::Orb
+            } else {
+                mmindex::Feature::Sift
+            },
+            min_features: min,
+            ..mmindex::IndexConfig::default()
         };
-        cfg.min_features = min;
         mmindex::features::ExtractParams::from(&cfg)
     });
     let started = Instant::now();
