@@ -135,19 +135,28 @@ fn crash_during_ingest_loses_nothing_acknowledged() {
         .collect();
 
     let exe = std::env::current_exe().expect("test binary");
+    let child_command = |dir: &Path| {
+        let mut c = Command::new(&exe);
+        c.args(["--exact", TEST_NAME, "--nocapture", "--test-threads", "1"])
+            .env(CHILD_DIR, dir)
+            .env(CHILD_IMAGES, &images)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        c
+    };
+    // How long an undisturbed child runs, to spread the kills over it.
+    let probe = work.path().join("probe");
+    common::copy_dir(&template, &probe);
+    let started = Instant::now();
+    let out = child_command(&probe).output().expect("probe child");
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("done"));
+    let full = started.elapsed().as_millis() as u64;
     let mut completed = 0;
     for iter in 0..iters {
         let dir = work.path().join(format!("run{iter}"));
         common::copy_dir(&template, &dir);
-        let delay = Duration::from_millis(rng.below(1000));
-        let mut child = Command::new(&exe)
-            .args(["--exact", TEST_NAME, "--nocapture", "--test-threads", "1"])
-            .env(CHILD_DIR, &dir)
-            .env(CHILD_IMAGES, &images)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn child");
+        let delay = Duration::from_millis(rng.below(full + full / 10));
+        let mut child = child_command(&dir).spawn().expect("spawn child");
         let stdout = child.stdout.take().expect("child stdout");
         let reader = std::thread::spawn(move || {
             BufReader::new(stdout)
@@ -215,5 +224,5 @@ fn crash_during_ingest_loses_nothing_acknowledged() {
             acked.len()
         );
     }
-    eprintln!("{iters} kills, {completed} children finished before the kill");
+    eprintln!("{iters} kills over a {full} ms run, {completed} children finished before the kill");
 }
