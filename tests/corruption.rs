@@ -8,14 +8,22 @@ use mmindex::{Error, Index, Query, RunOptions, SearchMode, SearchOptions, Source
 fn build(dir: &std::path::Path) -> Index {
     let index = Index::builder().words(100).open(dir).expect("create");
     let mut w = index.writer(RunOptions::default()).expect("writer");
-    let sources = common::photos().into_iter().take(4).map(|p| Source::path(common::photo_id(&p), p)).collect();
+    let sources = common::photos()
+        .into_iter()
+        .take(4)
+        .map(|p| Source::path(common::photo_id(&p), p))
+        .collect();
     w.build(sources).expect("build");
     index
 }
 
 fn corruption_in(r: Result<impl std::fmt::Debug, Error>, tree: &str) {
     match r {
-        Err(Error::Corruption { tree: t, key, reason }) => {
+        Err(Error::Corruption {
+            tree: t,
+            key,
+            reason,
+        }) => {
             assert_eq!(t, tree, "key {key}: {reason}");
             assert!(!key.is_empty());
         }
@@ -39,23 +47,47 @@ fn every_read_path_reports_damage() {
     let dir = tempfile::tempdir().expect("temp");
     drop(build(&dir.path().join("clean")));
     let query = Query::path(&common::photos()[0]);
-    let opts = |mode| SearchOptions { top_k: 10, mode, scoring: None };
+    let opts = |mode| SearchOptions {
+        top_k: 10,
+        mode,
+        scoring: None,
+    };
     let doc0 = 0u64.to_be_bytes();
 
     // A histogram: both search paths and verify.
     let index = damaged(dir.path(), "hist", "g1.hist", &doc0, b"\x01\x02");
     let s = index.searcher().expect("searcher");
-    corruption_in(s.search_with(&query, &opts(SearchMode::Sequential)), "g1.hist");
-    corruption_in(s.search_with(&query, &opts(SearchMode::Inverted)), "g1.hist");
+    corruption_in(
+        s.search_with(&query, &opts(SearchMode::Sequential)),
+        "g1.hist",
+    );
+    corruption_in(
+        s.search_with(&query, &opts(SearchMode::Inverted)),
+        "g1.hist",
+    );
     let v = index.verify().expect("verify");
-    assert!(v.violations.iter().any(|m| m.contains("g1.hist") && m.contains("0000000000000000")), "{v:?}");
+    assert!(
+        v.violations
+            .iter()
+            .any(|m| m.contains("g1.hist") && m.contains("0000000000000000")),
+        "{v:?}"
+    );
 
     // Every posting block of the query's first word is replaced by garbage.
-    let index = damaged(dir.path(), "postings", "g1.postings", &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], b"\xff\xff\xff");
+    let index = damaged(
+        dir.path(),
+        "postings",
+        "g1.postings",
+        &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        b"\xff\xff\xff",
+    );
     assert!(!index.verify().expect("verify").is_ok());
     let s = index.searcher().expect("searcher");
     let all_words: Vec<u32> = (0..100).collect();
-    corruption_in(s.search_words(&all_words, &opts(SearchMode::Inverted)), "g1.postings");
+    corruption_in(
+        s.search_words(&all_words, &opts(SearchMode::Inverted)),
+        "g1.postings",
+    );
 
     // A doc record: resolving hits.
     let index = damaged(dir.path(), "docs", "docs", &doc0, b"\xff");
@@ -77,6 +109,9 @@ fn every_read_path_reports_damage() {
     // The stored configuration: refused on open.
     let path = dir.path().join("config");
     common::copy_dir(&dir.path().join("clean"), &path);
-    Index::open(&path).expect("open").__tamper("meta", b"config", Some(b"\xff\xfe")).expect("tamper");
+    Index::open(&path)
+        .expect("open")
+        .__tamper("meta", b"config", Some(b"\xff\xfe"))
+        .expect("tamper");
     corruption_in(Index::open(&path).map(|_| ()), "meta");
 }

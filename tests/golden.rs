@@ -18,7 +18,12 @@ fn golden_dir() -> PathBuf {
 /// Fixed word-list queries: answers depend only on stored data, not on the
 /// OpenCV build that would describe a query image.
 fn queries() -> Vec<Vec<u32>> {
-    vec![(0..50).collect(), (0..50).step_by(3).collect(), vec![1, 1, 2, 3, 5, 8, 13, 21, 34], vec![49]]
+    vec![
+        (0..50).collect(),
+        (0..50).step_by(3).collect(),
+        vec![1, 1, 2, 3, 5, 8, 13, 21, 34],
+        vec![49],
+    ]
 }
 
 fn answers(index: &Index) -> serde_json::Value {
@@ -26,7 +31,16 @@ fn answers(index: &Index) -> serde_json::Value {
     let mut out = Vec::new();
     for q in queries() {
         for mode in [SearchMode::Inverted, SearchMode::Sequential] {
-            let hits = s.search_words(&q, &SearchOptions { top_k: 10, mode, scoring: None }).expect("search");
+            let hits = s
+                .search_words(
+                    &q,
+                    &SearchOptions {
+                        top_k: 10,
+                        mode,
+                        scoring: None,
+                    },
+                )
+                .expect("search");
             out.push(serde_json::json!(hits
                 .iter()
                 .map(|h| serde_json::json!({"id": h.id.to_string_lossy(), "doc": h.doc, "score_bits": h.score.to_bits()}))
@@ -49,17 +63,28 @@ fn golden_index_opens_and_answers_identically() {
     let golden = golden_dir();
     if std::env::var("MMINDEX_WRITE_GOLDEN").is_ok() {
         let _ = std::fs::remove_dir_all(&golden);
-        let index = Index::builder().feature(Feature::Orb).words(50).open(golden.join("index")).expect("create");
+        let index = Index::builder()
+            .feature(Feature::Orb)
+            .words(50)
+            .open(golden.join("index"))
+            .expect("create");
         let mut w = index.writer(RunOptions::default()).expect("writer");
-        let sources =
-            common::photos().into_iter().take(3).map(|p| Source::path(common::photo_id(&p), p)).collect();
+        let sources = common::photos()
+            .into_iter()
+            .take(3)
+            .map(|p| Source::path(common::photo_id(&p), p))
+            .collect();
         w.build(sources).expect("build");
-        w.remove([common::photo_id(&common::photos()[1]).as_str()]).expect("remove");
+        w.remove([common::photo_id(&common::photos()[1]).as_str()])
+            .expect("remove");
         drop(w);
         let expected = answers(&index);
         drop(index);
-        std::fs::write(golden.join("expected.json"), serde_json::to_string_pretty(&expected).expect("json"))
-            .expect("write expected");
+        std::fs::write(
+            golden.join("expected.json"),
+            serde_json::to_string_pretty(&expected).expect("json"),
+        )
+        .expect("write expected");
         return;
     }
     // Opening may write (recovery, leftovers): work on a copy.
@@ -68,7 +93,9 @@ fn golden_index_opens_and_answers_identically() {
     let index = Index::open(dir.path().join("index")).expect("a version-1 index opens");
     let v = index.verify().expect("verify");
     assert!(v.is_ok(), "{:?}", v.violations);
-    let expected: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(golden.join("expected.json")).expect("expected.json")).expect("json");
+    let expected: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(golden.join("expected.json")).expect("expected.json"),
+    )
+    .expect("json");
     assert_eq!(answers(&index), expected);
 }
