@@ -68,6 +68,12 @@ pub enum Error {
         /// The minimum needed.
         needed: usize,
     },
+    /// Another process has the index open (sled holds a lock on it).
+    #[error("{} is in use by another process", path.display())]
+    Locked {
+        /// The index directory.
+        path: PathBuf,
+    },
     /// Another writer holds the index.
     #[error("another writer is active on this index")]
     WriterBusy,

@@ -309,3 +309,19 @@ fn errors_name_the_problem() {
     ]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn an_index_open_elsewhere_is_reported_as_locked() {
+    let dir = tempfile::tempdir().expect("temp");
+    let idx = dir.path().join("idx");
+    let _held = mmindex::Index::builder()
+        .open(&idx)
+        .expect("create and hold");
+    let out = mmindex(&["stats", "--index", s(&idx)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("in use by another process"),
+        "{}",
+        text(&out.stderr)
+    );
+}

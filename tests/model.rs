@@ -127,3 +127,129 @@ proptest! {
         }
     }
 }
+
+/// Small copies of the sample photos, written once per test process.
+fn small_photos() -> &'static [std::path::PathBuf] {
+    static PHOTOS: std::sync::OnceLock<(tempfile::TempDir, Vec<std::path::PathBuf>)> =
+        std::sync::OnceLock::new();
+    &PHOTOS
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().expect("temp");
+            let mut paths = Vec::new();
+            let mut src: Vec<_> =
+                std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/data/photos"))
+                    .expect("photos")
+                    .map(|e| e.expect("entry").path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
+                    .filter(|p| !p.to_string_lossy().contains("microaneurysms"))
+                    .collect();
+            src.sort();
+            for (i, p) in src.iter().take(8).enumerate() {
+                let bytes = std::fs::read(p).expect("photo");
+                let small =
+                    mmindex::augment::apply(&bytes, mmindex::augment::Transform::Scale(0.35))
+                        .expect("scale");
+                let path = dir.path().join(format!("p{i}.png"));
+                std::fs::write(&path, small).expect("write");
+                paths.push(path);
+            }
+            (dir, paths)
+        })
+        .1
+}
+
+#[derive(Debug, Clone)]
+enum ImageOp {
+    /// Add or replace records: (id number, photo number).
+    Add(Vec<(u8, usize)>),
+    Remove(Vec<u8>),
+    Rebuild(u32),
+    Reopen,
+    /// Search with a photo, sequential?, L1?
+    Search(usize, bool, bool),
+}
+
+fn image_op() -> impl Strategy<Value = ImageOp> {
+    prop_oneof![
+        4 => proptest::collection::vec((0u8..10, 0usize..8), 1..4).prop_map(ImageOp::Add),
+        2 => proptest::collection::vec(0u8..10, 1..3).prop_map(ImageOp::Remove),
+        1 => (12u32..30).prop_map(ImageOp::Rebuild),
+        1 => Just(ImageOp::Reopen),
+        3 => (0usize..8, any::<bool>(), any::<bool>()).prop_map(|(p, s, l)| ImageOp::Search(p, s, l)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// With images and rebuilds: after every step the stored ids equal the
+    /// model's, `verify` passes, both search paths agree, and a search with a
+    /// stored photo returns first exactly the records holding that photo,
+    /// tied at the top.
+    #[test]
+    fn index_with_images_and_rebuilds_matches_model(ops in proptest::collection::vec(image_op(), 1..8)) {
+        let photos = small_photos();
+        let dir = tempfile::tempdir().expect("temp");
+        let path = dir.path().join("idx");
+        let mut index = Index::builder().feature(Feature::Orb).words(16).open(&path).expect("create");
+        let src = |i: usize| mmindex::Source::path(format!("train{i}"), photos[i].clone());
+        index.writer(RunOptions::default()).expect("writer").train((0..photos.len()).map(src).collect()).expect("train");
+        let mut model: BTreeMap<String, usize> = BTreeMap::new();
+        for op in ops {
+            match op {
+                ImageOp::Add(recs) => {
+                    let mut w = index.writer(RunOptions { batch_size: 2, ..RunOptions::default() }).expect("writer");
+                    let batch = recs.iter().map(|(i, p)| mmindex::Source::path(format!("r{i}"), photos[*p].clone())).collect();
+                    let r = w.add(batch).expect("add");
+                    prop_assert!(r.failed.is_empty(), "{:?}", r.failed);
+                    for (i, p) in recs {
+                        model.insert(format!("r{i}"), p);
+                    }
+                }
+                ImageOp::Remove(ids) => {
+                    let mut w = index.writer(RunOptions::default()).expect("writer");
+                    let names: Vec<String> = ids.iter().map(|i| format!("r{i}")).collect();
+                    w.remove(names.iter().map(String::as_str)).expect("remove");
+                    for n in &names {
+                        model.remove(n);
+                    }
+                }
+                ImageOp::Rebuild(words) => {
+                    let mut w = index.writer(RunOptions::default()).expect("writer");
+                    if model.is_empty() {
+                        prop_assert!(w.rebuild(Some(words), None).is_err(), "nothing to train on");
+                    } else {
+                        let r = w.rebuild(Some(words), None).expect("rebuild");
+                        prop_assert_eq!(r.records, model.len() as u64);
+                    }
+                }
+                ImageOp::Reopen => {
+                    drop(index);
+                    index = Index::open(&path).expect("reopen");
+                }
+                ImageOp::Search(p, seq, l1) => {
+                    let s = index.searcher().expect("searcher");
+                    let opts = |mode| SearchOptions { top_k: 20, mode, scoring: Some(if l1 { Scoring::L1 } else { Scoring::Cosine }) };
+                    let q = mmindex::Query::path(&photos[p]);
+                    let a = s.search_with(&q, &opts(if seq { SearchMode::Sequential } else { SearchMode::Inverted })).expect("search");
+                    let b = s.search_with(&q, &opts(if seq { SearchMode::Inverted } else { SearchMode::Sequential })).expect("search");
+                    prop_assert_eq!(&a, &b);
+                    let holders: std::collections::BTreeSet<String> =
+                        model.iter().filter(|(_, v)| **v == p).map(|(k, _)| k.clone()).collect();
+                    let top: std::collections::BTreeSet<String> =
+                        a.iter().take(holders.len()).map(|h| h.id.to_string_lossy()).collect();
+                    prop_assert_eq!(&top, &holders, "hits {:?}", a);
+                    if let Some(first) = a.first() {
+                        prop_assert!(a.iter().take(holders.len()).all(|h| h.score == first.score));
+                        prop_assert!(a.iter().all(|h| model.contains_key(&h.id.to_string_lossy())));
+                    }
+                }
+            }
+            let mut ids: Vec<String> = index.record_ids().expect("ids").iter().map(|i| i.to_string_lossy()).collect();
+            ids.sort();
+            prop_assert_eq!(ids, model.keys().cloned().collect::<Vec<_>>());
+            let v = index.verify().expect("verify");
+            prop_assert!(v.is_ok(), "{:?}", v.violations);
+        }
+    }
+}

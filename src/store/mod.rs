@@ -107,7 +107,7 @@ impl Store {
                 reason: "directory holds other files".into(),
             });
         }
-        let db = sled::Config::new().path(path).open()?;
+        let db = open_db(path)?;
         let meta = db.open_tree("meta")?;
         let records = db.open_tree("records")?;
         let docs = db.open_tree("docs")?;
@@ -425,6 +425,27 @@ impl Store {
     #[doc(hidden)]
     pub(crate) fn raw_tree(&self, name: &str) -> Result<Tree> {
         Ok(self.db.open_tree(name)?)
+    }
+}
+
+/// How long `open` waits for the directory lock. sled finishes its last
+/// background writes after a handle is dropped, so a close followed at once
+/// by an open in the same process can find the lock still held for a moment.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn open_db(path: &Path) -> Result<Db> {
+    let started = std::time::Instant::now();
+    loop {
+        match sled::Config::new().path(path).open() {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                if started.elapsed() >= LOCK_WAIT {
+                    return Err(Error::Locked { path: path.into() });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 
