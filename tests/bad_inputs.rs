@@ -198,6 +198,20 @@ fn names_ids_and_duplicates() {
     let r = w.add(sources).expect("add");
     assert_eq!(r.added, 1);
     assert!(index.contains(b"caf\xe9.jpg").expect("contains"));
+    // Ids must be 1 to 64 KiB long.
+    let long = "x".repeat(70_000);
+    let r = w
+        .add(vec![Source::path(
+            long.as_str(),
+            common::photos()[5].clone(),
+        )])
+        .expect("add");
+    assert_eq!((r.added, r.failed.len()), (0, 1), "{r:?}");
+    assert!(
+        r.failed[0].reason.contains("record id"),
+        "{}",
+        r.failed[0].reason
+    );
     // The same id twice in one batch: the last image wins.
     let (a, b) = (common::photos()[5].clone(), common::photos()[6].clone());
     let r = w

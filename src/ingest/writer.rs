@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::features::ImageInput;
 use crate::index::{Active, Inner};
 use crate::search::weights;
+use crate::store::codec::MAX_RECORD_ID;
 use crate::store::{Batch, DocRecord, Histogram, NewDoc};
 use crate::vocab::Codebook;
 use crate::RecordId;
@@ -216,6 +217,14 @@ impl IndexWriter {
         for (i, p) in items.into_iter().enumerate() {
             if last.get(&p.id) != Some(&i) {
                 report.replaced += 1;
+                continue;
+            }
+            if p.id.as_bytes().len() > MAX_RECORD_ID || p.id.as_bytes().is_empty() {
+                report.failed.push(RecordError::new(
+                    p.id.clone(),
+                    &super::writer::bytes_path(&p.source),
+                    format!("record id must be 1 to {MAX_RECORD_ID} bytes long"),
+                ));
                 continue;
             }
             let entries = weights::histogram(&p.words);

@@ -34,3 +34,24 @@ pub fn content_hash(bytes: &[u8]) -> u64 {
     }
     h
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn huge_claimed_lengths_are_refused_without_allocating() {
+        // Found by fuzzing: a record id claiming 0xFF0201FC bytes.
+        assert!(decode(&[0xfc, 0xff, 0x01, 0x02, 0xff, 0x2e]).is_err());
+    }
+
+    #[test]
+    fn round_trip() {
+        let d = DocRecord {
+            record_id: b"a/b.jpg".to_vec(),
+            source: b"/data/a/b.jpg".to_vec(),
+            content_hash: content_hash(b"bytes"),
+        };
+        assert_eq!(decode(&encode(&d)), Ok(d));
+    }
+}

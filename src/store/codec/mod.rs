@@ -52,8 +52,18 @@ pub fn hex(key: &[u8]) -> String {
     key.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub(crate) fn bincode_config() -> bincode::config::Configuration {
-    bincode::config::standard()
+/// Largest structured value decoded: bincode refuses to allocate for
+/// lengths beyond it (found by fuzzing: a doc record claiming a 4 GB id).
+pub const BINCODE_LIMIT: usize = 16 << 20;
+
+type Config = bincode::config::Configuration<
+    bincode::config::LittleEndian,
+    bincode::config::Varint,
+    bincode::config::Limit<BINCODE_LIMIT>,
+>;
+
+pub(crate) fn bincode_config() -> Config {
+    bincode::config::standard().with_limit::<BINCODE_LIMIT>()
 }
 
 /// Decodes a whole bincode value: trailing bytes are corruption too.
@@ -70,9 +80,13 @@ pub(crate) fn decode_bincode<T: bincode::Decode<()>>(bytes: &[u8]) -> Result<T, 
 }
 
 pub(crate) fn encode_bincode<T: bincode::Encode>(v: &T) -> Vec<u8> {
-    // Encoding into a Vec only fails on a writer error, which a Vec never gives.
-    bincode::encode_to_vec(v, bincode_config()).unwrap_or_default()
+    // Without the decoding limit: values are bounded where they enter (record
+    // ids by `MAX_RECORD_ID`), and encoding into a Vec cannot otherwise fail.
+    bincode::encode_to_vec(v, bincode::config::standard()).unwrap_or_default()
 }
+
+/// Longest external record id accepted, in bytes.
+pub const MAX_RECORD_ID: usize = 64 << 10;
 
 /// Reads a little-endian f32 at `at`.
 pub(crate) fn f32_at(b: &[u8], at: usize) -> Result<f32, DecodeError> {

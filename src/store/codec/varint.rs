@@ -23,6 +23,11 @@ pub fn get(b: &[u8], pos: &mut usize) -> Result<u64, DecodeError> {
         if shift == 63 && bits > 1 {
             return Err(DecodeError::new("varint overflows 64 bits"));
         }
+        // Only the shortest encoding is valid, so that every value has one
+        // byte form (found by fuzzing: `83 00` decoded as 3).
+        if shift > 0 && byte == 0 {
+            return Err(DecodeError::new("overlong varint"));
+        }
         v |= bits << shift;
         if byte & 0x80 == 0 {
             return Ok(v);
@@ -42,6 +47,14 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    #[test]
+    fn overlong_encodings_are_refused() {
+        for b in [&[0x83u8, 0x00][..], &[0x80, 0x80, 0x00], &[0xFF, 0x00]] {
+            assert!(get(b, &mut 0).is_err(), "{b:?}");
+        }
+        assert_eq!(get(&[0x80, 0x01], &mut 0), Ok(128));
+    }
+
     proptest! {
         #[test]
         fn round_trip(v: u64) {
@@ -56,6 +69,16 @@ mod tests {
         fn never_panics(b: Vec<u8>) {
             let mut pos = 0;
             let _ = get(&b, &mut pos);
+        }
+
+        #[test]
+        fn what_decodes_re_encodes_identically(b: Vec<u8>) {
+            let mut pos = 0;
+            if let Ok(v) = get(&b, &mut pos) {
+                let mut out = Vec::new();
+                put(&mut out, v);
+                prop_assert_eq!(&out[..], &b[..pos]);
+            }
         }
     }
 }
