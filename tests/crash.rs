@@ -105,10 +105,7 @@ fn crash_during_ingest_loses_nothing_acknowledged() {
     }
     let seed = Rng::seed(TEST_NAME);
     let mut rng = Rng::new(seed);
-    let iters: usize = std::env::var("MMINDEX_CRASH_ITERS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20);
+    let iters = common::crash_iterations();
     let work = tempfile::tempdir().expect("temp");
     let images = work.path().join("images");
     std::fs::create_dir_all(&images).expect("mkdir");

@@ -113,10 +113,7 @@ fn crash_during_rebuild_leaves_old_or_new_whole() {
     }
     let seed = Rng::seed(TEST_NAME);
     let mut rng = Rng::new(seed);
-    let iters: usize = std::env::var("MMINDEX_CRASH_ITERS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20);
+    let iters = common::crash_iterations();
     let work = tempfile::tempdir().expect("temp");
     let template = work.path().join("template");
     {

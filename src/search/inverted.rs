@@ -2,11 +2,9 @@
 
 use std::collections::HashMap;
 
-use super::weights::{finish, term, QueryVector};
-use super::TopK;
-use crate::config::Scoring;
+use super::weights::{finish, term};
+use super::{Scan, TopK};
 use crate::error::{Error, Result};
-use crate::store::{Generation, Store};
 
 /// Per-doc accumulator with the doc's norms, fetched once per doc.
 struct Acc {
@@ -15,15 +13,15 @@ struct Acc {
     l1_norm: f32,
 }
 
-pub(crate) fn search(
-    store: &Store,
-    g: &Generation,
-    idf: &[f32],
-    q: &QueryVector,
-    scoring: Scoring,
-    visible_below: u64,
-    top: &mut TopK,
-) -> Result<()> {
+pub(crate) fn search(scan: &Scan<'_>, top: &mut TopK) -> Result<()> {
+    let Scan {
+        store,
+        g,
+        idf,
+        q,
+        scoring,
+        visible_below,
+    } = *scan;
     let mut accs: HashMap<u64, Acc> = HashMap::new();
     let mut buf = Vec::new();
     let mut failure: Option<Error> = None;

@@ -109,6 +109,18 @@ pub struct Hit {
     pub score: f32,
 }
 
+/// What both search paths read: one query against one generation, seeing
+/// only docs below the watermark.
+#[derive(Clone, Copy)]
+pub(crate) struct Scan<'a> {
+    pub store: &'a crate::store::Store,
+    pub g: &'a crate::store::Generation,
+    pub idf: &'a [f32],
+    pub q: &'a QueryVector,
+    pub scoring: Scoring,
+    pub visible_below: u64,
+}
+
 /// Searches run again at most this many times when a hit's record was
 /// removed while they ran.
 pub const RETRIES: usize = 3;
@@ -178,13 +190,17 @@ impl Searcher {
         loop {
             let visible_below = store.next_doc()?;
             let mut top = TopK::new(opts.top_k);
+            let scan = Scan {
+                store,
+                g,
+                idf: &active.idf,
+                q: &q,
+                scoring,
+                visible_below,
+            };
             match opts.mode {
-                SearchMode::Sequential => {
-                    sequential::search(store, g, &active.idf, &q, scoring, visible_below, &mut top)?
-                }
-                SearchMode::Inverted => {
-                    inverted::search(store, g, &active.idf, &q, scoring, visible_below, &mut top)?
-                }
+                SearchMode::Sequential => sequential::search(&scan, &mut top)?,
+                SearchMode::Inverted => inverted::search(&scan, &mut top)?,
             }
             let mut hits = Vec::new();
             let mut vanished = false;

@@ -1,20 +1,18 @@
 //! Sequential search: score every stored histogram against the query.
 
-use super::weights::{finish, term, QueryVector};
-use super::TopK;
-use crate::config::Scoring;
+use super::weights::{finish, term};
+use super::{Scan, TopK};
 use crate::error::Result;
-use crate::store::{Generation, Store};
 
-pub(crate) fn search(
-    store: &Store,
-    g: &Generation,
-    idf: &[f32],
-    q: &QueryVector,
-    scoring: Scoring,
-    visible_below: u64,
-    top: &mut TopK,
-) -> Result<()> {
+pub(crate) fn search(scan: &Scan<'_>, top: &mut TopK) -> Result<()> {
+    let Scan {
+        store,
+        g,
+        idf,
+        q,
+        scoring,
+        visible_below,
+    } = *scan;
     for item in store.histograms(g) {
         let (doc, h) = item?;
         if doc >= visible_below {

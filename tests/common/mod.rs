@@ -58,3 +58,11 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Kills per crash test: `MMINDEX_CRASH_ITERS`, default 20.
+pub fn crash_iterations() -> usize {
+    std::env::var("MMINDEX_CRASH_ITERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20)
+}
