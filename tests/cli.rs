@@ -218,7 +218,7 @@ fn records_file_add_and_remove() {
             100 + i
         ));
     }
-    jsonl.push_str("{not json}\n{\"pk\": 7}\n");
+    jsonl.push_str("{not json}\n{\"pk\": 7}\n{\"pk\": 1.5, \"picture\": \"a.jpg\"}\n{\"picture\": \"a.jpg\"}\n");
     let file = dir.path().join("rows.jsonl");
     std::fs::write(&file, jsonl).expect("write records");
     let out = mmindex(&[
@@ -238,6 +238,8 @@ fn records_file_add_and_remove() {
     let err = text(&out.stderr);
     assert!(err.contains("line 6: malformed JSON"), "{err}");
     assert!(err.contains("line 7: missing field `picture`"), "{err}");
+    assert!(err.contains("line 8: id field `pk` must be a string or an integer, found 1.5"), "{err}");
+    assert!(err.contains("line 9: missing id field `pk`"), "{err}");
     assert!(text(&out.stdout).contains("added 5 records"));
 
     let out = mmindex(&[
