@@ -238,7 +238,10 @@ fn records_file_add_and_remove() {
     let err = text(&out.stderr);
     assert!(err.contains("line 6: malformed JSON"), "{err}");
     assert!(err.contains("line 7: missing field `picture`"), "{err}");
-    assert!(err.contains("line 8: id field `pk` must be a string or an integer, found 1.5"), "{err}");
+    assert!(
+        err.contains("line 8: id field `pk` must be a string or an integer, found 1.5"),
+        "{err}"
+    );
     assert!(err.contains("line 9: missing id field `pk`"), "{err}");
     assert!(text(&out.stdout).contains("added 5 records"));
 

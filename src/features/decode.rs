@@ -38,6 +38,12 @@ pub(super) fn load_bytes(bytes: &[u8], limits: &ImageLimits, path: &Path) -> Res
             ));
         }
     }
+    if sniff(bytes).is_none() {
+        return Err(Error::image(
+            path,
+            "not a decodable image (not JPEG, PNG, BMP, TIFF, WebP, PNM, GIF or JPEG 2000)",
+        ));
+    }
     if is_jpeg(bytes) && !jpeg_is_complete(bytes) {
         return Err(Error::image(
             path,
@@ -85,6 +91,49 @@ fn downscale(img: Mat, max_side: u32) -> opencv::Result<Mat> {
     let mut out = Mat::default();
     resize(&img, &mut out, Size::new(w, h), 0.0, 0.0, INTER_AREA)?;
     Ok(out)
+}
+
+/// The image formats handed to OpenCV, recognised by their signature.
+///
+/// OpenCV tries every decoder it was built with, and some of Debian's are
+/// not safe on hostile input: fuzzing found a file with `DICM` at offset 128
+/// that makes the DICOM reader (GDCM) abort the whole process. Only these
+/// common formats reach a decoder; anything else is refused as undecodable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Jpeg,
+    Png,
+    Bmp,
+    Tiff,
+    WebP,
+    Pnm,
+    Gif,
+    Jpeg2000,
+}
+
+pub(crate) fn sniff(b: &[u8]) -> Option<Format> {
+    let pnm =
+        b.len() >= 3 && b[0] == b'P' && (b'1'..=b'6').contains(&b[1]) && b[2].is_ascii_whitespace();
+    if is_jpeg(b) {
+        Some(Format::Jpeg)
+    } else if b.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(Format::Png)
+    } else if b.starts_with(b"BM") {
+        Some(Format::Bmp)
+    } else if b.starts_with(b"II*\0") || b.starts_with(b"MM\0*") {
+        Some(Format::Tiff)
+    } else if b.len() >= 12 && b.starts_with(b"RIFF") && &b[8..12] == b"WEBP" {
+        Some(Format::WebP)
+    } else if pnm {
+        Some(Format::Pnm)
+    } else if b.starts_with(b"GIF87a") || b.starts_with(b"GIF89a") {
+        Some(Format::Gif)
+    } else if b.starts_with(b"\0\0\0\x0cjP  \r\n\x87\n") || b.starts_with(&[0xFF, 0x4F, 0xFF, 0x51])
+    {
+        Some(Format::Jpeg2000)
+    } else {
+        None
+    }
 }
 
 fn is_jpeg(b: &[u8]) -> bool {
@@ -195,6 +244,24 @@ mod tests {
         assert_eq!(probe_dimensions(&png), Some((60000, 7)));
         assert_eq!(probe_dimensions(b"GIF89a\x10\x00\x20\x00"), Some((16, 32)));
         assert_eq!(probe_dimensions(b"hello"), None);
+    }
+
+    #[test]
+    fn only_known_signatures_reach_a_decoder() {
+        assert_eq!(sniff(b"\xff\xd8\xff\xe0"), Some(Format::Jpeg));
+        assert_eq!(sniff(b"P5 10 10 255\n"), Some(Format::Pnm));
+        assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some(Format::WebP));
+        assert_eq!(sniff(b"hello"), None);
+        // Found by fuzzing: DICOM data (`DICM` at offset 128) aborted the
+        // process inside OpenCV's DICOM reader.
+        let mut dicom = vec![0u8; 128];
+        dicom.extend_from_slice(b"DICM\xff");
+        assert_eq!(sniff(&dicom), None);
+        let limits = ImageLimits {
+            max_side: 0,
+            max_pixels: 0,
+        };
+        assert!(load_bytes(&dicom, &limits, Path::new("x.dcm")).is_err());
     }
 
     #[test]

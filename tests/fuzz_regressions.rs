@@ -1,0 +1,53 @@
+//! Inputs that fuzzing found harmful, replayed through the public API: each
+//! must give a clean error (or round-trip) and nothing else.
+
+use std::path::Path;
+
+use mmindex::store::codec::{doc, hist, keys, postings};
+use mmindex::{Index, RunOptions, Source};
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/fuzz")
+            .join(name),
+    )
+    .expect("fixture")
+}
+
+#[test]
+fn image_that_aborted_opencvs_dicom_reader_is_refused() {
+    let dir = tempfile::tempdir().expect("temp");
+    let index = Index::builder()
+        .open(dir.path().join("idx"))
+        .expect("create");
+    let mut w = index.writer(RunOptions::default()).expect("writer");
+    // Before the format whitelist this aborted the process inside GDCM.
+    let r = w.train(vec![Source::bytes(
+        "dicom",
+        fixture("image-gdcm-abort.bin"),
+    )]);
+    assert!(r.is_err(), "no descriptors to train on");
+}
+
+#[test]
+fn stored_value_decoders_reject_fuzz_findings() {
+    assert!(doc::decode(&fixture("doc-record-4gb-id.bin")).is_err());
+    let h = fixture("hist-overlong-varint.bin");
+    if let Ok(v) = hist::decode(&h) {
+        assert_eq!(hist::encode(&v), h, "only canonical encodings decode");
+    }
+    let p = fixture("postings-overlong-varint.bin");
+    if p.len() >= 12 {
+        let (key, value) = p.split_at(12);
+        if let Ok((_, first)) = keys::posting_from(key) {
+            if let Ok(v) = postings::decode(first, value) {
+                assert_eq!(
+                    postings::encode(first, &v),
+                    value,
+                    "only canonical encodings decode"
+                );
+            }
+        }
+    }
+}
