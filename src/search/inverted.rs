@@ -38,8 +38,8 @@ pub(crate) fn search(scan: &Scan<'_>, top: &mut TopK) -> Result<()> {
                 let a = match accs.entry(doc) {
                     std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
                     std::collections::hash_map::Entry::Vacant(v) => {
-                        let (cos_norm, l1_norm) = match store.histogram(g, doc) {
-                            Ok(Some(h)) => (h.cos_norm, h.l1_norm),
+                        let (cos_norm, l1_norm) = match store.norms(g, doc) {
+                            Ok(Some(n)) => n,
                             Ok(None) => (0.0, 0.0),
                             Err(e) => {
                                 failure.get_or_insert(e);

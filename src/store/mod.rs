@@ -352,6 +352,18 @@ impl Store {
         }
     }
 
+    /// Only the norms (‖v‖₂, ‖v‖₁) of a doc's histogram in generation `g`,
+    /// without decoding its entries.
+    pub(crate) fn norms(&self, g: &Generation, id: u64) -> Result<Option<(f32, f32)>> {
+        let k = keys::doc(id);
+        match g.hist.get(k)? {
+            None => Ok(None),
+            Some(v) => codec::hist::decode_norms(&v)
+                .map(Some)
+                .map_err(|e| e.at(&gen_tree(g.n, "hist"), &k)),
+        }
+    }
+
     /// Every (doc, histogram) of generation `g`, in doc order.
     pub(crate) fn histograms<'a>(
         &self,

@@ -39,13 +39,19 @@ pub fn encode(h: &Histogram) -> Vec<u8> {
     out
 }
 
-/// Decodes a histogram, checking order and bounds.
-pub fn decode(b: &[u8]) -> Result<Histogram, DecodeError> {
+/// Decodes only the two norms at the head of a histogram value.
+pub fn decode_norms(b: &[u8]) -> Result<(f32, f32), DecodeError> {
     let cos_norm = f32_at(b, 0)?;
     let l1_norm = f32_at(b, 4)?;
     if !(cos_norm.is_finite() && l1_norm.is_finite() && cos_norm >= 0.0 && l1_norm >= 0.0) {
         return Err(DecodeError::new("histogram norm is negative or not finite"));
     }
+    Ok((cos_norm, l1_norm))
+}
+
+/// Decodes a histogram, checking order and bounds.
+pub fn decode(b: &[u8]) -> Result<Histogram, DecodeError> {
+    let (cos_norm, l1_norm) = decode_norms(b)?;
     let mut pos = 8;
     let n = varint::get(b, &mut pos)?;
     // Each entry takes at least two bytes: refuse counts the value cannot hold
