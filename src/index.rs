@@ -43,6 +43,8 @@ pub(crate) struct Inner {
     config: RwLock<IndexConfig>,
     pub writer_busy: AtomicBool,
     active: RwLock<Option<Arc<Active>>>,
+    /// Norms of the active generation's docs, shared by searchers.
+    pub norms: crate::search::norms::NormCache,
 }
 
 impl Inner {
@@ -151,6 +153,7 @@ impl Index {
                 config: RwLock::new(config),
                 writer_busy: AtomicBool::new(false),
                 active: RwLock::new(None),
+                norms: Default::default(),
             }),
         }
     }

@@ -1,16 +1,23 @@
 //! Inverted search: walk only the posting lists of the query's words.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
 
 use super::weights::{finish, term};
 use super::{Scan, TopK};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
-/// Per-doc accumulator with the doc's norms, fetched once per doc.
-struct Acc {
-    acc: f32,
-    cos_norm: f32,
-    l1_norm: f32,
+/// A reusable dense accumulator: one slot per doc id, and the list of slots
+/// touched by the current query, so resetting costs what the query touched,
+/// not the collection size.
+#[derive(Default)]
+struct Accumulator {
+    acc: Vec<f32>,
+    seen: Vec<bool>,
+    touched: Vec<u64>,
+}
+
+thread_local! {
+    static ACC: RefCell<Accumulator> = RefCell::new(Accumulator::default());
 }
 
 pub(crate) fn search(scan: &Scan<'_>, top: &mut TopK) -> Result<()> {
@@ -21,50 +28,51 @@ pub(crate) fn search(scan: &Scan<'_>, top: &mut TopK) -> Result<()> {
         q,
         scoring,
         visible_below,
+        norms,
     } = *scan;
-    let mut accs: HashMap<u64, Acc> = HashMap::new();
-    let mut buf = Vec::new();
-    let mut failure: Option<Error> = None;
-    // Query words in increasing order, so each doc's accumulator sees its
-    // shared words in the same order as the sequential path.
-    for &(w, qv) in &q.entries {
-        let idf_w = idf[w as usize];
-        store.for_each_block(g, w, &mut buf, |block| {
-            for &(doc, tf) in block {
-                if doc >= visible_below {
-                    // Blocks are in doc order: the rest is newer still.
-                    break;
-                }
-                let a = match accs.entry(doc) {
-                    std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(v) => {
-                        let (cos_norm, l1_norm) = match store.norms(g, doc) {
-                            Ok(Some(n)) => n,
-                            Ok(None) => (0.0, 0.0),
-                            Err(e) => {
-                                failure.get_or_insert(e);
-                                (0.0, 0.0)
-                            }
-                        };
-                        v.insert(Acc {
-                            acc: 0.0,
-                            cos_norm,
-                            l1_norm,
-                        })
+    ACC.with(|cell| {
+        let mut a = cell.borrow_mut();
+        let n = visible_below as usize;
+        if a.acc.len() < n {
+            a.acc.resize(n, 0.0);
+            a.seen.resize(n, false);
+        }
+        let Accumulator { acc, seen, touched } = &mut *a;
+        let mut buf = Vec::new();
+        let result = (|| {
+            // Query words in increasing order, so each doc's accumulator sees
+            // its shared words in the same order as the sequential path.
+            for &(w, qv) in &q.entries {
+                let idf_w = idf[w as usize];
+                store.for_each_block(g, w, &mut buf, |block| {
+                    for &(doc, tf) in block {
+                        if doc >= visible_below {
+                            // Blocks are in doc order: the rest is newer still.
+                            break;
+                        }
+                        let d = doc as usize;
+                        if !seen[d] {
+                            seen[d] = true;
+                            touched.push(doc);
+                        }
+                        acc[d] += term(scoring, qv, tf, idf_w, norms[d].1);
                     }
-                };
-                a.acc += term(scoring, qv, tf, idf_w, a.l1_norm);
+                })?;
             }
-        })?;
-        if let Some(e) = failure.take() {
-            return Err(e);
+            Ok(())
+        })();
+        for &doc in touched.iter() {
+            let d = doc as usize;
+            if result.is_ok() {
+                let s = finish(scoring, acc[d], norms[d].0);
+                if s > 0.0 {
+                    top.push(doc, s);
+                }
+            }
+            acc[d] = 0.0;
+            seen[d] = false;
         }
-    }
-    for (doc, a) in accs {
-        let s = finish(scoring, a.acc, a.cos_norm);
-        if s > 0.0 {
-            top.push(doc, s);
-        }
-    }
-    Ok(())
+        touched.clear();
+        result
+    })
 }

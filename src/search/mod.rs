@@ -22,6 +22,7 @@
 //!   then the vanished hits are left out).
 
 mod inverted;
+pub(crate) mod norms;
 mod sequential;
 mod topk;
 pub(crate) mod weights;
@@ -119,6 +120,8 @@ pub(crate) struct Scan<'a> {
     pub q: &'a QueryVector,
     pub scoring: Scoring,
     pub visible_below: u64,
+    /// Norms of every doc below the watermark (read by the inverted path).
+    pub norms: &'a [(f32, f32)],
 }
 
 /// Searches run again at most this many times when a hit's record was
@@ -190,6 +193,10 @@ impl Searcher {
         loop {
             let visible_below = store.next_doc()?;
             let mut top = TopK::new(opts.top_k);
+            let norms = match opts.mode {
+                SearchMode::Inverted => self.inner.norms.snapshot(store, g, visible_below)?,
+                SearchMode::Sequential => Default::default(),
+            };
             let scan = Scan {
                 store,
                 g,
@@ -197,6 +204,7 @@ impl Searcher {
                 q: &q,
                 scoring,
                 visible_below,
+                norms: &norms,
             };
             match opts.mode {
                 SearchMode::Sequential => sequential::search(&scan, &mut top)?,

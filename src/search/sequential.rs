@@ -12,6 +12,7 @@ pub(crate) fn search(scan: &Scan<'_>, top: &mut TopK) -> Result<()> {
         q,
         scoring,
         visible_below,
+        ..
     } = *scan;
     for item in store.histograms(g) {
         let (doc, h) = item?;

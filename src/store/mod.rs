@@ -352,16 +352,23 @@ impl Store {
         }
     }
 
-    /// Only the norms (‖v‖₂, ‖v‖₁) of a doc's histogram in generation `g`,
-    /// without decoding its entries.
-    pub(crate) fn norms(&self, g: &Generation, id: u64) -> Result<Option<(f32, f32)>> {
-        let k = keys::doc(id);
-        match g.hist.get(k)? {
-            None => Ok(None),
-            Some(v) => codec::hist::decode_norms(&v)
-                .map(Some)
-                .map_err(|e| e.at(&gen_tree(g.n, "hist"), &k)),
+    /// The norms of every doc in `from..to` present in generation `g`, in
+    /// doc order.
+    pub(crate) fn norms_range(
+        &self,
+        g: &Generation,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, (f32, f32))>> {
+        let mut out = Vec::new();
+        for kv in g.hist.range(keys::doc(from)..keys::doc(to)) {
+            let (k, v) = kv?;
+            let tree = || gen_tree(g.n, "hist");
+            let id = keys::doc_from(&k).map_err(|e| e.at(&tree(), &k))?;
+            let n = codec::hist::decode_norms(&v).map_err(|e| e.at(&tree(), &k))?;
+            out.push((id, n));
         }
+        Ok(out)
     }
 
     /// Every (doc, histogram) of generation `g`, in doc order.
