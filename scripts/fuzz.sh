@@ -9,5 +9,10 @@ command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz
 export RUSTC_BOOTSTRAP=1
 for t in $(cargo fuzz list); do
   echo "== $t ($secs s)"
-  cargo fuzz run "$t" -- -max_total_time="$secs" -rss_limit_mb=2048
+  mkdir -p "fuzz/corpus/$t"
+  seeds=()
+  # Seed inputs (small images made from data/photos) help the image target
+  # get past format detection into the decoders.
+  [ -d "fuzz/seeds/$t" ] && seeds=("fuzz/seeds/$t")
+  cargo fuzz run "$t" "fuzz/corpus/$t" "${seeds[@]}" -- -max_total_time="$secs" -rss_limit_mb=2048
 done
