@@ -72,14 +72,13 @@ pub fn folder(dir: &Path) -> Result<(Vec<Source>, Vec<RecordError>)> {
 const MAX_DEPTH: usize = 64;
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<RecordError>, depth: usize) {
+    let unlistable = |e: std::io::Error| {
+        RecordError::new(dir_id(dir), dir, format!("cannot list directory: {e}"))
+    };
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            errors.push(RecordError::new(
-                dir_id(dir),
-                dir,
-                format!("cannot list directory: {e}"),
-            ));
+            errors.push(unlistable(e));
             return;
         }
     };
@@ -87,11 +86,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<RecordError>, dep
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                errors.push(RecordError::new(
-                    dir_id(dir),
-                    dir,
-                    format!("cannot list directory: {e}"),
-                ));
+                errors.push(unlistable(e));
                 continue;
             }
         };
