@@ -64,6 +64,9 @@ impl Codebook {
 
     /// The nearest word of every descriptor row (ties to the lower word).
     pub fn quantize(&self, d: &Descriptors) -> Result<Vec<u32>> {
+        if self.width() == 0 || self.words() == 0 {
+            return Err(Error::InvalidConfig("empty codebook".into()));
+        }
         match (self, d) {
             (
                 Codebook::Float {
@@ -147,7 +150,7 @@ pub(crate) fn hamming(a: &[u8], b: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::array;
+    use ndarray::{array, Array2};
 
     #[test]
     fn float_quantization_picks_nearest_centroid() {
@@ -172,6 +175,27 @@ mod tests {
             data: [vec![1u8; 9], near_ones].concat(),
         };
         assert_eq!(cb.quantize(&d).unwrap(), vec![0, 1]);
+    }
+
+    #[test]
+    fn degenerate_shapes_are_errors_not_panics() {
+        let empty = Codebook::from_float(Array2::zeros((3, 0)));
+        assert!(empty
+            .quantize(&Descriptors::Float {
+                dim: 0,
+                data: vec![]
+            })
+            .is_err());
+        let no_bytes = Codebook::Binary {
+            bytes: 0,
+            centroids: vec![],
+        };
+        assert!(no_bytes
+            .quantize(&Descriptors::Binary {
+                bytes: 0,
+                data: vec![1]
+            })
+            .is_err());
     }
 
     #[test]

@@ -46,6 +46,9 @@ impl Sampler {
     }
 
     pub(crate) fn offer(&mut self, d: &Descriptors) {
+        if d.is_empty() {
+            return;
+        }
         match d {
             Descriptors::Float { dim, data } => {
                 self.binary = false;
