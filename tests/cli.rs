@@ -20,6 +20,21 @@ fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 temp path")
 }
 
+/// `mmindex build|train --index IDX --images IMAGES --words K`, which must
+/// succeed.
+fn index_folder(cmd: &str, idx: &Path, images: &Path, words: u32) {
+    let out = mmindex(&[
+        cmd,
+        "--index",
+        s(idx),
+        "--images",
+        s(images),
+        "--words",
+        &words.to_string(),
+    ]);
+    assert!(out.status.success(), "{cmd}: {}", text(&out.stderr));
+}
+
 /// A folder with the first `n` sample photos.
 fn photo_folder(dir: &Path, n: usize) -> PathBuf {
     let images = dir.join("images");
@@ -35,16 +50,7 @@ fn build_then_search_json_stats_verify_in_separate_processes() {
     let dir = tempfile::tempdir().expect("temp");
     let images = photo_folder(dir.path(), 6);
     let idx = dir.path().join("idx");
-    let out = mmindex(&[
-        "build",
-        "--index",
-        s(&idx),
-        "--images",
-        s(&images),
-        "--words",
-        "300",
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    index_folder("build", &idx, &images, 300);
 
     let q = dir.path().join("query.png");
     let first = common::photos()[0].clone();
@@ -91,17 +97,7 @@ fn verify_fails_on_tampered_trees() {
     let dir = tempfile::tempdir().expect("temp");
     let images = photo_folder(dir.path(), 3);
     let idx = dir.path().join("idx");
-    assert!(mmindex(&[
-        "build",
-        "--index",
-        s(&idx),
-        "--images",
-        s(&images),
-        "--words",
-        "100"
-    ])
-    .status
-    .success());
+    index_folder("build", &idx, &images, 100);
     // Each tampering on a fresh copy of the index.
     let cases: [Tamper; 4] = [
         (
@@ -195,17 +191,7 @@ fn records_file_add_and_remove() {
     let dir = tempfile::tempdir().expect("temp");
     let images = photo_folder(dir.path(), 5);
     let idx = dir.path().join("idx");
-    assert!(mmindex(&[
-        "train",
-        "--index",
-        s(&idx),
-        "--images",
-        s(&images),
-        "--words",
-        "200"
-    ])
-    .status
-    .success());
+    index_folder("train", &idx, &images, 200);
     let names: Vec<String> = common::photos()
         .iter()
         .take(5)
