@@ -44,8 +44,8 @@ pub const IMAGE_EXTENSIONS: &[&str] = &[
 
 /// Every image file under `dir` (recursively, by extension, symlinks
 /// followed to files), in path order. The id of each is its path relative to
-/// `dir` with `/` separators. Entries that cannot be read are returned as
-/// errors beside the sources.
+/// `dir` with `/` separators; its source is the absolute path. Entries that
+/// cannot be read are returned as errors beside the sources.
 pub fn folder(dir: &Path) -> Result<(Vec<Source>, Vec<RecordError>)> {
     let meta = std::fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
     if !meta.is_dir() {
@@ -54,6 +54,9 @@ pub fn folder(dir: &Path) -> Result<(Vec<Source>, Vec<RecordError>)> {
             std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
         ));
     }
+    // Sources are stored absolute, so that a later rebuild from another
+    // working directory finds the files again.
+    let dir = &std::path::absolute(dir).map_err(|e| Error::io(dir, e))?;
     let mut files = Vec::new();
     let mut errors = Vec::new();
     walk(dir, &mut files, &mut errors, 0);
@@ -153,6 +156,7 @@ pub fn records_file(
         path: file.into(),
         reason: format!("cannot open: {e}"),
     })?;
+    let files_dir = &std::path::absolute(files_dir).map_err(|e| Error::io(files_dir, e))?;
     let mut sources = Vec::new();
     let mut errors = Vec::new();
     for (i, line) in std::io::BufReader::new(f).lines().enumerate() {

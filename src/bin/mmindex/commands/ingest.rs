@@ -108,7 +108,14 @@ pub fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
         let s = a
             .files
             .iter()
-            .map(|p| Source::path(p.to_string_lossy().into_owned(), p.clone()))
+            // The id is the path as given; the stored source is absolute so
+            // that `rebuild` finds the file from any working directory.
+            .map(|p| {
+                Source::path(
+                    p.to_string_lossy().into_owned(),
+                    std::path::absolute(p).unwrap_or_else(|_| p.clone()),
+                )
+            })
             .collect();
         (s, Vec::new())
     } else {
