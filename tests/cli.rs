@@ -35,6 +35,11 @@ fn index_folder(cmd: &str, idx: &Path, images: &Path, words: u32) {
     assert!(out.status.success(), "{cmd}: {}", text(&out.stderr));
 }
 
+/// Exit code of `mmindex verify --index IDX`.
+fn verify_code(idx: &Path) -> Option<i32> {
+    mmindex(&["verify", "--index", s(idx)]).status.code()
+}
+
 /// A folder with the first `n` sample photos.
 fn photo_folder(dir: &Path, n: usize) -> PathBuf {
     let images = dir.join("images");
@@ -180,10 +185,7 @@ fn bad_files_are_reported_by_name_and_the_rest_is_indexed() {
     let out = mmindex(&["stats", "--index", s(&idx), "--json"]);
     let st: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).expect("stats");
     assert_eq!(st["records"], 4);
-    assert_eq!(
-        mmindex(&["verify", "--index", s(&idx)]).status.code(),
-        Some(0)
-    );
+    assert_eq!(verify_code(&idx), Some(0));
 }
 
 #[test]
@@ -256,10 +258,7 @@ fn records_file_add_and_remove() {
         s(&images.join(&names[2])),
     ]);
     assert!(!text(&out.stdout).contains("\"102\""));
-    assert_eq!(
-        mmindex(&["verify", "--index", s(&idx)]).status.code(),
-        Some(0)
-    );
+    assert_eq!(verify_code(&idx), Some(0));
 }
 
 #[test]
