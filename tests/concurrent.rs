@@ -181,3 +181,60 @@ fn searches_never_see_partial_batches() {
     assert!(v.is_ok(), "{:?}", v.violations);
     assert_eq!(index.stats().expect("stats").records, present.len() as u64);
 }
+
+/// Query extraction on one thread while ingestion extracts on others.
+/// OpenCV's thread count is process-global: when ingestion used to change it
+/// around each bulk run, a query inside OpenCV's thread pool at that moment
+/// hung (seen here) or crashed (seen on CI).
+#[test]
+fn queries_extract_while_ingestion_runs() {
+    let photos = common::photos();
+    let source = |p: &std::path::PathBuf| mmindex::Source::path(common::photo_id(p), p.clone());
+    let dir = tempfile::tempdir().expect("temp");
+    let index = Index::builder()
+        .feature(Feature::Sift)
+        .words(16)
+        .open(dir.path())
+        .expect("create");
+    let opts = RunOptions {
+        workers: 2,
+        batch_size: 2,
+        ..RunOptions::default()
+    };
+    let mut w = index.writer(opts.clone()).expect("writer");
+    w.build(photos.iter().take(4).map(source).collect())
+        .expect("build");
+    drop(w);
+    // Many short ingestion runs: each one used to change the count twice.
+    let stop = Arc::new(AtomicBool::new(false));
+    let ingester = {
+        let (index, stop, opts) = (index.clone(), stop.clone(), opts.clone());
+        let small = photos
+            .iter()
+            .find(|p| common::photo_id(p).starts_with("micro"))
+            .expect("the small photo")
+            .clone();
+        std::thread::spawn(move || {
+            let mut runs = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let mut w = index.writer(opts.clone()).expect("writer");
+                let report = w
+                    .add(vec![mmindex::Source::path("small", small.clone())])
+                    .expect("add");
+                assert!(report.failed.is_empty(), "{report:?}");
+                runs += 1;
+            }
+            runs
+        })
+    };
+    let s = index.searcher().expect("searcher");
+    for p in photos.iter().take(4) {
+        for _ in 0..8 {
+            let hits = s.search(&mmindex::Query::path(p), 1).expect("search");
+            assert_eq!(hits[0].id.to_string_lossy(), common::photo_id(p));
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let runs = ingester.join().expect("ingester thread");
+    assert!(runs > 0);
+}

@@ -51,6 +51,7 @@ impl Transform {
 /// Decodes `bytes`, applies `t`, and encodes the result: JPEG at the given
 /// quality for [`Transform::Jpeg`], PNG (lossless) otherwise.
 pub fn apply(bytes: &[u8], t: Transform) -> Result<Vec<u8>> {
+    super::threads::single_threaded();
     let fail =
         |e: opencv::Error| Error::image("<bytes>", format!("transform failed: {}", e.message));
     let img = imdecode(&Vector::<u8>::from_slice(bytes), IMREAD_COLOR).map_err(fail)?;

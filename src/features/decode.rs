@@ -19,6 +19,8 @@ pub(crate) struct ImageLimits {
 }
 
 pub(super) fn load_bytes(bytes: &[u8], limits: &ImageLimits, path: &Path) -> Result<Mat> {
+    // Every extraction enters OpenCV here first.
+    super::threads::single_threaded();
     if bytes.is_empty() {
         return Err(Error::image(path, "empty file"));
     }

@@ -18,7 +18,6 @@ use crate::config::Feature;
 use crate::error::{Error, Result};
 
 pub(crate) use decode::ImageLimits;
-pub(crate) use threads::BulkThreads;
 
 /// Where an image comes from.
 #[derive(Debug, Clone)]

@@ -1,36 +1,39 @@
-//! OpenCV's thread pool during bulk extraction.
+//! OpenCV's thread pool, fixed at one thread for the life of the process.
 //!
-//! OpenCV's thread count is process-global. Bulk extraction runs one image
-//! per rayon worker, so OpenCV's own parallelism would only oversubscribe the
-//! cores: while any bulk section is alive the count is 1, and the previous
-//! count comes back when the last one ends. Query extraction outside a bulk
-//! section uses OpenCV's threads (it is latency-bound).
+//! OpenCV's thread count is process-global, and changing it is not safe while
+//! another thread is inside OpenCV: with the TBB backend `setNumThreads`
+//! tears down the task arena that a running `parallel_for_` is using, which
+//! hung or crashed a query running beside an ingest. So the count is set
+//! once, before mmindex's first OpenCV call, and never touched again.
+//!
+//! One thread is the right fixed value: bulk extraction runs one image per
+//! rayon worker and would only oversubscribe the cores with OpenCV's own
+//! pool, and concurrent queries in a long-lived process parallelise across
+//! requests. The cost is a single query's extraction on an idle machine,
+//! which no longer spreads over the cores (see docs/FEATURES.md).
 
-use std::sync::Mutex;
+use std::sync::Once;
 
-static STATE: Mutex<(usize, i32)> = Mutex::new((0, -1));
+static SINGLE: Once = Once::new();
 
-/// Holds OpenCV at one thread while alive.
-pub(crate) struct BulkThreads(());
-
-impl BulkThreads {
-    pub(crate) fn enter() -> BulkThreads {
-        let mut s = STATE.lock().unwrap_or_else(|p| p.into_inner());
-        if s.0 == 0 {
-            s.1 = opencv::core::get_num_threads().unwrap_or(-1);
-            let _ = opencv::core::set_num_threads(1);
-        }
-        s.0 += 1;
-        BulkThreads(())
-    }
+/// Fixes OpenCV at one thread; every path into OpenCV calls this first.
+///
+/// `Once` also orders the change before any of mmindex's OpenCV calls on any
+/// thread: a caller racing the first call blocks until it is done.
+pub(crate) fn single_threaded() {
+    SINGLE.call_once(|| {
+        // A failure leaves OpenCV's default, which is slower but still
+        // correct; there is nothing better to do with the error.
+        let _ = opencv::core::set_num_threads(1);
+    });
 }
 
-impl Drop for BulkThreads {
-    fn drop(&mut self) {
-        let mut s = STATE.lock().unwrap_or_else(|p| p.into_inner());
-        s.0 = s.0.saturating_sub(1);
-        if s.0 == 0 {
-            let _ = opencv::core::set_num_threads(s.1);
-        }
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_count_is_one_after_first_use() {
+        super::single_threaded();
+        super::single_threaded();
+        assert_eq!(opencv::core::get_num_threads().ok(), Some(1));
     }
 }

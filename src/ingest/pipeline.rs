@@ -19,7 +19,7 @@ use crossbeam_channel::{bounded, unbounded, Receiver};
 
 use super::Source;
 use crate::error::{Error, Result};
-use crate::features::{self, BulkThreads, ExtractParams, Features, ImageInput};
+use crate::features::{self, ExtractParams, Features, ImageInput};
 use crate::store::codec::doc::content_hash;
 use crate::vocab::Codebook;
 /// Batches extracted ahead of the consumer.
@@ -73,20 +73,15 @@ pub(crate) fn extract_batches(
     spawn(
         "mmindex-feeder",
         Box::new(move || {
-            // Every task holds the guard: OpenCV stays at one thread until the
-            // last image is described.
-            let threads = Arc::new(BulkThreads::enter());
             for (i, source) in sources.into_iter().enumerate() {
                 // The assembler hung up: the consumer is gone.
                 if token_rx.recv().is_err() {
                     break;
                 }
-                let (done_tx, codebook, threads) =
-                    (done_tx.clone(), codebook.clone(), threads.clone());
+                let (done_tx, codebook) = (done_tx.clone(), codebook.clone());
                 pool.spawn(move || {
                     let result = process(&source.input, &params, codebook.as_deref());
                     let _ = done_tx.send((i, Extracted { source, result }));
-                    drop(threads);
                 });
             }
         }),
