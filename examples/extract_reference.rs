@@ -107,6 +107,7 @@ fn main() -> ExitCode {
         };
         mmindex::features::ExtractParams::from(&cfg)
     });
+    let relaxed = std::sync::atomic::AtomicUsize::new(0);
     let started = Instant::now();
     let keypoints: usize = pool.install(|| {
         paths
@@ -116,15 +117,21 @@ fn main() -> ExitCode {
                     &mmindex::features::ImageInput::Path(p.clone()),
                     params,
                 )
-                .map_or(0, |f| f.keypoints.len()),
+                .map_or(0, |f| {
+                    if f.relaxations > 0 {
+                        relaxed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    f.keypoints.len()
+                }),
                 None => describe(p, orb).unwrap_or(0),
             })
             .sum()
     });
     println!(
-        "{} images, {keypoints} keypoints, {:.2} s",
+        "{} images, {keypoints} keypoints, {:.2} s, {} relaxed",
         paths.len(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        relaxed.into_inner()
     );
     ExitCode::SUCCESS
 }

@@ -36,26 +36,40 @@ pub(super) fn detect_relaxed(
         let rows = rows_of(&kps, &desc)?.to_vec();
         return Ok((kps, rows, 0));
     }
-    let (kps, desc) = run(image, max_features, CONTRAST[CONTRAST.len() - 1])?;
-    let responses: Vec<f32> = kps.iter().map(|k| k.response()).collect();
+    // Detection only at the lowest threshold: descriptors are computed
+    // afterwards for the kept keypoints alone. Computing all `max_features`
+    // of them here cost three times an ordinary image's extraction on
+    // low-texture crops, where thousands of weak extrema exist and only a few
+    // hundred are kept.
+    let mut sift = create(max_features, CONTRAST[CONTRAST.len() - 1])?;
+    let mut all = Vector::new();
+    sift.detect(image, &mut all, &no_array())?;
+    let responses: Vec<f32> = all.iter().map(|k| k.response()).collect();
     let passes = |level: usize, r: f32| f64::from(r) * f64::from(LAYERS) >= CONTRAST[level];
     let level = (1..CONTRAST.len())
         .find(|&l| responses.iter().filter(|&&r| passes(l, r)).count() >= min_features as usize)
         .unwrap_or(CONTRAST.len() - 1);
-    let data = rows_of(&kps, &desc)?;
-    let mut kept = Vector::new();
-    let mut rows = Vec::with_capacity(data.len());
-    for (i, (k, row)) in kps.iter().zip(data.chunks_exact(128)).enumerate() {
-        if passes(level, responses[i]) {
-            kept.push(k);
-            rows.extend_from_slice(row);
-        }
+    let mut kept: Vector<KeyPoint> = all
+        .iter()
+        .zip(&responses)
+        .filter(|(_, &r)| passes(level, r))
+        .map(|(k, _)| k)
+        .collect();
+    if kept.is_empty() {
+        return Ok((kept, Vec::new(), level as u8));
     }
+    let mut desc = Mat::default();
+    sift.detect_and_compute(image, &no_array(), &mut kept, &mut desc, true)?;
+    let rows = rows_of(&kept, &desc)?.to_vec();
     Ok((kept, rows, level as u8))
 }
 
+fn create(max_features: u32, contrast: f64) -> opencv::Result<opencv::core::Ptr<SIFT>> {
+    SIFT::create(max_features as i32, LAYERS, contrast, 10.0, 1.6)
+}
+
 fn run(image: &Mat, max_features: u32, contrast: f64) -> opencv::Result<(Vector<KeyPoint>, Mat)> {
-    let mut sift = SIFT::create(max_features as i32, LAYERS, contrast, 10.0, 1.6)?;
+    let mut sift = create(max_features, contrast)?;
     let mut kps = Vector::new();
     let mut desc = Mat::default();
     sift.detect_and_compute(image, &no_array(), &mut kps, &mut desc, false)?;

@@ -85,9 +85,7 @@ impl Codebook {
                 for block in x.axis_chunks_iter(Axis(0), ROWS) {
                     let dots = block.dot(&centroids.t());
                     for row in dots.outer_iter() {
-                        out.push(argmin(
-                            row.iter().zip(sq_norms.iter()).map(|(d, n)| n - 2.0 * d),
-                        ));
+                        out.push(Codebook::nearest(row.iter().zip(sq_norms.iter())).0);
                     }
                 }
                 Ok(out)
@@ -121,14 +119,20 @@ fn mismatch(found: usize, expected: usize) -> Error {
     ))
 }
 
-fn argmin(it: impl Iterator<Item = f32>) -> u32 {
-    let mut best = (f32::INFINITY, 0u32);
-    for (i, v) in it.enumerate() {
-        if v < best.0 {
-            best = (v, i as u32);
+impl Codebook {
+    /// The nearest centroid from `(x·c, ‖c‖²)` pairs in word order, and its
+    /// `‖c‖² − 2·x·c` (the squared distance minus `‖x‖²`). Ties go to the
+    /// lower word, so quantization and training agree exactly.
+    pub(crate) fn nearest<'a>(pairs: impl Iterator<Item = (&'a f32, &'a f32)>) -> (u32, f32) {
+        let mut best = (0u32, f32::INFINITY);
+        for (i, (dot, sq)) in pairs.enumerate() {
+            let v = sq - 2.0 * dot;
+            if v < best.1 {
+                best = (i as u32, v);
+            }
         }
+        best
     }
-    best.1
 }
 
 /// Hamming distance between two equal-length bit strings.

@@ -2,6 +2,7 @@
 //! to visual words.
 
 mod codebook;
+mod lloyd;
 mod sample;
 mod train;
 

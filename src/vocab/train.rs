@@ -1,16 +1,12 @@
-//! Codebook training: k-means (linfa-clustering, k-means++ initialisation,
-//! seeded) over a bounded sample of descriptors.
+//! Codebook training: seeded k-means++ seeding, then Lloyd iterations
+//! ([`super::lloyd`]) over a bounded sample of descriptors.
 
-use linfa::prelude::*;
-use linfa::DatasetBase;
-use linfa_clustering::{KMeans, KMeansInit};
-use linfa_nn::distance::Distance;
 use ndarray::parallel::prelude::*;
-use ndarray::{Array2, ArrayView, Axis, Dimension};
+use ndarray::{Array2, Axis};
 use rand_xoshiro::rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256Plus;
 
-use super::Codebook;
+use super::{lloyd, Codebook};
 use crate::error::{Error, Result};
 use crate::features::Descriptors;
 
@@ -43,15 +39,19 @@ pub(crate) fn train(
         Descriptors::Binary { bytes, data } => (unpack_bits(data, *bytes, rows), Some(*bytes)),
     };
     let mut rng = Xoshiro256Plus::seed_from_u64(seed);
-    let init = plus_plus(&x, k, &mut rng);
-    let model = KMeans::params_with(k, rng, SqL2)
-        .n_runs(1)
-        .max_n_iterations(u64::from(iterations))
-        .tolerance(tolerance(&x, k))
-        .init_method(KMeansInit::Precomputed(init))
-        .fit(&DatasetBase::from(x))
-        .map_err(|e| Error::Training(e.to_string()))?;
-    let centroids = model.centroids().clone();
+    let started = std::time::Instant::now();
+    let mut centroids = plus_plus(&x, k, &mut rng);
+    let seeded = started.elapsed().as_secs_f64();
+    let run = lloyd::refine(x.view(), &mut centroids, iterations, tolerance(&x, k));
+    tracing::debug!(
+        seeding_seconds = seeded,
+        lloyd_seconds = started.elapsed().as_secs_f64() - seeded,
+        iterations = run.iterations,
+        inertia = run.inertia,
+        rows,
+        words = k,
+        "k-means"
+    );
     Ok(match bytes {
         None => Codebook::from_float(centroids),
         Some(bytes) => Codebook::Binary {
@@ -61,8 +61,8 @@ pub(crate) fn train(
     })
 }
 
-/// Convergence threshold for linfa, which stops when the Frobenius norm of
-/// the centroids' shift falls below it: an average shift per centroid of
+/// Convergence threshold: Lloyd stops when the Frobenius norm of the
+/// centroids' shift falls below it: an average shift per centroid of
 /// 0.1% of the mean descriptor norm. Later iterations only polish centroids
 /// and barely change which word a descriptor gets.
 fn tolerance(x: &Array2<f32>, k: usize) -> f32 {
@@ -75,9 +75,10 @@ fn tolerance(x: &Array2<f32>, k: usize) -> f32 {
 /// row drawn with probability proportional to its squared distance to the
 /// nearest centre so far.
 ///
-/// linfa's own k-means++ recomputes every row's distance to *all* chosen
-/// centres at each step, O(n·k²·d); keeping each row's running minimum makes
-/// it O(n·k·d): for 1,000 words about 500 times less work. The running
+/// A textbook k-means++ (linfa's, for one) recomputes every row's distance
+/// to *all* chosen centres at each step, O(n·k²·d); keeping each row's
+/// running minimum makes it O(n·k·d): for 1,000 words about 500 times less
+/// work. The running
 /// minima are updated in parallel; the draws are sequential, so the result
 /// depends only on the seed.
 fn plus_plus(x: &Array2<f32>, k: usize, rng: &mut Xoshiro256Plus) -> Array2<f32> {
@@ -125,39 +126,8 @@ fn plus_plus(x: &Array2<f32>, k: usize, rng: &mut Xoshiro256Plus) -> Array2<f32>
     centres
 }
 
-/// Euclidean distance for k-means over contiguous rows.
-///
-/// linfa's stock `L2Dist` goes through a generic element-wise zip per pair;
-/// k-means spends nearly all its time here, and a plain loop over two slices
-/// (which the compiler vectorises) is several times faster. Non-contiguous
-/// views fall back to the iterator form.
-#[derive(Debug, Clone, Copy)]
-struct SqL2;
-
-impl Distance<f32> for SqL2 {
-    fn distance<D: Dimension>(&self, a: ArrayView<f32, D>, b: ArrayView<f32, D>) -> f32 {
-        self.rdistance(a, b).sqrt()
-    }
-
-    #[inline]
-    fn rdistance<D: Dimension>(&self, a: ArrayView<f32, D>, b: ArrayView<f32, D>) -> f32 {
-        match (a.as_slice(), b.as_slice()) {
-            (Some(x), Some(y)) => sq_l2(x, y),
-            _ => a.iter().zip(b.iter()).map(|(p, q)| (p - q) * (p - q)).sum(),
-        }
-    }
-
-    fn rdist_to_dist(&self, rdist: f32) -> f32 {
-        rdist.sqrt()
-    }
-
-    fn dist_to_rdist(&self, dist: f32) -> f32 {
-        dist * dist
-    }
-}
-
-/// Squared Euclidean distance in eight independent lanes, so the compiler
-/// can keep them in one vector register.
+/// Squared Euclidean distance between two rows, in eight lanes the
+/// compiler vectorises (k-means++ seeding's inner loop).
 #[inline]
 fn sq_l2(x: &[f32], y: &[f32]) -> f32 {
     let mut lanes = [0f32; 8];
