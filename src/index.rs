@@ -119,6 +119,22 @@ pub struct Stats {
     pub bytes_on_disk: u64,
 }
 
+/// What [`Index::record`] tells about one stored record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecordInfo {
+    /// The record's id.
+    pub id: crate::RecordId,
+    /// Where its image came from (a path), or `None` for in-memory bytes.
+    pub source: Option<String>,
+    /// FNV-1a 64 of the image bytes it was indexed from.
+    pub content_hash: u64,
+    /// Distinct visual words in its histogram.
+    pub words: u64,
+    /// Features (keypoints) counted in its histogram.
+    pub features: u64,
+}
+
 /// The outcome of [`Index::verify`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct VerifyReport {
@@ -209,6 +225,34 @@ impl Index {
     /// Whether a record is stored.
     pub fn contains(&self, id: impl AsRef<[u8]>) -> Result<bool> {
         Ok(self.inner.store.doc_of(id.as_ref())?.is_some())
+    }
+
+    /// A stored record's metadata, or `None` when no record has this id.
+    pub fn record(&self, id: impl AsRef<[u8]>) -> Result<Option<RecordInfo>> {
+        let store = &self.inner.store;
+        let Some(doc) = store.doc_of(id.as_ref())? else {
+            return Ok(None);
+        };
+        let Some(d) = store.doc(doc)? else {
+            return Ok(None);
+        };
+        let (words, features) = match self.inner.active()? {
+            Some(a) => match store.histogram(&a.generation, doc)? {
+                Some(h) => (
+                    h.entries.len() as u64,
+                    h.entries.iter().map(|(_, tf)| u64::from(*tf)).sum(),
+                ),
+                None => (0, 0),
+            },
+            None => (0, 0),
+        };
+        Ok(Some(RecordInfo {
+            id: crate::RecordId::from(d.record_id),
+            source: (!d.source.is_empty()).then(|| String::from_utf8_lossy(&d.source).into_owned()),
+            content_hash: d.content_hash,
+            words,
+            features,
+        }))
     }
 
     /// Every stored record id, in byte order.

@@ -1,5 +1,5 @@
-//! Command-line arguments. The spellings are relied on by scripts: see
-//! docs/CLI.md before changing any.
+//! Command-line arguments. The spellings are relied on by scripts: the
+//! README's "Command line" section documents them; change both together.
 
 use std::path::PathBuf;
 
@@ -34,6 +34,35 @@ pub enum Command {
     Stats(StatsArgs),
     /// Check every invariant of the stored index; exit 1 on a violation.
     Verify(IndexArg),
+    /// Serve searches and writes over HTTP JSON (docs/SERVER.md).
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub index: IndexArg,
+    /// Address to listen on; a non-loopback address needs --token-file.
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    pub listen: String,
+    /// File holding a bearer token (at least 16 bytes) that writes must send.
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// Require the token for reads (search, stats, records) too.
+    #[arg(long)]
+    pub protect_reads: bool,
+    /// Largest request body in bytes; larger uploads get 413 unread.
+    #[arg(long, default_value_t = 32 << 20)]
+    pub max_upload_bytes: usize,
+    /// Folder that `POST /records:batch` may read images from (off when unset).
+    #[arg(long)]
+    pub allowed_root: Option<PathBuf>,
+    /// Seconds before a request is answered 408 (a write already under way
+    /// still completes).
+    #[arg(long, default_value_t = 120)]
+    pub timeout_secs: u64,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Args)]
@@ -57,6 +86,18 @@ pub struct RunArgs {
     /// Absolute memory cap in bytes (applied after the fraction).
     #[arg(long)]
     pub memory_limit: Option<u64>,
+}
+
+impl RunArgs {
+    /// The library's run options.
+    pub fn options(&self) -> mmindex::RunOptions {
+        mmindex::RunOptions {
+            workers: self.workers,
+            batch_size: self.batch_size,
+            memory_fraction: self.memory_fraction,
+            memory_limit: self.memory_limit,
+        }
+    }
 }
 
 #[derive(Args)]

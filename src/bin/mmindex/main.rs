@@ -9,6 +9,7 @@
 mod cli;
 mod commands;
 mod progress;
+mod serve;
 
 use std::process::ExitCode;
 

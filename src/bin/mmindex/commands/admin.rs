@@ -8,8 +8,9 @@ use serde::Serialize;
 
 use crate::cli::{IndexArg, StatsArgs};
 
+/// `stats --json` and `GET /stats`.
 #[derive(Serialize)]
-struct JsonStats {
+pub struct JsonStats {
     records: u64,
     words: u64,
     generation: u32,
@@ -19,25 +20,30 @@ struct JsonStats {
     bytes_per_record: f64,
 }
 
+/// The JSON form of [`mmindex::Stats`].
+pub fn stats_json(s: &mmindex::Stats) -> JsonStats {
+    JsonStats {
+        records: s.records,
+        words: s.words,
+        generation: s.generation,
+        feature: s.feature.to_string(),
+        postings: s.postings,
+        bytes_on_disk: s.bytes_on_disk,
+        bytes_per_record: if s.records > 0 {
+            s.bytes_on_disk as f64 / s.records as f64
+        } else {
+            0.0
+        },
+    }
+}
+
 pub fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
     let index = Index::open(&a.index.index)
         .with_context(|| format!("opening {}", a.index.index.display()))?;
     let s = index.stats()?;
-    let per = if s.records > 0 {
-        s.bytes_on_disk as f64 / s.records as f64
-    } else {
-        0.0
-    };
+    let j = stats_json(&s);
+    let per = j.bytes_per_record;
     if a.json {
-        let j = JsonStats {
-            records: s.records,
-            words: s.words,
-            generation: s.generation,
-            feature: s.feature.to_string(),
-            postings: s.postings,
-            bytes_on_disk: s.bytes_on_disk,
-            bytes_per_record: per,
-        };
         println!("{}", serde_json::to_string(&j)?);
     } else {
         println!("records        {}", s.records);

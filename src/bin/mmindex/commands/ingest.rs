@@ -10,12 +10,7 @@ use crate::progress::Bars;
 use crate::EXIT_PARTIAL;
 
 fn run_options(r: &RunArgs) -> RunOptions {
-    RunOptions {
-        workers: r.workers,
-        batch_size: r.batch_size,
-        memory_fraction: r.memory_fraction,
-        memory_limit: r.memory_limit,
-    }
+    r.options()
 }
 
 fn writer(index: &Index, r: &RunArgs) -> anyhow::Result<mmindex::IndexWriter> {

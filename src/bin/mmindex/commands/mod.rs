@@ -6,6 +6,9 @@ mod query;
 
 use std::process::ExitCode;
 
+pub use admin::stats_json;
+pub use query::json_hits;
+
 use crate::cli::Command;
 
 /// Runs a parsed command and returns its exit code.
@@ -19,5 +22,6 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Search(a) => query::search(a),
         Command::Stats(a) => admin::stats(a),
         Command::Verify(a) => admin::verify(a),
+        Command::Serve(a) => crate::serve::serve(a),
     }
 }

@@ -9,10 +9,21 @@ use serde::Serialize;
 
 use crate::cli::SearchArgs;
 
+/// One result in `search --json` and `POST /search`.
 #[derive(Serialize)]
-struct JsonHit {
+pub struct JsonHit {
     id: String,
     score: f32,
+}
+
+/// Hits in their JSON form.
+pub fn json_hits(hits: &[mmindex::Hit]) -> Vec<JsonHit> {
+    hits.iter()
+        .map(|h| JsonHit {
+            id: h.id.to_string_lossy(),
+            score: h.score,
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -48,13 +59,7 @@ pub fn search(a: SearchArgs) -> anyhow::Result<ExitCode> {
         if a.json {
             let line = JsonQuery {
                 query: &name,
-                results: hits
-                    .iter()
-                    .map(|h| JsonHit {
-                        id: h.id.to_string_lossy(),
-                        score: h.score,
-                    })
-                    .collect(),
+                results: json_hits(&hits),
                 ms,
             };
             println!("{}", serde_json::to_string(&line)?);

@@ -1,0 +1,348 @@
+//! The endpoints. Each handler moves the index work onto tokio's blocking
+//! pool: feature extraction takes tens of milliseconds of CPU and would
+//! stall every connection on an async thread.
+
+use std::path::{Component, Path as FsPath, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use mmindex::{AddReport, SearchMode, SearchOptions, Source};
+use serde::{Deserialize, Serialize};
+
+use super::auth::require_token;
+use super::error::ApiError;
+use super::AppState;
+use crate::commands::{json_hits, stats_json};
+
+/// Results per search at most: bounds the cost of one request.
+const MAX_TOP_K: usize = 10_000;
+/// Records per `POST /records:batch` at most.
+const MAX_BATCH: usize = 100_000;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/stats", get(stats))
+        .route("/search", post(search))
+        .route("/records:batch", post(batch))
+        .route(
+            "/records/{*id}",
+            get(get_record).put(put_record).delete(delete_record),
+        )
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .layer(middleware::from_fn_with_state(state.clone(), time_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), upload_cap))
+        .with_state(state)
+}
+
+/// Refuses a declared body over the cap from its headers, before a byte of
+/// it is read. (A body without a declared length is cut off at the cap by
+/// `DefaultBodyLimit` as it streams in.)
+async fn upload_cap(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > state.max_upload as u64 => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the body is {n} bytes; this server accepts at most {}",
+                state.max_upload
+            ),
+        )
+        .into_response(),
+        _ => next.run(req).await,
+    }
+}
+
+async fn time_limit(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(state.timeout, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("no answer within {} s", state.timeout.as_secs()),
+        )
+        .into_response(),
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no such endpoint (see docs/SERVER.md)",
+    )
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn stats(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let s = tokio::task::spawn_blocking(move || state.index.stats()).await??;
+    Ok(Json(stats_json(&s)).into_response())
+}
+
+#[derive(Deserialize)]
+struct SearchParams {
+    top_k: Option<usize>,
+    mode: Option<String>,
+}
+
+async fn search(
+    State(state): State<Arc<AppState>>,
+    params: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let body = body?;
+    let top_k = params.top_k.unwrap_or(10);
+    if top_k == 0 || top_k > MAX_TOP_K {
+        return Err(ApiError::bad_request(format!(
+            "top_k must be in 1..={MAX_TOP_K}"
+        )));
+    }
+    let mode: SearchMode = match params.mode.as_deref() {
+        None => SearchMode::default(),
+        Some(m) => m
+            .parse()
+            .map_err(|e: mmindex::Error| ApiError::bad_request(e.to_string()))?,
+    };
+    if body.is_empty() {
+        return Err(ApiError::bad_request("the body must be the query image"));
+    }
+    let started = Instant::now();
+    let hits = tokio::task::spawn_blocking(move || {
+        let opts = SearchOptions {
+            top_k,
+            mode,
+            scoring: None,
+        };
+        state
+            .index
+            .searcher()?
+            .search_with(&mmindex::Query::bytes(body.to_vec()), &opts)
+    })
+    .await??;
+    Ok(Json(serde_json::json!({
+        "results": json_hits(&hits),
+        "ms": started.elapsed().as_secs_f64() * 1e3,
+    }))
+    .into_response())
+}
+
+fn check_id(id: &str) -> Result<(), ApiError> {
+    if id.is_empty() {
+        return Err(ApiError::bad_request("the record id is empty"));
+    }
+    Ok(())
+}
+
+async fn get_record(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    check_id(&id)?;
+    let info = tokio::task::spawn_blocking({
+        let id = id.clone();
+        move || state.index.record(id.as_bytes())
+    })
+    .await??;
+    match info {
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no record {id:?}"),
+        )),
+        Some(r) => Ok(Json(serde_json::json!({
+            "id": r.id.to_string_lossy(),
+            "source": r.source,
+            "content_hash": format!("{:016x}", r.content_hash),
+            "words": r.words,
+            "features": r.features,
+        }))
+        .into_response()),
+    }
+}
+
+/// Runs a write under the write lock; the writer's batches are committed and
+/// flushed before it returns, so the answer means "durable".
+async fn write<T: Send + 'static>(
+    state: Arc<AppState>,
+    f: impl FnOnce(&mut mmindex::IndexWriter) -> mmindex::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    Ok(tokio::task::spawn_blocking(move || {
+        let _one_writer = state.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut w = state.index.writer(state.run.clone())?;
+        f(&mut w)
+    })
+    .await??)
+}
+
+async fn put_record(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    check_id(&id)?;
+    let body = body?;
+    let report = write(state, {
+        let id = id.clone();
+        move |w| w.add(vec![Source::bytes(id, body.to_vec())])
+    })
+    .await?;
+    if let Some(f) = report.failed.first() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("record {id:?} not stored: {}", f.reason),
+        ));
+    }
+    let (status, word) = if report.replaced > 0 {
+        (StatusCode::OK, "replaced")
+    } else {
+        (StatusCode::CREATED, "added")
+    };
+    Ok((
+        status,
+        Json(serde_json::json!({
+            "id": id,
+            "status": word,
+            "empty": !report.empty.is_empty(),
+        })),
+    )
+        .into_response())
+}
+
+async fn delete_record(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    check_id(&id)?;
+    let removed = write(state, {
+        let id = id.clone();
+        move |w| w.remove([id])
+    })
+    .await?;
+    if removed == 0 {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no record {id:?}"),
+        ));
+    }
+    Ok(Json(serde_json::json!({ "id": id, "removed": true })).into_response())
+}
+
+#[derive(Deserialize)]
+struct BatchRequest {
+    records: Vec<BatchRecord>,
+}
+
+#[derive(Deserialize)]
+struct BatchRecord {
+    id: String,
+    /// Relative to the allowed root, or absolute inside it.
+    path: PathBuf,
+}
+
+#[derive(Serialize)]
+struct BatchFailure {
+    id: String,
+    path: String,
+    reason: String,
+}
+
+/// Resolves `p` against the allowed root and refuses anything outside it,
+/// through `..` or through a symlink.
+fn resolve(root: &FsPath, p: &FsPath) -> Result<PathBuf, String> {
+    if p.components().any(|c| c == Component::ParentDir) {
+        return Err("`..` is not allowed in paths".into());
+    }
+    let joined = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        root.join(p)
+    };
+    // Canonical form resolves symlinks: a link inside the root that points
+    // outside it is refused too.
+    let real = joined
+        .canonicalize()
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if !real.starts_with(root) {
+        return Err("outside the allowed root".into());
+    }
+    Ok(real)
+}
+
+async fn batch(
+    State(state): State<Arc<AppState>>,
+    body: Result<Json<BatchRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(req) = body.map_err(|e| match e {
+        JsonRejection::JsonSyntaxError(_) | JsonRejection::JsonDataError(_) => {
+            ApiError::bad_request(e.body_text())
+        }
+        other => ApiError::new(other.status(), other.body_text()),
+    })?;
+    let Some(root) = state.allowed_root.clone() else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "server-side paths are disabled: start the server with --allowed-root",
+        ));
+    };
+    if req.records.len() > MAX_BATCH {
+        return Err(ApiError::bad_request(format!(
+            "at most {MAX_BATCH} records per batch"
+        )));
+    }
+    // Any path outside the root refuses the whole request before anything is
+    // read: a batch is either allowed or not.
+    let mut sources = Vec::with_capacity(req.records.len());
+    let mut failed = Vec::new();
+    for r in req.records {
+        check_id(&r.id)?;
+        if r.path.components().any(|c| c == Component::ParentDir)
+            || (r.path.is_absolute() && !r.path.starts_with(&root))
+        {
+            return Err(ApiError::bad_request(format!(
+                "{}: outside the allowed root",
+                r.path.display()
+            )));
+        }
+        match resolve(&root, &r.path) {
+            Ok(p) => sources.push(Source::path(r.id, p)),
+            Err(reason) if reason.starts_with("outside") => {
+                return Err(ApiError::bad_request(format!(
+                    "{}: {reason}",
+                    r.path.display()
+                )))
+            }
+            Err(reason) => failed.push(BatchFailure {
+                id: r.id,
+                path: r.path.display().to_string(),
+                reason,
+            }),
+        }
+    }
+    let report: AddReport = write(state, move |w| w.add(sources)).await?;
+    failed.extend(report.failed.iter().map(|f| BatchFailure {
+        id: f.id.to_string_lossy(),
+        path: f.path.display().to_string(),
+        reason: f.reason.clone(),
+    }));
+    Ok(Json(serde_json::json!({
+        "added": report.added,
+        "replaced": report.replaced,
+        "empty": report.empty.iter().map(|e| e.to_string_lossy()).collect::<Vec<_>>(),
+        "failed": failed,
+    }))
+    .into_response())
+}
