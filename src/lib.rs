@@ -44,6 +44,7 @@
 
 pub mod config;
 pub mod error;
+pub mod eval;
 pub mod features;
 mod index;
 pub mod ingest;

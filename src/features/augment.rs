@@ -1,9 +1,12 @@
 //! Image transforms for tests, demos and evaluation: the same photo rotated,
 //! scaled, cropped or recompressed, re-encoded as image bytes.
 
-use opencv::core::{Mat, Point2f, Rect, Scalar, Size, Vector, BORDER_REFLECT};
+use opencv::core::{Mat, Point2f, Rect, Scalar, Size, Vector, BORDER_REFLECT, DECOMP_LU};
 use opencv::imgcodecs::{imdecode, imencode, IMREAD_COLOR, IMWRITE_JPEG_QUALITY};
-use opencv::imgproc::{get_rotation_matrix_2d, resize, warp_affine, INTER_AREA, INTER_LINEAR};
+use opencv::imgproc::{
+    gaussian_blur, get_perspective_transform, get_rotation_matrix_2d, resize, warp_affine,
+    warp_perspective, INTER_AREA, INTER_LINEAR,
+};
 use opencv::prelude::*;
 
 use crate::error::{Error, Result};
@@ -33,6 +36,20 @@ pub enum Transform {
         /// Height, fraction of the height.
         h: f64,
     },
+    /// A viewpoint change: the top edge pulled in by this fraction of the
+    /// width on each side (0 = none, below 0.5), as if the camera tilted
+    /// back; borders reflected.
+    Perspective(f64),
+    /// Each pixel value `v` becomes `contrast · v + brightness`, saturated
+    /// to 0–255.
+    Photometric {
+        /// Gain, in (0, 4].
+        contrast: f64,
+        /// Offset, in grey levels.
+        brightness: f64,
+    },
+    /// Gaussian blur with this standard deviation in pixels, in (0, 20].
+    Blur(f64),
 }
 
 impl Transform {
@@ -44,6 +61,12 @@ impl Transform {
             Transform::Jpeg(q) => format!("jpeg{q}"),
             Transform::Crop(f) => format!("crop{f}"),
             Transform::Region { x, y, w, h } => format!("region{x:.2}_{y:.2}_{w:.2}_{h:.2}"),
+            Transform::Perspective(f) => format!("persp{f:.2}"),
+            Transform::Photometric {
+                contrast,
+                brightness,
+            } => format!("photo{contrast:.2}_{brightness:+.0}"),
+            Transform::Blur(s) => format!("blur{s:.1}"),
         }
     }
 }
@@ -122,6 +145,66 @@ pub fn apply(bytes: &[u8], t: Transform) -> Result<Vec<u8>> {
             let ch = ((f64::from(h) * frac(rh)).round() as i32).clamp(1, h - top);
             let roi = Mat::roi(&img, Rect::new(left, top, cw, ch)).map_err(fail)?;
             out = roi.try_clone().map_err(fail)?;
+        }
+        Transform::Perspective(f) => {
+            if !(0.0..0.5).contains(&f) {
+                return Err(Error::InvalidConfig(format!(
+                    "perspective fraction {f} out of [0, 0.5)"
+                )));
+            }
+            let (wf, hf) = (w as f32, h as f32);
+            let inset = (f as f32) * wf;
+            let src = Vector::<Point2f>::from_slice(&[
+                Point2f::new(0.0, 0.0),
+                Point2f::new(wf, 0.0),
+                Point2f::new(wf, hf),
+                Point2f::new(0.0, hf),
+            ]);
+            let dst = Vector::<Point2f>::from_slice(&[
+                Point2f::new(inset, 0.0),
+                Point2f::new(wf - inset, 0.0),
+                Point2f::new(wf, hf),
+                Point2f::new(0.0, hf),
+            ]);
+            let m = get_perspective_transform(&src, &dst, DECOMP_LU).map_err(fail)?;
+            warp_perspective(
+                &img,
+                &mut out,
+                &m,
+                Size::new(w, h),
+                INTER_LINEAR,
+                BORDER_REFLECT,
+                Scalar::default(),
+            )
+            .map_err(fail)?;
+        }
+        Transform::Photometric {
+            contrast,
+            brightness,
+        } => {
+            if !(contrast > 0.0 && contrast <= 4.0 && brightness.is_finite()) {
+                return Err(Error::InvalidConfig(format!(
+                    "contrast {contrast} out of (0, 4] or brightness {brightness} not finite"
+                )));
+            }
+            img.convert_to(&mut out, -1, contrast, brightness)
+                .map_err(fail)?;
+        }
+        Transform::Blur(sigma) => {
+            if !(sigma > 0.0 && sigma <= 20.0) {
+                return Err(Error::InvalidConfig(format!(
+                    "blur sigma {sigma} out of (0, 20]"
+                )));
+            }
+            gaussian_blur(
+                &img,
+                &mut out,
+                Size::new(0, 0),
+                sigma,
+                sigma,
+                BORDER_REFLECT,
+            )
+            .map_err(fail)?;
         }
     }
     let mut buf = Vector::<u8>::new();

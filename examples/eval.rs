@@ -1,0 +1,386 @@
+//! The retrieval evaluation harness (docs/EVALUATION.md).
+//!
+//! ```text
+//! eval PHOTOS_DIR [--distractors-from DIR] [--groups N] [--distractors N]
+//!      [--features rootsift,sift,orb,akaze,brisk] [--words K] [--seed S] [--json FILE]
+//! ```
+//!
+//! Builds a benchmark in the style of UKBench: each of the first N photos
+//! (default: all but three when no `--distractors-from` is given) becomes a
+//! group of four, the photo and three transformed copies, each copy a
+//! different kind drawn with the seed (rotation, scale + crop, perspective,
+//! JPEG 15–30, brightness/contrast, blur). Distractors are random crops of the
+//! photos in `--distractors-from` (default: the photos not used as groups).
+//! Every image is indexed; every group image is a query. Reports per feature:
+//! the UKBench score (mean relevant in the top 4, the query itself included,
+//! out of 4), and with the query itself left out: mAP, recall@1 and
+//! recall@10 over its three group mates; and query latency (extraction
+//! included). Prints a table; `--json` writes the same figures.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use mmindex::augment::{apply, Transform};
+use mmindex::eval::{average_precision, hit_at_1, recall_at, ukbench_score};
+use mmindex::{Feature, Index, Query, RunOptions, SearchMode, SearchOptions, Source};
+
+/// A seeded SplitMix64 stream.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.unit()
+    }
+}
+
+/// The six kinds of change a group copy undergoes; one transform chain each.
+fn kind(k: usize, rng: &mut Rng) -> Vec<Transform> {
+    let sign = if rng.unit() < 0.5 { -1.0 } else { 1.0 };
+    match k {
+        0 => vec![Transform::Rotate(sign * rng.range(10.0, 40.0))],
+        1 => vec![
+            Transform::Scale(rng.range(0.5, 0.9)),
+            Transform::Crop(rng.range(0.7, 0.9)),
+        ],
+        2 => vec![Transform::Perspective(rng.range(0.08, 0.22))],
+        3 => vec![Transform::Jpeg(rng.range(15.0, 30.99) as u8)],
+        4 => vec![Transform::Photometric {
+            contrast: rng.range(0.6, 1.4),
+            brightness: rng.range(-40.0, 40.0),
+        }],
+        _ => vec![Transform::Blur(rng.range(1.0, 2.5))],
+    }
+}
+
+fn chain(bytes: &[u8], ts: &[Transform]) -> mmindex::Result<Vec<u8>> {
+    let mut b = bytes.to_vec();
+    for t in ts {
+        b = apply(&b, *t)?;
+    }
+    Ok(b)
+}
+
+fn images_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "jpg" | "jpeg" | "png"))
+        })
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+struct Args {
+    photos: PathBuf,
+    distractors_from: Option<PathBuf>,
+    groups: Option<usize>,
+    distractors: usize,
+    features: Vec<Feature>,
+    words: u32,
+    seed: u64,
+    json: Option<PathBuf>,
+}
+
+fn parse() -> Result<Args, String> {
+    let mut it = std::env::args().skip(1);
+    let photos = it
+        .next()
+        .ok_or("usage: eval PHOTOS_DIR [options] (see the file's header)")?;
+    let mut a = Args {
+        photos: photos.into(),
+        distractors_from: None,
+        groups: None,
+        distractors: 500,
+        features: vec![Feature::RootSift],
+        words: 1000,
+        seed: 1,
+        json: None,
+    };
+    while let Some(flag) = it.next() {
+        let v = it.next().ok_or(format!("{flag} needs a value"))?;
+        let num = |v: &str| v.parse::<u64>().map_err(|e| format!("{flag} {v}: {e}"));
+        match flag.as_str() {
+            "--distractors-from" => a.distractors_from = Some(v.into()),
+            "--groups" => a.groups = Some(num(&v)? as usize),
+            "--distractors" => a.distractors = num(&v)? as usize,
+            "--words" => a.words = num(&v)? as u32,
+            "--seed" => a.seed = num(&v)?,
+            "--json" => a.json = Some(v.into()),
+            "--features" => {
+                a.features = v
+                    .split(',')
+                    .map(|f| f.parse::<Feature>().map_err(|e| e.to_string()))
+                    .collect::<Result<_, _>>()?
+            }
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(a)
+}
+
+/// One group image: its file and group number.
+struct Member {
+    path: PathBuf,
+    group: usize,
+}
+
+fn make_benchmark(a: &Args, work: &Path) -> Result<(Vec<Member>, Vec<PathBuf>), String> {
+    let photos = images_in(&a.photos).map_err(|e| format!("{}: {e}", a.photos.display()))?;
+    let n = a.groups.unwrap_or(if a.distractors_from.is_some() {
+        photos.len()
+    } else {
+        photos.len().saturating_sub(3)
+    });
+    if n == 0 || n > photos.len() {
+        return Err(format!("{n} groups from {} photos", photos.len()));
+    }
+    let sources = match &a.distractors_from {
+        Some(d) => images_in(d).map_err(|e| format!("{}: {e}", d.display()))?,
+        None => photos[n..].to_vec(),
+    };
+    if a.distractors > 0 && sources.is_empty() {
+        return Err("no photos left to cut distractors from".into());
+    }
+    let mut rng = Rng(a.seed);
+    let mut members = Vec::new();
+    for (g, p) in photos.iter().take(n).enumerate() {
+        let bytes = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let original = work.join(format!("g{g:03}_0_orig.png"));
+        std::fs::write(
+            &original,
+            chain(&bytes, &[Transform::Scale(1.0)]).map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| e.to_string())?;
+        members.push(Member {
+            path: original,
+            group: g,
+        });
+        // Three different kinds per group, drawn with the seed.
+        let mut kinds: Vec<usize> = (0..6).collect();
+        for i in (1..kinds.len()).rev() {
+            kinds.swap(i, (rng.next() % (i as u64 + 1)) as usize);
+        }
+        for (c, k) in kinds.iter().take(3).enumerate() {
+            let ts = kind(*k, &mut rng);
+            let label: Vec<String> = ts.iter().map(|t| t.label()).collect();
+            let ext = if matches!(ts[0], Transform::Jpeg(_)) {
+                "jpg"
+            } else {
+                "png"
+            };
+            let path = work.join(format!("g{g:03}_{}_{}.{ext}", c + 1, label.join("+")));
+            let out = chain(&bytes, &ts).map_err(|e| format!("{}: {e}", p.display()))?;
+            std::fs::write(&path, out).map_err(|e| e.to_string())?;
+            members.push(Member { path, group: g });
+        }
+    }
+    let mut distractors = Vec::new();
+    let source_bytes: Vec<Vec<u8>> = sources
+        .iter()
+        .map(|p| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display())))
+        .collect::<Result<_, _>>()?;
+    for d in 0..a.distractors {
+        let b = &source_bytes[(rng.next() % source_bytes.len() as u64) as usize];
+        let (w, h) = (rng.range(0.3, 0.7), rng.range(0.3, 0.7));
+        let region = Transform::Region {
+            x: rng.range(0.0, 1.0 - w),
+            y: rng.range(0.0, 1.0 - h),
+            w,
+            h,
+        };
+        let out = chain(b, &[region, Transform::Scale(rng.range(0.7, 1.3))])
+            .map_err(|e| e.to_string())?;
+        let path = work.join(format!("d{d:05}.png"));
+        std::fs::write(&path, out).map_err(|e| e.to_string())?;
+        distractors.push(path);
+    }
+    Ok((members, distractors))
+}
+
+struct Row {
+    feature: Feature,
+    images: usize,
+    ukbench: f64,
+    map: f64,
+    recall1: f64,
+    recall10: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    build_s: f64,
+}
+
+fn evaluate(
+    a: &Args,
+    f: Feature,
+    work: &Path,
+    members: &[Member],
+    distractors: &[PathBuf],
+) -> Result<Row, String> {
+    let dir = work.join(format!("idx-{f}"));
+    let index = Index::builder()
+        .feature(f)
+        .words(a.words)
+        .seed(a.seed)
+        .open(&dir)
+        .map_err(|e| e.to_string())?;
+    let mut sources: Vec<Source> = members
+        .iter()
+        .map(|m| Source::path(file_id(&m.path), m.path.clone()))
+        .collect();
+    sources.extend(
+        distractors
+            .iter()
+            .map(|p| Source::path(file_id(p), p.clone())),
+    );
+    let started = Instant::now();
+    let mut w = index
+        .writer(RunOptions::default())
+        .map_err(|e| e.to_string())?;
+    w.build(sources).map_err(|e| e.to_string())?;
+    drop(w);
+    let build_s = started.elapsed().as_secs_f64();
+    let searcher = index.searcher().map_err(|e| e.to_string())?;
+    let opts = SearchOptions {
+        top_k: 100,
+        mode: SearchMode::Inverted,
+        scoring: None,
+    };
+    let (mut uk, mut ap, mut r1, mut r10) = (0.0, 0.0, 0.0, 0.0);
+    let mut latencies = Vec::new();
+    for m in members {
+        let t = Instant::now();
+        let hits = searcher
+            .search_with(&Query::path(&m.path), &opts)
+            .map_err(|e| e.to_string())?;
+        latencies.push(t.elapsed().as_secs_f64() * 1e3);
+        let group_of = |id: &str| -> Option<usize> { id.strip_prefix('g')?.get(..3)?.parse().ok() };
+        let own = file_id(&m.path);
+        let with_self: Vec<bool> = hits
+            .iter()
+            .map(|h| group_of(&h.id.to_string_lossy()) == Some(m.group))
+            .collect();
+        uk += ukbench_score(&with_self) as f64;
+        let others: Vec<bool> = hits
+            .iter()
+            .filter(|h| h.id.to_string_lossy() != own)
+            .map(|h| group_of(&h.id.to_string_lossy()) == Some(m.group))
+            .collect();
+        ap += average_precision(&others, 3);
+        r1 += hit_at_1(&others);
+        r10 += recall_at(&others, 3, 10);
+    }
+    let q = members.len() as f64;
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    Ok(Row {
+        feature: f,
+        images: members.len() + distractors.len(),
+        ukbench: uk / q,
+        map: ap / q,
+        recall1: r1 / q,
+        recall10: r10 / q,
+        p50_ms: pct(0.5),
+        p99_ms: pct(0.99),
+        build_s,
+    })
+}
+
+fn file_id(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn main() -> ExitCode {
+    let a = match parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let work = match tempfile::tempdir() {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: temp dir: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (members, distractors) = match make_benchmark(&a, work.path()) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "benchmark: {} groups × 4 images, {} distractors, {} words, seed {}",
+        members.len() / 4,
+        distractors.len(),
+        a.words,
+        a.seed
+    );
+    println!("| feature | images | UKBench (of 4) | mAP | recall@1 | recall@10 | query p50 | query p99 | build |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    let mut json = Vec::new();
+    for f in &a.features {
+        match evaluate(&a, *f, work.path(), &members, &distractors) {
+            Ok(r) => {
+                println!(
+                    "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.1} ms | {:.1} ms | {:.1} s |",
+                    r.feature,
+                    r.images,
+                    r.ukbench,
+                    r.map,
+                    r.recall1,
+                    r.recall10,
+                    r.p50_ms,
+                    r.p99_ms,
+                    r.build_s
+                );
+                json.push(serde_json::json!({
+                    "feature": r.feature.to_string(),
+                    "rerank": false,
+                    "images": r.images,
+                    "groups": members.len() / 4,
+                    "distractors": distractors.len(),
+                    "words": a.words,
+                    "seed": a.seed,
+                    "ukbench": r.ukbench,
+                    "map": r.map,
+                    "recall_at_1": r.recall1,
+                    "recall_at_10": r.recall10,
+                    "query_ms_p50": r.p50_ms,
+                    "query_ms_p99": r.p99_ms,
+                    "build_seconds": r.build_s,
+                }));
+            }
+            Err(e) => {
+                eprintln!("error: {f}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if let Some(p) = &a.json {
+        let text = serde_json::to_string_pretty(&json).unwrap_or_default();
+        if let Err(e) = std::fs::write(p, text) {
+            eprintln!("error: {}: {e}", p.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
