@@ -211,3 +211,64 @@ pub fn apply(bytes: &[u8], t: Transform) -> Result<Vec<u8>> {
     imencode(ext, &out, &mut buf, &params).map_err(fail)?;
     Ok(buf.to_vec())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<u8> {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/photos/rocket.jpg");
+        std::fs::read(p).unwrap_or_default()
+    }
+
+    fn size(bytes: &[u8]) -> (i32, i32) {
+        let m = imdecode(&Vector::<u8>::from_slice(bytes), IMREAD_COLOR).unwrap_or_default();
+        (m.cols(), m.rows())
+    }
+
+    #[test]
+    fn geometric_and_photometric_changes_keep_the_canvas() {
+        let photo = sample();
+        let (w, h) = size(&photo);
+        assert!(w > 0 && h > 0);
+        for t in [
+            Transform::Perspective(0.2),
+            Transform::Photometric {
+                contrast: 1.3,
+                brightness: -20.0,
+            },
+            Transform::Blur(1.5),
+        ] {
+            let out = apply(&photo, t).unwrap_or_default();
+            assert_eq!(size(&out), (w, h), "{}", t.label());
+            assert_ne!(
+                out,
+                apply(&photo, Transform::Scale(1.0)).unwrap_or_default()
+            );
+        }
+    }
+
+    #[test]
+    fn out_of_range_parameters_are_errors() {
+        let photo = sample();
+        for t in [
+            Transform::Perspective(0.5),
+            Transform::Perspective(-0.1),
+            Transform::Photometric {
+                contrast: 0.0,
+                brightness: 0.0,
+            },
+            Transform::Photometric {
+                contrast: 1.0,
+                brightness: f64::NAN,
+            },
+            Transform::Blur(0.0),
+            Transform::Blur(50.0),
+        ] {
+            assert!(
+                matches!(apply(&photo, t), Err(Error::InvalidConfig(_))),
+                "{t:?}"
+            );
+        }
+    }
+}
