@@ -78,9 +78,8 @@ fn tolerance(x: &Array2<f32>, k: usize) -> f32 {
 /// A textbook k-means++ (linfa's, for one) recomputes every row's distance
 /// to *all* chosen centres at each step, O(n·k²·d); keeping each row's
 /// running minimum makes it O(n·k·d): for 1,000 words about 500 times less
-/// work. The running
-/// minima are updated in parallel; the draws are sequential, so the result
-/// depends only on the seed.
+/// work. The running minima are updated in parallel; the draws are
+/// sequential, so the result depends only on the seed.
 fn plus_plus(x: &Array2<f32>, k: usize, rng: &mut Xoshiro256Plus) -> Array2<f32> {
     let n = x.nrows();
     let mut centres = Array2::<f32>::zeros((k, x.ncols()));
