@@ -38,6 +38,10 @@ pub struct AppState {
     pub timeout: Duration,
     /// Largest request body in bytes.
     pub max_upload: usize,
+    /// Searches running at once: one per core. A search is CPU-bound
+    /// (feature extraction), so more at once only share the cores and
+    /// stretch every one of them; the rest wait in arrival order.
+    pub search_slots: tokio::sync::Semaphore,
 }
 
 pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -84,6 +88,9 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         allowed_root,
         timeout: Duration::from_secs(a.timeout_secs.max(1)),
         max_upload: a.max_upload_bytes,
+        search_slots: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+        ),
     });
     let app = routes::router(state.clone()).layer(DefaultBodyLimit::max(a.max_upload_bytes));
     let runtime = tokio::runtime::Builder::new_multi_thread()

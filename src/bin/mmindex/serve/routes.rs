@@ -122,7 +122,15 @@ async fn search(
         return Err(ApiError::bad_request("the body must be the query image"));
     }
     let started = Instant::now();
+    // Closed only at shutdown, which waits for requests in flight anyway.
+    let _slot = state
+        .search_slots
+        .acquire()
+        .await
+        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
+    let state2 = state.clone();
     let hits = tokio::task::spawn_blocking(move || {
+        let state = state2;
         let opts = SearchOptions {
             top_k,
             mode,
