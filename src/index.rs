@@ -119,6 +119,23 @@ pub struct Stats {
     pub bytes_on_disk: u64,
 }
 
+/// Logical bytes (keys plus values) of each kind of stored data, from
+/// [`Index::space`]. sled's size on disk adds its page and log overhead
+/// (and space not yet reclaimed) on top of these.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Space {
+    /// Posting blocks of the active generation.
+    pub postings: u64,
+    /// Histograms (with their norms) of the active generation.
+    pub histograms: u64,
+    /// The active codebook and its IDF weights.
+    pub codebook: u64,
+    /// Record ids, doc records (source path, content hash), the index's
+    /// metadata and the generation's counters.
+    pub metadata: u64,
+}
+
 /// What [`Index::record`] tells about one stored record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -212,6 +229,16 @@ impl Index {
             postings,
             bytes_on_disk: store.size_on_disk()?,
         })
+    }
+
+    /// Where the bytes go: logical sizes per kind of data (see [`Space`]).
+    /// Reads the whole index, so it costs time in proportion to its size;
+    /// [`Index::stats`] is the cheap call.
+    pub fn space(&self) -> Result<Space> {
+        let active = self.inner.active()?;
+        self.inner
+            .store
+            .space(active.as_ref().map(|a| &a.generation))
     }
 
     /// Checks every invariant between the stored trees (see

@@ -92,6 +92,23 @@ fn build_then_search_json_stats_verify_in_separate_processes() {
     assert_eq!(st["words"], 300);
     assert_eq!(st["generation"], 1);
     assert!(st["bytes_on_disk"].as_u64().expect("bytes") > 0);
+    // Where the bytes go: every kind is there, the codebook at least its
+    // 300 × 128 floats, and the logical total within the size on disk.
+    let space = &st["space"];
+    let kinds = [
+        "postings_bytes",
+        "histogram_bytes",
+        "codebook_bytes",
+        "metadata_bytes",
+    ];
+    for k in kinds {
+        assert!(space[k].as_u64().unwrap_or(0) > 0, "{k}: {st}");
+    }
+    assert!(space["codebook_bytes"].as_u64().unwrap_or(0) >= 300 * 128 * 4);
+    let total: u64 = kinds.iter().map(|k| space[k].as_u64().unwrap_or(0)).sum();
+    assert!(total <= st["bytes_on_disk"].as_u64().unwrap_or(0), "{st}");
+    let per = space["postings_per_record"].as_f64().unwrap_or(0.0);
+    assert!((per * 6.0 - space["postings_bytes"].as_f64().unwrap_or(0.0)).abs() < 1.0);
 
     let out = mmindex(&["verify", "--index", s(&idx)]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));

@@ -429,6 +429,31 @@ impl Store {
         })
     }
 
+    /// Logical bytes (keys + values) of the record metadata trees and, for
+    /// generation `g`, of its postings, histograms, codebook and counters.
+    /// Reads every entry: O(size of the index).
+    pub(crate) fn space(&self, g: Option<&Generation>) -> Result<crate::index::Space> {
+        fn bytes(t: &Tree) -> Result<u64> {
+            let mut n = 0u64;
+            for kv in t.iter() {
+                let (k, v) = kv?;
+                n += (k.len() + v.len()) as u64;
+            }
+            Ok(n)
+        }
+        let mut s = crate::index::Space {
+            metadata: bytes(&self.meta)? + bytes(&self.records)? + bytes(&self.docs)?,
+            ..Default::default()
+        };
+        if let Some(g) = g {
+            s.postings = bytes(&g.postings)?;
+            s.histograms = bytes(&g.hist)?;
+            s.codebook = bytes(&g.codebook)?;
+            s.metadata += bytes(&g.stats)?;
+        }
+        Ok(s)
+    }
+
     /// Bytes the database occupies on disk.
     pub(crate) fn size_on_disk(&self) -> Result<u64> {
         Ok(self.db.size_on_disk()?)

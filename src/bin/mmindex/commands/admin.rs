@@ -18,6 +18,43 @@ pub struct JsonStats {
     postings: u64,
     bytes_on_disk: u64,
     bytes_per_record: f64,
+    /// Present from the CLI (it reads the whole index), absent from the
+    /// server's cheap `GET /stats`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    space: Option<JsonSpace>,
+}
+
+/// Logical bytes per kind of data, in all and per record.
+#[derive(Serialize)]
+pub struct JsonSpace {
+    postings_bytes: u64,
+    histogram_bytes: u64,
+    codebook_bytes: u64,
+    metadata_bytes: u64,
+    postings_per_record: f64,
+    histograms_per_record: f64,
+    metadata_per_record: f64,
+}
+
+fn per(bytes: u64, records: u64) -> f64 {
+    if records > 0 {
+        bytes as f64 / records as f64
+    } else {
+        0.0
+    }
+}
+
+/// The JSON form of [`mmindex::Space`] for `records` records.
+pub fn space_json(s: &mmindex::Space, records: u64) -> JsonSpace {
+    JsonSpace {
+        postings_bytes: s.postings,
+        histogram_bytes: s.histograms,
+        codebook_bytes: s.codebook,
+        metadata_bytes: s.metadata,
+        postings_per_record: per(s.postings, records),
+        histograms_per_record: per(s.histograms, records),
+        metadata_per_record: per(s.metadata, records),
+    }
 }
 
 /// The JSON form of [`mmindex::Stats`].
@@ -29,11 +66,8 @@ pub fn stats_json(s: &mmindex::Stats) -> JsonStats {
         feature: s.feature.to_string(),
         postings: s.postings,
         bytes_on_disk: s.bytes_on_disk,
-        bytes_per_record: if s.records > 0 {
-            s.bytes_on_disk as f64 / s.records as f64
-        } else {
-            0.0
-        },
+        bytes_per_record: per(s.bytes_on_disk, s.records),
+        space: None,
     }
 }
 
@@ -41,8 +75,10 @@ pub fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
     let index = Index::open(&a.index.index)
         .with_context(|| format!("opening {}", a.index.index.display()))?;
     let s = index.stats()?;
-    let j = stats_json(&s);
-    let per = j.bytes_per_record;
+    let space = index.space()?;
+    let mut j = stats_json(&s);
+    j.space = Some(space_json(&space, s.records));
+    let per_record = j.bytes_per_record;
     if a.json {
         println!("{}", serde_json::to_string(&j)?);
     } else {
@@ -51,7 +87,22 @@ pub fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
         println!("generation     {}", s.generation);
         println!("feature        {}", s.feature);
         println!("postings       {}", s.postings);
-        println!("bytes on disk  {} ({per:.0} per record)", s.bytes_on_disk);
+        println!(
+            "bytes on disk  {} ({per_record:.0} per record)",
+            s.bytes_on_disk
+        );
+        // Logical sizes; the size on disk adds sled's page and log overhead.
+        for (name, bytes) in [
+            ("postings", space.postings),
+            ("histograms", space.histograms),
+            ("metadata", space.metadata),
+        ] {
+            println!(
+                "  {name:<12} {bytes} ({:.0} per record)",
+                per(bytes, s.records)
+            );
+        }
+        println!("  {:<12} {}", "codebook", space.codebook);
     }
     Ok(ExitCode::SUCCESS)
 }
