@@ -25,41 +25,32 @@ use mmindex::augment::{apply, Transform};
 use mmindex::eval::{average_precision, hit_at_1, recall_at, ukbench_score};
 use mmindex::{Feature, Index, Query, RunOptions, SearchMode, SearchOptions, Source};
 
-/// A seeded SplitMix64 stream.
-struct Rng(u64);
+#[allow(dead_code)]
+#[path = "../tests/common/rng.rs"]
+mod rng;
+use rng::Rng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.unit()
-    }
+/// Uniform in [lo, hi).
+fn range(rng: &mut Rng, lo: f64, hi: f64) -> f64 {
+    lo + (hi - lo) * rng.unit()
 }
 
 /// The six kinds of change a group copy undergoes; one transform chain each.
 fn kind(k: usize, rng: &mut Rng) -> Vec<Transform> {
     let sign = if rng.unit() < 0.5 { -1.0 } else { 1.0 };
     match k {
-        0 => vec![Transform::Rotate(sign * rng.range(10.0, 40.0))],
+        0 => vec![Transform::Rotate(sign * range(rng, 10.0, 40.0))],
         1 => vec![
-            Transform::Scale(rng.range(0.5, 0.9)),
-            Transform::Crop(rng.range(0.7, 0.9)),
+            Transform::Scale(range(rng, 0.5, 0.9)),
+            Transform::Crop(range(rng, 0.7, 0.9)),
         ],
-        2 => vec![Transform::Perspective(rng.range(0.08, 0.22))],
-        3 => vec![Transform::Jpeg(rng.range(15.0, 30.99) as u8)],
+        2 => vec![Transform::Perspective(range(rng, 0.08, 0.22))],
+        3 => vec![Transform::Jpeg(range(rng, 15.0, 30.99) as u8)],
         4 => vec![Transform::Photometric {
-            contrast: rng.range(0.6, 1.4),
-            brightness: rng.range(-40.0, 40.0),
+            contrast: range(rng, 0.6, 1.4),
+            brightness: range(rng, -40.0, 40.0),
         }],
-        _ => vec![Transform::Blur(rng.range(1.0, 2.5))],
+        _ => vec![Transform::Blur(range(rng, 1.0, 2.5))],
     }
 }
 
@@ -155,7 +146,7 @@ fn make_benchmark(a: &Args, work: &Path) -> Result<(Vec<Member>, Vec<PathBuf>), 
     if a.distractors > 0 && sources.is_empty() {
         return Err("no photos left to cut distractors from".into());
     }
-    let mut rng = Rng(a.seed);
+    let mut rng = Rng::new(a.seed);
     let mut members = Vec::new();
     for (g, p) in photos.iter().take(n).enumerate() {
         let bytes = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
@@ -195,14 +186,14 @@ fn make_benchmark(a: &Args, work: &Path) -> Result<(Vec<Member>, Vec<PathBuf>), 
         .collect::<Result<_, _>>()?;
     for d in 0..a.distractors {
         let b = &source_bytes[(rng.next() % source_bytes.len() as u64) as usize];
-        let (w, h) = (rng.range(0.3, 0.7), rng.range(0.3, 0.7));
+        let (w, h) = (range(&mut rng, 0.3, 0.7), range(&mut rng, 0.3, 0.7));
         let region = Transform::Region {
-            x: rng.range(0.0, 1.0 - w),
-            y: rng.range(0.0, 1.0 - h),
+            x: range(&mut rng, 0.0, 1.0 - w),
+            y: range(&mut rng, 0.0, 1.0 - h),
             w,
             h,
         };
-        let out = chain(b, &[region, Transform::Scale(rng.range(0.7, 1.3))])
+        let out = chain(b, &[region, Transform::Scale(range(&mut rng, 0.7, 1.3))])
             .map_err(|e| e.to_string())?;
         let path = work.join(format!("d{d:05}.png"));
         std::fs::write(&path, out).map_err(|e| e.to_string())?;

@@ -10,6 +10,11 @@ use std::process::ExitCode;
 
 use mmindex::augment::{apply, Transform};
 
+#[allow(dead_code)]
+#[path = "../tests/common/rng.rs"]
+mod rng;
+use rng::Rng;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(src), Some(out), Some(n)) = (
@@ -20,14 +25,10 @@ fn main() -> ExitCode {
         eprintln!("usage: make_variants PHOTOS_DIR OUT_DIR N [SEED]");
         return ExitCode::from(2);
     };
-    let mut state: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(7);
-    let mut next = move || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        (z ^ (z >> 31)) as f64 / u64::MAX as f64
-    };
+    let mut rng = Rng::new(args.get(3).and_then(|s| s.parse().ok()).unwrap_or(7));
+    // This mapping to [0, 1] (not `Rng::unit`) keeps the files of a seed as
+    // they were.
+    let mut next = move || rng.next() as f64 / u64::MAX as f64;
     let photos = match mmindex::source::folder(src.as_ref()) {
         Ok((s, _)) => s,
         Err(e) => {

@@ -15,19 +15,10 @@ use mmindex::vocab::Codebook;
 use mmindex::{Feature, Index, RecordId, RunOptions, SearchMode, SearchOptions};
 use ndarray::Array2;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+#[allow(dead_code)]
+#[path = "../tests/common/rng.rs"]
+mod rng;
+use rng::Rng;
 
 /// Draws words with P(w) ∝ 1/(w+1)^s by inverting the cumulative table.
 struct Zipf(Vec<f64>);
@@ -83,7 +74,7 @@ fn main() -> ExitCode {
     let s: f64 = arg(&args, "--zipf", 0.6);
     let q: usize = arg(&args, "--queries", 100);
     let batch: usize = arg(&args, "--batch", 1_000);
-    let mut rng = Rng(arg(&args, "--seed", 1u64));
+    let mut rng = Rng::new(arg(&args, "--seed", 1u64));
     let sequential = !args.iter().any(|a| a == "--no-sequential");
     let zipf = Zipf::new(k, s);
     // Words are shuffled so that frequent words are not all small numbers.
@@ -131,7 +122,7 @@ fn main() -> ExitCode {
         Ok(started.elapsed().as_secs_f64())
     };
     let measure = |ingest: f64| -> mmindex::Result<serde_json::Value> {
-        let mut rng = Rng(7);
+        let mut rng = Rng::new(7);
         let started = Instant::now();
         let index = Index::open(&dir)?;
         let searcher = index.searcher()?;

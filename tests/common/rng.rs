@@ -1,6 +1,7 @@
-//! A small seeded generator for tests (SplitMix64). The seed comes from
-//! `MMINDEX_SEED` when set, else from the clock; tests print it so that a
-//! failure can be replayed.
+//! A small seeded generator (SplitMix64) for the tests and, through
+//! `#[path]`, the examples that generate data (`scale`, `eval`,
+//! `make_variants`). In tests the seed comes from `MMINDEX_SEED` when set,
+//! else from the clock; tests print it so that a failure can be replayed.
 
 pub struct Rng(u64);
 
@@ -30,6 +31,11 @@ impl Rng {
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1), from the top 53 bits.
+    pub fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// Uniform in 0..n.

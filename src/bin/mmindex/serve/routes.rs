@@ -123,14 +123,13 @@ async fn search(
     }
     let started = Instant::now();
     // Closed only at shutdown, which waits for requests in flight anyway.
-    let _slot = state
+    let slots = state.clone();
+    let _slot = slots
         .search_slots
         .acquire()
         .await
         .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
-    let state2 = state.clone();
     let hits = tokio::task::spawn_blocking(move || {
-        let state = state2;
         let opts = SearchOptions {
             top_k,
             mode,
@@ -268,24 +267,31 @@ struct BatchFailure {
     reason: String,
 }
 
+/// Why a batch path was not resolved.
+enum PathRefusal {
+    /// Outside the allowed root: refuses the whole request.
+    Outside(String),
+    /// Inside the root but unreadable (missing, say): one record fails.
+    Unreadable(String),
+}
+
 /// Resolves `p` against the allowed root and refuses anything outside it,
-/// through `..` or through a symlink.
-fn resolve(root: &FsPath, p: &FsPath) -> Result<PathBuf, String> {
+/// through `..`, as an absolute path elsewhere, or through a symlink.
+fn resolve(root: &FsPath, p: &FsPath) -> Result<PathBuf, PathRefusal> {
     if p.components().any(|c| c == Component::ParentDir) {
-        return Err("`..` is not allowed in paths".into());
+        return Err(PathRefusal::Outside("`..` is not allowed in paths".into()));
     }
-    let joined = if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        root.join(p)
-    };
+    if p.is_absolute() && !p.starts_with(root) {
+        return Err(PathRefusal::Outside("outside the allowed root".into()));
+    }
     // Canonical form resolves symlinks: a link inside the root that points
     // outside it is refused too.
-    let real = joined
+    let real = root
+        .join(p)
         .canonicalize()
-        .map_err(|e| format!("cannot read: {e}"))?;
+        .map_err(|e| PathRefusal::Unreadable(format!("cannot read: {e}")))?;
     if !real.starts_with(root) {
-        return Err("outside the allowed root".into());
+        return Err(PathRefusal::Outside("outside the allowed root".into()));
     }
     Ok(real)
 }
@@ -317,23 +323,15 @@ async fn batch(
     let mut failed = Vec::new();
     for r in req.records {
         check_id(&r.id)?;
-        if r.path.components().any(|c| c == Component::ParentDir)
-            || (r.path.is_absolute() && !r.path.starts_with(&root))
-        {
-            return Err(ApiError::bad_request(format!(
-                "{}: outside the allowed root",
-                r.path.display()
-            )));
-        }
         match resolve(&root, &r.path) {
             Ok(p) => sources.push(Source::path(r.id, p)),
-            Err(reason) if reason.starts_with("outside") => {
+            Err(PathRefusal::Outside(reason)) => {
                 return Err(ApiError::bad_request(format!(
                     "{}: {reason}",
                     r.path.display()
                 )))
             }
-            Err(reason) => failed.push(BatchFailure {
+            Err(PathRefusal::Unreadable(reason)) => failed.push(BatchFailure {
                 id: r.id,
                 path: r.path.display().to_string(),
                 reason,
