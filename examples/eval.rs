@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! eval PHOTOS_DIR [--distractors-from DIR] [--groups N] [--distractors N]
-//!      [--features rootsift,sift,orb,akaze,brisk] [--words K] [--seed S] [--json FILE]
+//!      [--features rootsift,sift,orb,akaze,brisk] [--words K] [--rerank R]
+//!      [--seed S] [--json FILE]
 //! ```
 //!
 //! Builds a benchmark in the style of UKBench: each of the first N photos
@@ -15,7 +16,11 @@
 //! the UKBench score (mean relevant in the top 4, the query itself included,
 //! out of 4), and with the query itself left out: mAP, recall@1 and
 //! recall@10 over its three group mates; and query latency (extraction
-//! included). Prints a table; `--json` writes the same figures.
+//! included). Each query is described once and searched twice, by
+//! bag-of-words alone and with geometric re-ranking of the best R (default
+//! 100), so the table has both, and the time re-ranking adds (the
+//! difference between the two searches of the same prepared query). Prints
+//! a table; `--json` writes the same figures.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -82,6 +87,7 @@ struct Args {
     distractors: usize,
     features: Vec<Feature>,
     words: u32,
+    rerank: usize,
     seed: u64,
     json: Option<PathBuf>,
 }
@@ -98,6 +104,7 @@ fn parse() -> Result<Args, String> {
         distractors: 500,
         features: vec![Feature::RootSift],
         words: 1000,
+        rerank: mmindex::DEFAULT_RERANK,
         seed: 1,
         json: None,
     };
@@ -109,6 +116,7 @@ fn parse() -> Result<Args, String> {
             "--groups" => a.groups = Some(num(&v)? as usize),
             "--distractors" => a.distractors = num(&v)? as usize,
             "--words" => a.words = num(&v)? as u32,
+            "--rerank" => a.rerank = num(&v)? as usize,
             "--seed" => a.seed = num(&v)?,
             "--json" => a.json = Some(v.into()),
             "--features" => {
@@ -202,15 +210,54 @@ fn make_benchmark(a: &Args, work: &Path) -> Result<(Vec<Member>, Vec<PathBuf>), 
     Ok((members, distractors))
 }
 
-struct Row {
-    feature: Feature,
-    images: usize,
+/// Quality figures of one way of ranking.
+#[derive(Default, Clone, Copy)]
+struct Quality {
     ukbench: f64,
     map: f64,
     recall1: f64,
     recall10: f64,
+}
+
+impl Quality {
+    fn add(&mut self, hits: &[mmindex::Hit], own: &str, group: usize) {
+        let group_of = |id: &str| -> Option<usize> { id.strip_prefix('g')?.get(..3)?.parse().ok() };
+        let with_self: Vec<bool> = hits
+            .iter()
+            .map(|h| group_of(&h.id.to_string_lossy()) == Some(group))
+            .collect();
+        self.ukbench += ukbench_score(&with_self) as f64;
+        let others: Vec<bool> = hits
+            .iter()
+            .filter(|h| h.id.to_string_lossy() != own)
+            .map(|h| group_of(&h.id.to_string_lossy()) == Some(group))
+            .collect();
+        self.map += average_precision(&others, 3);
+        self.recall1 += hit_at_1(&others);
+        self.recall10 += recall_at(&others, 3, 10);
+    }
+
+    fn mean(self, n: f64) -> Quality {
+        Quality {
+            ukbench: self.ukbench / n,
+            map: self.map / n,
+            recall1: self.recall1 / n,
+            recall10: self.recall10 / n,
+        }
+    }
+}
+
+struct Row {
+    feature: Feature,
+    images: usize,
+    bow: Quality,
+    reranked: Quality,
+    /// Extraction + search with re-ranking.
     p50_ms: f64,
     p99_ms: f64,
+    /// What re-ranking adds to the same prepared query.
+    rerank_p50_ms: f64,
+    rerank_p99_ms: f64,
     build_s: f64,
 }
 
@@ -245,47 +292,51 @@ fn evaluate(
     drop(w);
     let build_s = started.elapsed().as_secs_f64();
     let searcher = index.searcher().map_err(|e| e.to_string())?;
-    let opts = SearchOptions {
+    let opts = |rerank| SearchOptions {
         top_k: 100,
         mode: SearchMode::Inverted,
-        scoring: None,
+        rerank,
+        ..SearchOptions::default()
     };
-    let (mut uk, mut ap, mut r1, mut r10) = (0.0, 0.0, 0.0, 0.0);
+    let (mut bow, mut reranked) = (Quality::default(), Quality::default());
     let mut latencies = Vec::new();
+    let mut added = Vec::new();
     for m in members {
         let t = Instant::now();
-        let hits = searcher
-            .search_with(&Query::path(&m.path), &opts)
+        let q = searcher
+            .prepare(&Query::path(&m.path))
             .map_err(|e| e.to_string())?;
-        latencies.push(t.elapsed().as_secs_f64() * 1e3);
-        let group_of = |id: &str| -> Option<usize> { id.strip_prefix('g')?.get(..3)?.parse().ok() };
+        let prepared = t.elapsed().as_secs_f64() * 1e3;
+        let t = Instant::now();
+        let plain = searcher
+            .search_prepared(&q, &opts(0))
+            .map_err(|e| e.to_string())?;
+        let plain_ms = t.elapsed().as_secs_f64() * 1e3;
+        let t = Instant::now();
+        let hits = searcher
+            .search_prepared(&q, &opts(a.rerank))
+            .map_err(|e| e.to_string())?;
+        let rerank_ms = t.elapsed().as_secs_f64() * 1e3;
+        latencies.push(prepared + rerank_ms);
+        added.push(rerank_ms - plain_ms);
         let own = file_id(&m.path);
-        let with_self: Vec<bool> = hits
-            .iter()
-            .map(|h| group_of(&h.id.to_string_lossy()) == Some(m.group))
-            .collect();
-        uk += ukbench_score(&with_self) as f64;
-        let others: Vec<bool> = hits
-            .iter()
-            .filter(|h| h.id.to_string_lossy() != own)
-            .map(|h| group_of(&h.id.to_string_lossy()) == Some(m.group))
-            .collect();
-        ap += average_precision(&others, 3);
-        r1 += hit_at_1(&others);
-        r10 += recall_at(&others, 3, 10);
+        bow.add(&plain, &own, m.group);
+        reranked.add(&hits, &own, m.group);
     }
     let q = members.len() as f64;
-    latencies.sort_by(f64::total_cmp);
-    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    let pct = |v: &mut Vec<f64>, p: f64| {
+        v.sort_by(f64::total_cmp);
+        v[((v.len() as f64 * p) as usize).min(v.len() - 1)]
+    };
     Ok(Row {
         feature: f,
         images: members.len() + distractors.len(),
-        ukbench: uk / q,
-        map: ap / q,
-        recall1: r1 / q,
-        recall10: r10 / q,
-        p50_ms: pct(0.5),
-        p99_ms: pct(0.99),
+        bow: bow.mean(q),
+        reranked: reranked.mean(q),
+        p50_ms: pct(&mut latencies, 0.5),
+        p99_ms: pct(&mut latencies, 0.99),
+        rerank_p50_ms: pct(&mut added, 0.5),
+        rerank_p99_ms: pct(&mut added, 0.99),
         build_s,
     })
 }
@@ -325,40 +376,56 @@ fn main() -> ExitCode {
         a.words,
         a.seed
     );
-    println!("| feature | images | UKBench (of 4) | mAP | recall@1 | recall@10 | query p50 | query p99 | build |");
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!(
+        "| feature | ranking | images | UKBench (of 4) | mAP | recall@1 | recall@10 | query p50 | query p99 | re-rank adds p50 | p99 | build |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     let mut json = Vec::new();
     for f in &a.features {
         match evaluate(&a, *f, work.path(), &members, &distractors) {
             Ok(r) => {
-                println!(
-                    "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.1} ms | {:.1} ms | {:.1} s |",
-                    r.feature,
-                    r.images,
-                    r.ukbench,
-                    r.map,
-                    r.recall1,
-                    r.recall10,
-                    r.p50_ms,
-                    r.p99_ms,
-                    r.build_s
-                );
-                json.push(serde_json::json!({
-                    "feature": r.feature.to_string(),
-                    "rerank": false,
-                    "images": r.images,
-                    "groups": members.len() / 4,
-                    "distractors": distractors.len(),
-                    "words": a.words,
-                    "seed": a.seed,
-                    "ukbench": r.ukbench,
-                    "map": r.map,
-                    "recall_at_1": r.recall1,
-                    "recall_at_10": r.recall10,
-                    "query_ms_p50": r.p50_ms,
-                    "query_ms_p99": r.p99_ms,
-                    "build_seconds": r.build_s,
-                }));
+                for (name, quality) in [
+                    ("BoW", r.bow),
+                    (&*format!("re-rank {}", a.rerank), r.reranked),
+                ] {
+                    let reranked = name != "BoW";
+                    let timing = if reranked {
+                        format!(
+                            "{:.1} ms | {:.1} ms | {:.2} ms | {:.2} ms",
+                            r.p50_ms, r.p99_ms, r.rerank_p50_ms, r.rerank_p99_ms
+                        )
+                    } else {
+                        "| | |".to_string()
+                    };
+                    println!(
+                        "| {} | {name} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {timing} | {:.1} s |",
+                        r.feature,
+                        r.images,
+                        quality.ukbench,
+                        quality.map,
+                        quality.recall1,
+                        quality.recall10,
+                        r.build_s
+                    );
+                    json.push(serde_json::json!({
+                        "feature": r.feature.to_string(),
+                        "rerank": if reranked { a.rerank } else { 0 },
+                        "images": r.images,
+                        "groups": members.len() / 4,
+                        "distractors": distractors.len(),
+                        "words": a.words,
+                        "seed": a.seed,
+                        "ukbench": quality.ukbench,
+                        "map": quality.map,
+                        "recall_at_1": quality.recall1,
+                        "recall_at_10": quality.recall10,
+                        "query_ms_p50": r.p50_ms,
+                        "query_ms_p99": r.p99_ms,
+                        "rerank_added_ms_p50": r.rerank_p50_ms,
+                        "rerank_added_ms_p99": r.rerank_p99_ms,
+                        "build_seconds": r.build_s,
+                    }));
+                }
             }
             Err(e) => {
                 eprintln!("error: {f}: {e}");

@@ -131,6 +131,7 @@ fn main() -> ExitCode {
             top_k: 10,
             mode,
             scoring: None,
+            ..SearchOptions::default()
         };
         searcher.search_words(&queries[0], &opts(SearchMode::Inverted))?;
         let first = started.elapsed().as_secs_f64();

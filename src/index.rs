@@ -129,6 +129,9 @@ pub struct Space {
     pub postings: u64,
     /// Histograms (with their norms) of the active generation.
     pub histograms: u64,
+    /// Each record's features (word and keypoint) for geometric
+    /// re-ranking, about 7 bytes per feature.
+    pub geometry: u64,
     /// The active codebook and its IDF weights.
     pub codebook: u64,
     /// Record ids, doc records (source path, content hash), the index's

@@ -61,7 +61,7 @@ pub use ingest::{
     source, AddReport, IndexWriter, Progress, RebuildReport, RecordError, Source, TrainReport,
 };
 pub use record::RecordId;
-pub use search::{Hit, Query, SearchMode, SearchOptions, Searcher};
+pub use search::{Hit, Query, SearchMode, SearchOptions, Searcher, DEFAULT_RERANK, MIN_INLIERS};
 
 /// The README's examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

@@ -58,6 +58,7 @@ fn searches_never_see_partial_batches() {
         top_k: 400,
         mode,
         scoring: None,
+        ..SearchOptions::default()
     };
 
     // Scores in a quiet index holding every record. IDF is frozen per

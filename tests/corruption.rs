@@ -51,6 +51,7 @@ fn every_read_path_reports_damage() {
         top_k: 10,
         mode,
         scoring: None,
+        ..SearchOptions::default()
     };
     let doc0 = 0u64.to_be_bytes();
 

@@ -38,6 +38,7 @@ fn answers(index: &Index) -> serde_json::Value {
                         top_k: 10,
                         mode,
                         scoring: None,
+                        ..SearchOptions::default()
                     },
                 )
                 .expect("search");

@@ -102,6 +102,7 @@ proptest! {
                         top_k: 100,
                         mode: if seq { SearchMode::Sequential } else { SearchMode::Inverted },
                         scoring: Some(if l1 { Scoring::L1 } else { Scoring::Cosine }),
+                        ..SearchOptions::default()
                     };
                     let hits = index.searcher().expect("searcher").search_words(&q, &opts).expect("search");
                     let mut want: Vec<(String, f64)> = model
@@ -229,7 +230,7 @@ proptest! {
                 }
                 ImageOp::Search(p, seq, l1) => {
                     let s = index.searcher().expect("searcher");
-                    let opts = |mode| SearchOptions { top_k: 20, mode, scoring: Some(if l1 { Scoring::L1 } else { Scoring::Cosine }) };
+                    let opts = |mode| SearchOptions { top_k: 20, mode, scoring: Some(if l1 { Scoring::L1 } else { Scoring::Cosine }), ..SearchOptions::default() };
                     let q = mmindex::Query::path(&photos[p]);
                     let a = s.search_with(&q, &opts(if seq { SearchMode::Sequential } else { SearchMode::Inverted })).expect("search");
                     let b = s.search_with(&q, &opts(if seq { SearchMode::Inverted } else { SearchMode::Sequential })).expect("search");

@@ -32,6 +32,7 @@ fn run(feature: Feature, words: u32) -> (usize, usize, usize) {
                         top_k: 5,
                         mode: SearchMode::Inverted,
                         scoring: None,
+                        ..SearchOptions::default()
                     },
                 )
                 .expect("inverted search");
@@ -42,6 +43,7 @@ fn run(feature: Feature, words: u32) -> (usize, usize, usize) {
                         top_k: 5,
                         mode: SearchMode::Sequential,
                         scoring: None,
+                        ..SearchOptions::default()
                     },
                 )
                 .expect("sequential search");

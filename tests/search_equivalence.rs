@@ -67,7 +67,7 @@ proptest! {
         let (_dir, index) = index_with(words, idf.clone(), &docs);
         let s = index.searcher().expect("searcher");
         for scoring in [Scoring::Cosine, Scoring::L1] {
-            let run = |mode| s.search_words(&query, &SearchOptions { top_k, mode, scoring: Some(scoring) }).expect("search");
+            let run = |mode| s.search_words(&query, &SearchOptions { top_k, mode, scoring: Some(scoring), ..SearchOptions::default() }).expect("search");
             let inv = run(SearchMode::Inverted);
             let seq = run(SearchMode::Sequential);
             prop_assert_eq!(&inv, &seq);
@@ -130,6 +130,7 @@ fn removals_and_replacements_across_posting_blocks() {
             top_k: 500,
             mode,
             scoring: None,
+            ..SearchOptions::default()
         };
         let inv = s.search_words(&q, &o(SearchMode::Inverted)).expect("inv");
         assert_eq!(

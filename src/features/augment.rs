@@ -212,6 +212,52 @@ pub fn apply(bytes: &[u8], t: Transform) -> Result<Vec<u8>> {
     Ok(buf.to_vec())
 }
 
+/// Pastes `inset` into `background`, resized by `scale` (1 = its own
+/// pixels; shrunk further if needed to fit), placed at fractions (`x`, `y`)
+/// of the room left around it: (0, 0) is the top-left corner, (1, 1) the
+/// bottom-right. Returns PNG bytes of the background's size: a query in
+/// which the inset is only a region.
+pub fn embed(background: &[u8], inset: &[u8], scale: f64, x: f64, y: f64) -> Result<Vec<u8>> {
+    super::threads::single_threaded();
+    let fail =
+        |e: opencv::Error| Error::image("<bytes>", format!("embedding failed: {}", e.message));
+    if !(scale > 0.0 && scale <= 16.0) {
+        return Err(Error::InvalidConfig(format!(
+            "inset scale {scale} out of (0, 16]"
+        )));
+    }
+    let decode = |b: &[u8]| -> Result<Mat> {
+        let m = imdecode(&Vector::<u8>::from_slice(b), IMREAD_COLOR).map_err(fail)?;
+        if m.empty() {
+            return Err(Error::image("<bytes>", "not a decodable image"));
+        }
+        Ok(m)
+    };
+    let mut canvas = decode(background)?;
+    let small = decode(inset)?;
+    let (bw, bh) = (canvas.cols(), canvas.rows());
+    let (sw, sh) = (f64::from(small.cols()), f64::from(small.rows()));
+    let fit = scale.min(f64::from(bw) / sw).min(f64::from(bh) / sh);
+    let iw = ((sw * fit).round() as i32).clamp(1, bw);
+    let ih = ((sh * fit).round() as i32).clamp(1, bh);
+    let mut scaled = Mat::default();
+    resize(&small, &mut scaled, Size::new(iw, ih), 0.0, 0.0, INTER_AREA).map_err(fail)?;
+    let at = |f: f64, room: i32| {
+        let f = if f.is_finite() {
+            f.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        ((f64::from(room) * f).round() as i32).clamp(0, room)
+    };
+    let (left, top) = (at(x, bw - iw), at(y, bh - ih));
+    let mut roi = Mat::roi_mut(&mut canvas, Rect::new(left, top, iw, ih)).map_err(fail)?;
+    scaled.copy_to(&mut roi).map_err(fail)?;
+    let mut buf = Vector::<u8>::new();
+    imencode(".png", &canvas, &mut buf, &Vector::new()).map_err(fail)?;
+    Ok(buf.to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

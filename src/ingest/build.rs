@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::features::ExtractParams;
 use crate::index::Active;
 use crate::search::weights;
-use crate::store::Histogram;
+use crate::store::{Geometry, Histogram};
 use crate::vocab::{self, Codebook, Sampler};
 use crate::RecordId;
 
@@ -145,13 +145,14 @@ impl IndexWriter {
         let mut records = 0;
         while t.words.remaining() > 0 {
             let chunk = t.words.next_chunk(self.opts.batch_size)?;
-            let docs: Vec<(u64, Histogram)> = chunk
+            let docs: Vec<(u64, Histogram, Option<Geometry>)> = chunk
                 .into_iter()
                 .map(|s| {
-                    let entries = weights::histogram(match &s.payload {
-                        Payload::Words(w) => w,
+                    let words = match &s.payload {
+                        Payload::Words(w) => w.as_slice(),
                         _ => &[],
-                    });
+                    };
+                    let entries = weights::histogram(words);
                     let (cos_norm, l1_norm) = weights::norms(&entries, &t.idf);
                     (
                         s.tag,
@@ -160,6 +161,7 @@ impl IndexWriter {
                             l1_norm,
                             entries,
                         },
+                        Some(Geometry::from_features(words, &s.keypoints)),
                     )
                 })
                 .collect();
@@ -321,13 +323,15 @@ fn untagged(sources: Vec<Source>) -> Vec<(u64, Source)> {
 }
 
 fn pending_of(s: Spilled) -> Pending {
+    let words = match s.payload {
+        Payload::Words(w) => w,
+        _ => Vec::new(),
+    };
     Pending {
         id: RecordId::from(s.id),
         source: s.source,
         hash: s.hash,
-        words: match s.payload {
-            Payload::Words(w) => w,
-            _ => Vec::new(),
-        },
+        geometry: Some(Geometry::from_features(&words, &s.keypoints)),
+        words,
     }
 }

@@ -14,7 +14,7 @@ use crate::features::ImageInput;
 use crate::index::{Active, Inner};
 use crate::search::weights;
 use crate::store::codec::MAX_RECORD_ID;
-use crate::store::{Batch, DocRecord, Histogram, NewDoc};
+use crate::store::{Batch, DocRecord, Geometry, Histogram, NewDoc};
 use crate::vocab::Codebook;
 use crate::RecordId;
 
@@ -25,6 +25,8 @@ pub(crate) struct Pending {
     pub source: Vec<u8>,
     pub hash: u64,
     pub words: Vec<u32>,
+    /// The features' words and keypoints, when extracted from an image.
+    pub geometry: Option<Geometry>,
 }
 
 /// The one writer of an index: adds, replaces and removes records, and
@@ -83,12 +85,19 @@ impl IndexWriter {
             let mut good = Vec::with_capacity(batch.len());
             for Extracted { source, result } in batch {
                 match result {
-                    Ok(item) => good.push(Pending {
-                        source: source_bytes(&source.input),
-                        id: source.id,
-                        hash: item.hash,
-                        words: item.words.unwrap_or_default(),
-                    }),
+                    Ok(item) => {
+                        let words = item.words.unwrap_or_default();
+                        good.push(Pending {
+                            source: source_bytes(&source.input),
+                            id: source.id,
+                            hash: item.hash,
+                            geometry: Some(Geometry::from_features(
+                                &words,
+                                &item.features.keypoints,
+                            )),
+                            words,
+                        })
+                    }
                     Err(e) => report.failed.push(RecordError::from_error(&source, e)),
                 }
             }
@@ -154,6 +163,7 @@ impl IndexWriter {
                         .iter()
                         .fold(0u64, |h, w| h.rotate_left(7) ^ u64::from(*w)),
                     words,
+                    geometry: None,
                 });
             }
             if batch.len() >= self.opts.batch_size || records.peek().is_none() {
@@ -244,6 +254,7 @@ impl IndexWriter {
                     l1_norm,
                     entries,
                 },
+                geometry: p.geometry,
             });
             next += 1;
         }

@@ -23,6 +23,8 @@
 
 mod inverted;
 pub(crate) mod norms;
+mod ransac;
+mod rerank;
 mod sequential;
 mod topk;
 pub(crate) mod weights;
@@ -34,6 +36,7 @@ use crate::config::Scoring;
 use crate::error::Result;
 use crate::features::{self, ImageInput};
 use crate::index::{Active, Inner};
+use crate::store::Geometry;
 use crate::RecordId;
 pub(crate) use topk::TopK;
 use weights::QueryVector;
@@ -87,7 +90,19 @@ pub struct SearchOptions {
     pub mode: SearchMode,
     /// Scoring; `None` uses the index's configured scoring. Default = `None`.
     pub scoring: Option<Scoring>,
+    /// How many of the best bag-of-words candidates are re-ranked by
+    /// geometric verification; 0 turns it off. Only image queries are
+    /// re-ranked (a query given as words has no keypoints). Default =
+    /// [`DEFAULT_RERANK`].
+    pub rerank: usize,
 }
+
+/// Default re-ranking depth: enough for the right record to be found
+/// when bag-of-words ranks it far down (a small region of the query, for
+/// one), at about 0.1 ms per candidate (docs/SCORING.md, "Geometric re-ranking").
+pub const DEFAULT_RERANK: usize = 100;
+
+pub use rerank::MIN_INLIERS;
 
 impl Default for SearchOptions {
     fn default() -> Self {
@@ -95,6 +110,7 @@ impl Default for SearchOptions {
             top_k: 10,
             mode: SearchMode::Inverted,
             scoring: None,
+            rerank: DEFAULT_RERANK,
         }
     }
 }
@@ -106,8 +122,28 @@ pub struct Hit {
     pub id: RecordId,
     /// The record's internal doc id (stable until the record is replaced).
     pub doc: u64,
-    /// Similarity in (0, 1]; higher is more similar.
+    /// Bag-of-words similarity in (0, 1]; higher is more similar.
     pub score: f32,
+    /// Features matched by one geometric transform between the query and
+    /// this record, when it was re-ranked (among the first
+    /// [`SearchOptions::rerank`] candidates, with stored geometry). Hits
+    /// with at least [`MIN_INLIERS`] come first, more inliers first.
+    pub inliers: Option<u32>,
+}
+
+/// A query image described and quantized by [`Searcher::prepare`].
+#[derive(Debug, Clone)]
+pub struct PreparedQuery {
+    generation: u32,
+    words: Vec<u32>,
+    geometry: Geometry,
+}
+
+impl PreparedQuery {
+    /// The visual word of each feature.
+    pub fn words(&self) -> &[u32] {
+        &self.words
+    }
 }
 
 /// What both search paths read: one query against one generation, seeing
@@ -163,19 +199,49 @@ impl Searcher {
         let active = self.active()?;
         let f = features::extract(&query.0, &active.params)?;
         let words = active.codebook.quantize(&f.descriptors)?;
-        self.search_active(&active, &words, opts)
+        let geometry = (opts.rerank > 0).then(|| Geometry::from_features(&words, &f.keypoints));
+        self.search_active(&active, &words, geometry.as_ref(), opts)
+    }
+
+    /// Describes and quantizes a query image once, to search it several
+    /// times (other options, other modes) without extracting it again.
+    pub fn prepare(&self, query: &Query) -> Result<PreparedQuery> {
+        let active = self.active()?;
+        let f = features::extract(&query.0, &active.params)?;
+        let words = active.codebook.quantize(&f.descriptors)?;
+        Ok(PreparedQuery {
+            generation: active.generation.n,
+            geometry: Geometry::from_features(&words, &f.keypoints),
+            words,
+        })
+    }
+
+    /// Searches a prepared query. Fails with
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) when the
+    /// vocabulary changed (a rebuild) since it was prepared.
+    pub fn search_prepared(&self, query: &PreparedQuery, opts: &SearchOptions) -> Result<Vec<Hit>> {
+        let active = self.active()?;
+        if active.generation.n != query.generation {
+            return Err(crate::Error::InvalidConfig(format!(
+                "the query was prepared for generation {}, the index now searches generation {}",
+                query.generation, active.generation.n
+            )));
+        }
+        let geometry = (opts.rerank > 0).then_some(&query.geometry);
+        self.search_active(&active, &query.words, geometry, opts)
     }
 
     /// Searches with a query already quantized to visual words (one entry
     /// per feature). Useful to time search without extraction.
     pub fn search_words(&self, words: &[u32], opts: &SearchOptions) -> Result<Vec<Hit>> {
-        self.search_active(&*self.active()?, words, opts)
+        self.search_active(&*self.active()?, words, None, opts)
     }
 
     fn search_active(
         &self,
         active: &Active,
         words: &[u32],
+        geometry: Option<&Geometry>,
         opts: &SearchOptions,
     ) -> Result<Vec<Hit>> {
         let n = active.codebook.words() as u32;
@@ -192,7 +258,8 @@ impl Searcher {
         let mut attempt = 0;
         loop {
             let visible_below = store.next_doc()?;
-            let mut top = TopK::new(opts.top_k);
+            let depth = if geometry.is_some() { opts.rerank } else { 0 };
+            let mut top = TopK::new(opts.top_k.max(depth));
             let norms = match opts.mode {
                 SearchMode::Inverted => self.inner.norms.snapshot(store, g, visible_below)?,
                 SearchMode::Sequential => Default::default(),
@@ -218,12 +285,17 @@ impl Searcher {
                         id: RecordId::from(d.record_id),
                         doc,
                         score,
+                        inliers: None,
                     }),
                     None => vanished = true,
                 }
             }
             attempt += 1;
             if !vanished || attempt > RETRIES {
+                if let Some(q) = geometry {
+                    rerank::rerank(store, g, q, &mut hits, depth)?;
+                }
+                hits.truncate(opts.top_k);
                 return Ok(hits);
             }
         }

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 use super::codec::{self, keys, postings::BLOCK_CAP};
 use super::{
-    apply, gen_tree, meta, DocRecord, Generation, Histogram, Store, Write, STAT_DOCS, STAT_POSTINGS,
+    apply, gen_tree, meta, DocRecord, Generation, Geometry, Histogram, Store, Write, STAT_DOCS,
+    STAT_POSTINGS,
 };
 use crate::error::Result;
 
@@ -18,6 +19,9 @@ pub(crate) struct NewDoc {
     pub doc_id: u64,
     pub doc: DocRecord,
     pub hist: Histogram,
+    /// Its features' words and keypoints, when known (see
+    /// [`codec::geometry`]).
+    pub geometry: Option<Geometry>,
 }
 
 /// Record changes applied together: removals first, then insertions. An
@@ -42,11 +46,13 @@ const DOCS: usize = 2;
 const HIST: usize = 3;
 const POSTINGS: usize = 4;
 const STATS: usize = 5;
+const GEOMETRY: usize = 6;
 
 // Tree order of `fill_generation`'s transaction.
 const FILL_HIST: usize = 0;
 const FILL_POSTINGS: usize = 1;
 const FILL_STATS: usize = 2;
+const FILL_GEOMETRY: usize = 3;
 
 /// Posting blocks read and edited in memory: key → postings (empty = delete).
 struct BlockEdits<'a> {
@@ -151,7 +157,11 @@ impl Store {
     /// Writes histograms and postings of existing docs into generation `g`,
     /// which is not active yet (a rebuild): `docs` in increasing doc order,
     /// above every doc written to `g` before.
-    pub(crate) fn fill_generation(&self, g: &Generation, docs: &[(u64, Histogram)]) -> Result<()> {
+    pub(crate) fn fill_generation(
+        &self,
+        g: &Generation,
+        docs: &[(u64, Histogram, Option<Geometry>)],
+    ) -> Result<()> {
         let mut writes: Vec<Write> = Vec::new();
         let mut edits = BlockEdits {
             g,
@@ -160,7 +170,14 @@ impl Store {
         };
         let mut by_word: BTreeMap<u32, Vec<(u64, u32)>> = BTreeMap::new();
         let mut postings = self.posting_count(g)?;
-        for (doc, h) in docs {
+        for (doc, h, geometry) in docs {
+            if let Some(geo) = geometry {
+                writes.push((
+                    FILL_GEOMETRY,
+                    keys::doc(*doc).to_vec(),
+                    Some(codec::geometry::encode(geo)),
+                ));
+            }
             for &(w, tf) in &h.entries {
                 by_word.entry(w).or_default().push((*doc, tf));
             }
@@ -189,7 +206,7 @@ impl Store {
             STAT_POSTINGS.to_vec(),
             Some(postings.to_be_bytes().to_vec()),
         ));
-        apply(&[&g.hist, &g.postings, &g.stats], &writes)
+        apply(&[&g.hist, &g.postings, &g.stats, &g.geometry], &writes)
     }
 
     /// Commits `batch` to generation `g` atomically and durably.
@@ -227,6 +244,7 @@ impl Store {
             }
             writes.push((DOCS, keys::doc(doc).to_vec(), None));
             writes.push((HIST, keys::doc(doc).to_vec(), None));
+            writes.push((GEOMETRY, keys::doc(doc).to_vec(), None));
             if !is_replace {
                 writes.push((RECORDS, record.clone(), None));
                 done.removed += 1;
@@ -258,6 +276,13 @@ impl Store {
                 keys::doc(a.doc_id).to_vec(),
                 Some(codec::hist::encode(&a.hist)),
             ));
+            if let Some(geo) = &a.geometry {
+                writes.push((
+                    GEOMETRY,
+                    keys::doc(a.doc_id).to_vec(),
+                    Some(codec::geometry::encode(geo)),
+                ));
+            }
             docs += 1;
         }
         done.added = batch.adds.len() - done.replaced;
@@ -299,6 +324,7 @@ impl Store {
             &g.hist,
             &g.postings,
             &g.stats,
+            &g.geometry,
         ];
         apply(&trees, &writes)?;
         self.flush()?;

@@ -12,6 +12,7 @@
 //! | `g{N}.hist` | doc id | sparse histogram with norms |
 //! | `g{N}.postings` | word ‖ first doc | block of (doc delta, tf) |
 //! | `g{N}.stats` | names / idf chunks | IDF weights, doc and posting counts |
+//! | `g{N}.geometry` | doc id | each feature's word and keypoint (optional per doc) |
 //!
 //! Everything derived from a codebook lives under its generation N; trees of
 //! any other generation than the active one are leftovers of an interrupted
@@ -33,6 +34,7 @@ use codec::{keys, meta, DecodeError, FORMAT_VERSION, MAGIC};
 
 pub(crate) use batch::{Batch, NewDoc};
 pub use codec::doc::DocRecord;
+pub use codec::geometry::Geometry;
 pub use codec::hist::Histogram;
 pub(crate) use verify::verify;
 
@@ -72,6 +74,7 @@ pub(crate) struct Generation {
     pub hist: Tree,
     pub postings: Tree,
     pub stats: Tree,
+    pub geometry: Tree,
 }
 
 /// Stats key of the doc count, u64 BE.
@@ -222,6 +225,7 @@ impl Store {
             hist: self.db.open_tree(gen_tree(n, "hist"))?,
             postings: self.db.open_tree(gen_tree(n, "postings"))?,
             stats: self.db.open_tree(gen_tree(n, "stats"))?,
+            geometry: self.db.open_tree(gen_tree(n, "geometry"))?,
         })
     }
 
@@ -288,7 +292,7 @@ impl Store {
 
     /// Drops the trees of generation `n`.
     pub(crate) fn drop_generation(&self, n: u32) -> Result<()> {
-        for what in ["codebook", "hist", "postings", "stats"] {
+        for what in ["codebook", "hist", "postings", "stats", "geometry"] {
             self.db.drop_tree(gen_tree(n, what))?;
         }
         Ok(())
@@ -349,6 +353,17 @@ impl Store {
             Some(v) => codec::hist::decode(&v)
                 .map(Some)
                 .map_err(|e| e.at(&gen_tree(g.n, "hist"), &k)),
+        }
+    }
+
+    /// The stored features of a doc in generation `g`, if it has any.
+    pub(crate) fn geometry(&self, g: &Generation, id: u64) -> Result<Option<Geometry>> {
+        let k = keys::doc(id);
+        match g.geometry.get(k)? {
+            None => Ok(None),
+            Some(v) => codec::geometry::decode(&v)
+                .map(Some)
+                .map_err(|e| e.at(&gen_tree(g.n, "geometry"), &k)),
         }
     }
 
@@ -448,6 +463,7 @@ impl Store {
         if let Some(g) = g {
             s.postings = bytes(&g.postings)?;
             s.histograms = bytes(&g.hist)?;
+            s.geometry = bytes(&g.geometry)?;
             s.codebook = bytes(&g.codebook)?;
             s.metadata += bytes(&g.stats)?;
         }

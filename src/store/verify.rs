@@ -17,6 +17,8 @@ use crate::search::weights;
 /// - every doc has a histogram in the active generation and vice versa; the
 ///   histogram's words are below the vocabulary size and its stored norms
 ///   match its weights;
+/// - a doc's geometry, where stored, decodes and holds exactly the words of
+///   its histogram; there is none without a histogram;
 /// - posting blocks decode, do not overlap, and hold exactly the (word, doc,
 ///   tf) triples of the histograms (checked per doc by count and an
 ///   order-independent fingerprint, in memory proportional to the doc count);
@@ -161,6 +163,37 @@ pub(crate) fn verify(store: &Store) -> Result<Vec<String>> {
             if !expected.contains_key(&id) && g.hist.get(&k)?.is_none() {
                 v.push(format!("doc {id} has no histogram in generation {n}"));
             }
+        }
+    }
+
+    // geometry: optional per doc; when present, exactly its histogram's words.
+    let geo_tree = gen_tree(n, "geometry");
+    for kv in g.geometry.iter() {
+        let (k, val) = kv?;
+        let id = match keys::doc_from(&k) {
+            Ok(id) => id,
+            Err(e) => {
+                v.push(e.at(&geo_tree, &k).to_string());
+                continue;
+            }
+        };
+        let geo = match codec::geometry::decode(&val) {
+            Ok(x) => x,
+            Err(e) => {
+                v.push(e.at(&geo_tree, &k).to_string());
+                continue;
+            }
+        };
+        let counts = geo.word_counts();
+        let fp = counts
+            .iter()
+            .fold(0u64, |a, &(w, tf)| a.wrapping_add(mix(w, tf)));
+        match expected.get(&id) {
+            None => v.push(format!("geometry of doc {id} has no histogram")),
+            Some(&exp) if exp != (counts.len() as u64, fp) => v.push(format!(
+                "doc {id}: stored geometry disagrees with its histogram"
+            )),
+            Some(_) => {}
         }
     }
 

@@ -164,6 +164,10 @@ pub struct SearchArgs {
     /// Search path: inverted or sequential.
     #[arg(long, default_value = "inverted")]
     pub mode: String,
+    /// Best bag-of-words candidates re-ranked by geometric verification
+    /// (0 = off).
+    #[arg(long, default_value_t = mmindex::DEFAULT_RERANK)]
+    pub rerank: usize,
     /// One JSON object per query and line.
     #[arg(long)]
     pub json: bool,

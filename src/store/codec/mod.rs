@@ -13,6 +13,7 @@
 
 pub mod codebook;
 pub mod doc;
+pub mod geometry;
 pub mod hist;
 pub mod keys;
 pub mod meta;

@@ -29,10 +29,12 @@ pub struct JsonStats {
 pub struct JsonSpace {
     postings_bytes: u64,
     histogram_bytes: u64,
+    geometry_bytes: u64,
     codebook_bytes: u64,
     metadata_bytes: u64,
     postings_per_record: f64,
     histograms_per_record: f64,
+    geometry_per_record: f64,
     metadata_per_record: f64,
 }
 
@@ -49,10 +51,12 @@ pub fn space_json(s: &mmindex::Space, records: u64) -> JsonSpace {
     JsonSpace {
         postings_bytes: s.postings,
         histogram_bytes: s.histograms,
+        geometry_bytes: s.geometry,
         codebook_bytes: s.codebook,
         metadata_bytes: s.metadata,
         postings_per_record: per(s.postings, records),
         histograms_per_record: per(s.histograms, records),
+        geometry_per_record: per(s.geometry, records),
         metadata_per_record: per(s.metadata, records),
     }
 }
@@ -95,6 +99,7 @@ pub fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
         for (name, bytes) in [
             ("postings", space.postings),
             ("histograms", space.histograms),
+            ("geometry", space.geometry),
             ("metadata", space.metadata),
         ] {
             println!(

@@ -14,6 +14,9 @@ use crate::cli::SearchArgs;
 pub struct JsonHit {
     id: String,
     score: f32,
+    /// Geometric inliers, when the hit was re-ranked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inliers: Option<u32>,
 }
 
 /// Hits in their JSON form.
@@ -22,6 +25,7 @@ pub fn json_hits(hits: &[mmindex::Hit]) -> Vec<JsonHit> {
         .map(|h| JsonHit {
             id: h.id.to_string_lossy(),
             score: h.score,
+            inliers: h.inliers,
         })
         .collect()
 }
@@ -42,6 +46,7 @@ pub fn search(a: SearchArgs) -> anyhow::Result<ExitCode> {
         top_k: a.top_k,
         mode,
         scoring: None,
+        rerank: a.rerank,
     };
     let mut failures = 0;
     for q in &a.queries {
@@ -66,7 +71,12 @@ pub fn search(a: SearchArgs) -> anyhow::Result<ExitCode> {
         } else {
             println!("{name} ({ms:.1} ms)");
             for (i, h) in hits.iter().enumerate() {
-                println!("  {:>3}. {:.4}  {}", i + 1, h.score, h.id);
+                match h.inliers {
+                    Some(n) => {
+                        println!("  {:>3}. {:.4}  {:>4} inliers  {}", i + 1, h.score, n, h.id)
+                    }
+                    None => println!("  {:>3}. {:.4}  {:>12}  {}", i + 1, h.score, "", h.id),
+                }
             }
         }
     }

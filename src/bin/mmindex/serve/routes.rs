@@ -97,6 +97,7 @@ async fn stats(State(state): State<Arc<AppState>>) -> Result<Response, ApiError>
 struct SearchParams {
     top_k: Option<usize>,
     mode: Option<String>,
+    rerank: Option<usize>,
 }
 
 async fn search(
@@ -118,6 +119,12 @@ async fn search(
             .parse()
             .map_err(|e: mmindex::Error| ApiError::bad_request(e.to_string()))?,
     };
+    let rerank = params.rerank.unwrap_or(mmindex::DEFAULT_RERANK);
+    if rerank > MAX_TOP_K {
+        return Err(ApiError::bad_request(format!(
+            "rerank must be in 0..={MAX_TOP_K}"
+        )));
+    }
     if body.is_empty() {
         return Err(ApiError::bad_request("the body must be the query image"));
     }
@@ -134,6 +141,7 @@ async fn search(
             top_k,
             mode,
             scoring: None,
+            rerank,
         };
         state
             .index

@@ -1,0 +1,433 @@
+//! Geometric verification: how many features of a query and of a stored
+//! record map onto each other by one transform.
+//!
+//! Correspondences are pairs of features sharing a visual word. A SIFT-like
+//! keypoint carries position, scale and orientation, so a single
+//! correspondence already fixes a similarity transform (scale ratio,
+//! rotation, translation): hypotheses come from single correspondences, as
+//! in Philbin et al. 2007, and need no random sampling. Each hypothesis is
+//! scored by the correspondences it maps within a tolerance whose scale and
+//! orientation also agree; the best one is refined by least-squares affine
+//! fits on its inliers (local optimisation), which absorbs moderate
+//! perspective. Unoriented features (angle -1) form hypotheses from pairs of
+//! correspondences instead.
+//!
+//! Cost is bounded per candidate: at most [`MAX_CORRESPONDENCES`] pairs and
+//! [`MAX_HYPOTHESES`] hypotheses, each one pass over the pairs.
+
+use crate::store::codec::geometry::{Geometry, Point};
+
+/// Pairs per shared word at most: a word occurring many times on both sides
+/// (repeated texture) would add mostly wrong pairs. Words with more are
+/// skipped.
+const MAX_PER_WORD: usize = 4;
+/// Correspondences kept per candidate, in word order.
+pub(crate) const MAX_CORRESPONDENCES: usize = 1024;
+/// Hypotheses tried per candidate, spread evenly over the correspondences.
+/// With a fifth of the pairs right, 64 single-pair draws all miss with
+/// probability 0.8^64 ≈ 6·10⁻⁷.
+pub(crate) const MAX_HYPOTHESES: usize = 64;
+/// Hypotheses from two pairs need both right (0.2² per draw): four times
+/// as many keep the miss rate near 0.96^256 ≈ 3·10⁻⁵.
+const MAX_HYPOTHESES_UNORIENTED: usize = 4 * MAX_HYPOTHESES;
+/// Position tolerance as a share of the candidate's extent (its largest
+/// keypoint coordinate, about its longer side).
+const TOLERANCE: f32 = 0.025;
+/// Lower bound of the position tolerance, in pixels.
+const MIN_TOLERANCE: f32 = 3.0;
+/// Largest factor between a pair's scale ratio and the hypothesis'.
+const SCALE_SLACK: f32 = 1.8;
+/// Largest difference between a pair's rotation and the hypothesis', degrees.
+const ANGLE_SLACK: f32 = 30.0;
+/// Affine refinements of the best hypothesis.
+const REFINEMENTS: usize = 2;
+
+/// Reusable buffers: one per searching thread, so verification allocates
+/// nothing per candidate once warm.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    pairs: Vec<(u32, u32)>,
+    inlier: Vec<bool>,
+    used_q: Vec<bool>,
+    used_c: Vec<bool>,
+}
+
+/// A transform from query to candidate pixels: `[a b tx; c d ty]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Affine([f32; 6]);
+
+impl Affine {
+    #[inline]
+    fn map(&self, x: f32, y: f32) -> (f32, f32) {
+        let m = &self.0;
+        (m[0] * x + m[1] * y + m[2], m[3] * x + m[4] * y + m[5])
+    }
+
+    /// The similarity taking `q` onto `c` by their scales and orientations.
+    fn from_one(q: &Point, c: &Point) -> Option<Affine> {
+        let s = c.size / q.size;
+        if !s.is_finite() || s <= 0.0 {
+            return None;
+        }
+        let t = (c.angle - q.angle).to_radians();
+        let (a, b) = (s * t.cos(), s * t.sin());
+        Some(Affine([
+            a,
+            -b,
+            c.x - (a * q.x - b * q.y),
+            b,
+            a,
+            c.y - (b * q.x + a * q.y),
+        ]))
+    }
+
+    /// The similarity taking segment q1→q2 onto c1→c2.
+    fn from_two(q1: &Point, q2: &Point, c1: &Point, c2: &Point) -> Option<Affine> {
+        let (qx, qy) = (q2.x - q1.x, q2.y - q1.y);
+        let (cx, cy) = (c2.x - c1.x, c2.y - c1.y);
+        let n = qx * qx + qy * qy;
+        if n < 1.0 {
+            return None;
+        }
+        // c = (a + ib)·q in complex numbers.
+        let a = (cx * qx + cy * qy) / n;
+        let b = (cy * qx - cx * qy) / n;
+        Some(Affine([
+            a,
+            -b,
+            c1.x - (a * q1.x - b * q1.y),
+            b,
+            a,
+            c1.y - (b * q1.x + a * q1.y),
+        ]))
+    }
+}
+
+/// The number of query features that one transform maps onto candidate
+/// features of the same word (each feature counted once on either side).
+pub(crate) fn inliers(q: &Geometry, c: &Geometry, scratch: &mut Scratch) -> u32 {
+    let Scratch {
+        pairs,
+        inlier,
+        used_q,
+        used_c,
+    } = scratch;
+    correspondences(&q.points, &c.points, pairs);
+    if std::env::var_os("MMX_DEBUG").is_some() {
+        eprintln!(
+            "q {} c {} pairs {}",
+            q.points.len(),
+            c.points.len(),
+            pairs.len()
+        );
+    }
+    if pairs.len() < 2 {
+        return pairs.len() as u32;
+    }
+    let extent = c.points.iter().map(|p| p.x.max(p.y)).fold(0f32, f32::max);
+    let tol = (TOLERANCE * extent).max(MIN_TOLERANCE);
+    let tol2 = tol * tol;
+    let oriented = q.oriented() && c.oriented();
+    let pairs: &[(u32, u32)] = pairs;
+    let at = |i: usize| {
+        let (a, b) = pairs[i];
+        (&q.points[a as usize], &c.points[b as usize])
+    };
+
+    let n = pairs.len();
+    let tries = n.min(if oriented {
+        MAX_HYPOTHESES
+    } else {
+        MAX_HYPOTHESES_UNORIENTED
+    });
+    let mut best: Option<(usize, Affine, f32, f32)> = None;
+    for h in 0..tries {
+        let i = h * n / tries;
+        let (qp, cp) = at(i);
+        let model = if oriented {
+            Affine::from_one(qp, cp)
+        } else {
+            // A partner spread away from `i` through the list.
+            let j = (i + n / 2 + h) % n;
+            let (qj, cj) = at(j);
+            Affine::from_two(qp, qj, cp, cj)
+        };
+        let Some(model) = model else { continue };
+        let (scale, angle) = if oriented {
+            (cp.size / qp.size, cp.angle - qp.angle)
+        } else {
+            (0.0, 0.0)
+        };
+        let mut count = 0;
+        for &(a, b) in pairs.iter() {
+            let (qj, cj) = (&q.points[a as usize], &c.points[b as usize]);
+            if near(&model, qj, cj, tol2) && (!oriented || agrees(qj, cj, scale, angle)) {
+                count += 1;
+            }
+        }
+        if best.as_ref().is_none_or(|b| count > b.0) {
+            best = Some((count, model, scale, angle));
+        }
+    }
+    let Some((_, model, scale, angle)) = best else {
+        return 0;
+    };
+
+    // Inliers of the hypothesis, then affine fits on them while they gain.
+    let mut fresh = Vec::with_capacity(n);
+    inlier.clear();
+    inlier.extend(pairs.iter().map(|&(a, b)| {
+        let (qj, cj) = (&q.points[a as usize], &c.points[b as usize]);
+        near(&model, qj, cj, tol2) && (!oriented || agrees(qj, cj, scale, angle))
+    }));
+    let mut count = unique(pairs, inlier, used_q, used_c, q, c);
+    for _ in 0..REFINEMENTS {
+        let Some(fit) = fit_affine(q, c, pairs, inlier) else {
+            break;
+        };
+        fresh.clear();
+        fresh.extend(
+            pairs
+                .iter()
+                .map(|&(a, b)| near(&fit, &q.points[a as usize], &c.points[b as usize], tol2)),
+        );
+        let gained = unique(pairs, &fresh, used_q, used_c, q, c);
+        if gained <= count {
+            break;
+        }
+        count = gained;
+        std::mem::swap(inlier, &mut fresh);
+    }
+    count
+}
+
+/// Inlier pairs counted with each feature at most once on either side.
+fn unique(
+    pairs: &[(u32, u32)],
+    inlier: &[bool],
+    used_q: &mut Vec<bool>,
+    used_c: &mut Vec<bool>,
+    q: &Geometry,
+    c: &Geometry,
+) -> u32 {
+    used_q.clear();
+    used_q.resize(q.points.len(), false);
+    used_c.clear();
+    used_c.resize(c.points.len(), false);
+    let mut n = 0;
+    for (&(a, b), &ok) in pairs.iter().zip(inlier) {
+        let (a, b) = (a as usize, b as usize);
+        if ok && !used_q[a] && !used_c[b] {
+            used_q[a] = true;
+            used_c[b] = true;
+            n += 1;
+        }
+    }
+    n
+}
+
+#[inline]
+fn near(m: &Affine, q: &Point, c: &Point, tol2: f32) -> bool {
+    let (x, y) = m.map(q.x, q.y);
+    let (dx, dy) = (x - c.x, y - c.y);
+    dx * dx + dy * dy <= tol2
+}
+
+/// Whether a pair's own scale ratio and rotation agree with the
+/// hypothesis'.
+#[inline]
+fn agrees(q: &Point, c: &Point, scale: f32, angle: f32) -> bool {
+    let s = c.size / (q.size * scale);
+    if !(s <= SCALE_SLACK && s * SCALE_SLACK >= 1.0) {
+        return false;
+    }
+    let d = (c.angle - q.angle - angle).rem_euclid(360.0);
+    d.min(360.0 - d) <= ANGLE_SLACK
+}
+
+/// Pairs of features sharing a word, by a merge over both word-sorted lists.
+fn correspondences(q: &[Point], c: &[Point], out: &mut Vec<(u32, u32)>) {
+    out.clear();
+    let (mut i, mut j) = (0, 0);
+    while i < q.len() && j < c.len() && out.len() < MAX_CORRESPONDENCES {
+        let (wq, wc) = (q[i].word, c[j].word);
+        if wq < wc {
+            i += 1;
+        } else if wc < wq {
+            j += 1;
+        } else {
+            let i_end = i + q[i..].iter().take_while(|p| p.word == wq).count();
+            let j_end = j + c[j..].iter().take_while(|p| p.word == wq).count();
+            if (i_end - i) * (j_end - j) <= MAX_PER_WORD {
+                for a in i..i_end {
+                    for b in j..j_end {
+                        out.push((a as u32, b as u32));
+                    }
+                }
+            }
+            i = i_end;
+            j = j_end;
+        }
+    }
+    out.truncate(MAX_CORRESPONDENCES);
+}
+
+/// Least-squares affine transform over the inlier pairs (coordinates
+/// centred, in f64), or `None` when they are too few or collinear.
+fn fit_affine(q: &Geometry, c: &Geometry, pairs: &[(u32, u32)], inlier: &[bool]) -> Option<Affine> {
+    let chosen = || {
+        pairs
+            .iter()
+            .zip(inlier)
+            .filter(|(_, ok)| **ok)
+            .map(|(&(a, b), _)| (&q.points[a as usize], &c.points[b as usize]))
+    };
+    let m = chosen().count();
+    if m < 4 {
+        return None;
+    }
+    let (mut qx, mut qy, mut cx, mut cy) = (0f64, 0f64, 0f64, 0f64);
+    for (p, r) in chosen() {
+        qx += f64::from(p.x);
+        qy += f64::from(p.y);
+        cx += f64::from(r.x);
+        cy += f64::from(r.y);
+    }
+    let mf = m as f64;
+    let (qx, qy, cx, cy) = (qx / mf, qy / mf, cx / mf, cy / mf);
+    // Normal equations of [u v]·[a b; c d]ᵀ = [u' v'] on centred points.
+    let (mut suu, mut suv, mut svv) = (0f64, 0f64, 0f64);
+    let (mut sux, mut svx, mut suy, mut svy) = (0f64, 0f64, 0f64, 0f64);
+    for (p, r) in chosen() {
+        let (u, v) = (f64::from(p.x) - qx, f64::from(p.y) - qy);
+        let (x, y) = (f64::from(r.x) - cx, f64::from(r.y) - cy);
+        suu += u * u;
+        suv += u * v;
+        svv += v * v;
+        sux += u * x;
+        svx += v * x;
+        suy += u * y;
+        svy += v * y;
+    }
+    let det = suu * svv - suv * suv;
+    if det.abs() <= 1e-9 * (suu * svv).max(1.0) {
+        return None;
+    }
+    let a = (sux * svv - svx * suv) / det;
+    let b = (svx * suu - sux * suv) / det;
+    let cc = (suy * svv - svy * suv) / det;
+    let d = (svy * suu - suy * suv) / det;
+    let tx = cx - a * qx - b * qy;
+    let ty = cy - cc * qx - d * qy;
+    let out = [a, b, tx, cc, d, ty].map(|v| v as f32);
+    out.iter().all(|v| v.is_finite()).then_some(Affine(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SplitMix64, seeded: deterministic noise for the tests.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        fn unit(&mut self) -> f32 {
+            (self.next() >> 40) as f32 / (1u64 << 24) as f32
+        }
+    }
+
+    /// A query of `n` features, and a candidate holding `inl` of them moved
+    /// by a similarity (scale 0.7, 25°, shift) plus `n - inl` unrelated ones
+    /// under the same words.
+    fn scene(seed: u64, n: usize, inl: usize, oriented: bool) -> (Geometry, Geometry) {
+        let mut r = Rng(seed);
+        let (s, t) = (0.7f32, 25f32.to_radians());
+        let mut q = Vec::new();
+        let mut c = Vec::new();
+        for i in 0..n {
+            let word = (r.next() % 5000) as u32;
+            let (x, y) = (r.unit() * 800.0, r.unit() * 600.0);
+            let size = 2.0 + r.unit() * 20.0;
+            let angle = if oriented { r.unit() * 360.0 } else { -1.0 };
+            q.push(Point {
+                word,
+                x,
+                y,
+                size,
+                angle,
+            });
+            let p = if i < inl {
+                Point {
+                    word,
+                    x: s * (t.cos() * x - t.sin() * y) + 100.0 + r.unit(),
+                    y: s * (t.sin() * x + t.cos() * y) + 40.0 + r.unit(),
+                    size: size * s,
+                    angle: if oriented {
+                        (angle + 25.0).rem_euclid(360.0)
+                    } else {
+                        -1.0
+                    },
+                }
+            } else {
+                Point {
+                    word,
+                    x: r.unit() * 700.0,
+                    y: r.unit() * 700.0,
+                    size: 2.0 + r.unit() * 20.0,
+                    angle: if oriented { r.unit() * 360.0 } else { -1.0 },
+                }
+            };
+            c.push(p);
+        }
+        q.sort_by_key(|p| p.word);
+        c.sort_by_key(|p| p.word);
+        (Geometry { points: q }, Geometry { points: c })
+    }
+
+    #[test]
+    fn finds_the_transform_among_outliers() {
+        for seed in 1..=5u64 {
+            for oriented in [true, false] {
+                let (q, c) = scene(seed, 400, 80, oriented);
+                let n = inliers(&q, &c, &mut Scratch::default());
+                assert!(
+                    (70..=100).contains(&n),
+                    "seed {seed}, oriented {oriented}: {n} inliers, expected about 80"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn unrelated_features_give_few_inliers() {
+        for seed in 1..=5u64 {
+            let (q, c) = scene(seed, 400, 0, true);
+            let n = inliers(&q, &c, &mut Scratch::default());
+            assert!(n <= 5, "seed {seed}: {n} chance inliers");
+        }
+    }
+
+    #[test]
+    fn degenerate_inputs_do_not_panic() {
+        let mut s = Scratch::default();
+        let empty = Geometry::default();
+        assert_eq!(inliers(&empty, &empty, &mut s), 0);
+        let p = Point {
+            word: 1,
+            x: 5.0,
+            y: 5.0,
+            size: 0.0,
+            angle: 0.0,
+        };
+        let one = Geometry {
+            points: vec![p, p, p],
+        };
+        assert!(inliers(&one, &one, &mut s) <= 3);
+    }
+}

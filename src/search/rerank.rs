@@ -1,0 +1,56 @@
+//! Geometric re-ranking of the best bag-of-words candidates.
+//!
+//! The first `depth` hits (by BoW score) are verified against the query's
+//! features ([`super::ransac`]) and reordered by inlier count: a candidate
+//! with at least [`MIN_INLIERS`] inliers ranks above every candidate with
+//! fewer, more inliers first; ties and unverified candidates keep their BoW
+//! order. Hits below `depth` follow unchanged. Both search paths produce the
+//! same BoW list, and verification depends only on the query and the stored
+//! geometry, so they still rank identically.
+
+use std::cell::RefCell;
+
+use super::ransac::{self, Scratch};
+use super::Hit;
+use crate::error::Result;
+use crate::store::codec::geometry::Geometry;
+use crate::store::{Generation, Store};
+
+/// Fewest inliers that count as a geometric match. Unrelated images reach
+/// 2–5 by chance with the tolerances of [`super::ransac`] (a test there
+/// bounds it), so 8 leaves a margin.
+pub const MIN_INLIERS: u32 = 8;
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Verifies the first `depth` of `hits` (sorted by BoW score) and reorders
+/// them; sets each verified hit's `inliers`.
+pub(crate) fn rerank(
+    store: &Store,
+    g: &Generation,
+    query: &Geometry,
+    hits: &mut [Hit],
+    depth: usize,
+) -> Result<()> {
+    let depth = depth.min(hits.len());
+    let head = &mut hits[..depth];
+    SCRATCH.with(|s| -> Result<()> {
+        let mut scratch = s.borrow_mut();
+        for h in head.iter_mut() {
+            h.inliers = store
+                .geometry(g, h.doc)?
+                .map(|geo| ransac::inliers(query, &geo, &mut scratch));
+        }
+        Ok(())
+    })?;
+    // Stable: equal keys keep the BoW order (score, then doc id).
+    head.sort_by_key(|h| std::cmp::Reverse(verified(h.inliers)));
+    Ok(())
+}
+
+/// The inlier count that orders a hit: 0 below [`MIN_INLIERS`].
+fn verified(inliers: Option<u32>) -> u32 {
+    inliers.filter(|n| *n >= MIN_INLIERS).unwrap_or(0)
+}
