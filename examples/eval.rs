@@ -3,7 +3,7 @@
 //! ```text
 //! eval PHOTOS_DIR [--distractors-from DIR] [--groups N] [--distractors N]
 //!      [--features rootsift,sift,orb,akaze,brisk] [--words K] [--rerank R]
-//!      [--seed S] [--json FILE]
+//!      [--max-side PX] [--hard] [--seed S] [--json FILE]
 //! ```
 //!
 //! Builds a benchmark in the style of UKBench: each of the first N photos
@@ -41,21 +41,37 @@ fn range(rng: &mut Rng, lo: f64, hi: f64) -> f64 {
 }
 
 /// The six kinds of change a group copy undergoes; one transform chain each.
-fn kind(k: usize, rng: &mut Rng) -> Vec<Transform> {
+/// `hard` draws from harsher ranges (`--hard`): the default ranges leave
+/// re-ranking little to fix on the sample photos.
+fn kind(k: usize, hard: bool, rng: &mut Rng) -> Vec<Transform> {
     let sign = if rng.unit() < 0.5 { -1.0 } else { 1.0 };
+    let pick = |rng: &mut Rng, easy: (f64, f64), harsh: (f64, f64)| {
+        let (lo, hi) = if hard { harsh } else { easy };
+        range(rng, lo, hi)
+    };
     match k {
-        0 => vec![Transform::Rotate(sign * range(rng, 10.0, 40.0))],
+        0 => vec![Transform::Rotate(
+            sign * pick(rng, (10.0, 40.0), (40.0, 90.0)),
+        )],
         1 => vec![
-            Transform::Scale(range(rng, 0.5, 0.9)),
-            Transform::Crop(range(rng, 0.7, 0.9)),
+            Transform::Scale(pick(rng, (0.5, 0.9), (0.3, 0.5))),
+            Transform::Crop(pick(rng, (0.7, 0.9), (0.45, 0.65))),
         ],
-        2 => vec![Transform::Perspective(range(rng, 0.08, 0.22))],
-        3 => vec![Transform::Jpeg(range(rng, 15.0, 30.99) as u8)],
+        2 => vec![Transform::Perspective(pick(
+            rng,
+            (0.08, 0.22),
+            (0.22, 0.32),
+        ))],
+        3 => vec![Transform::Jpeg(pick(rng, (15.0, 30.99), (5.0, 12.99)) as u8)],
         4 => vec![Transform::Photometric {
-            contrast: range(rng, 0.6, 1.4),
-            brightness: range(rng, -40.0, 40.0),
+            contrast: pick(rng, (0.6, 1.4), (0.35, 0.6)),
+            brightness: if hard {
+                sign * range(rng, 40.0, 80.0)
+            } else {
+                range(rng, -40.0, 40.0)
+            },
         }],
-        _ => vec![Transform::Blur(range(rng, 1.0, 2.5))],
+        _ => vec![Transform::Blur(pick(rng, (1.0, 2.5), (2.5, 4.0)))],
     }
 }
 
@@ -88,6 +104,8 @@ struct Args {
     features: Vec<Feature>,
     words: u32,
     rerank: usize,
+    max_side: Option<u32>,
+    hard: bool,
     seed: u64,
     json: Option<PathBuf>,
 }
@@ -105,10 +123,16 @@ fn parse() -> Result<Args, String> {
         features: vec![Feature::RootSift],
         words: 1000,
         rerank: mmindex::DEFAULT_RERANK,
+        max_side: None,
+        hard: false,
         seed: 1,
         json: None,
     };
     while let Some(flag) = it.next() {
+        if flag == "--hard" {
+            a.hard = true;
+            continue;
+        }
         let v = it.next().ok_or(format!("{flag} needs a value"))?;
         let num = |v: &str| v.parse::<u64>().map_err(|e| format!("{flag} {v}: {e}"));
         match flag.as_str() {
@@ -117,6 +141,7 @@ fn parse() -> Result<Args, String> {
             "--distractors" => a.distractors = num(&v)? as usize,
             "--words" => a.words = num(&v)? as u32,
             "--rerank" => a.rerank = num(&v)? as usize,
+            "--max-side" => a.max_side = Some(num(&v)? as u32),
             "--seed" => a.seed = num(&v)?,
             "--json" => a.json = Some(v.into()),
             "--features" => {
@@ -174,7 +199,7 @@ fn make_benchmark(a: &Args, work: &Path) -> Result<(Vec<Member>, Vec<PathBuf>), 
             kinds.swap(i, (rng.next() % (i as u64 + 1)) as usize);
         }
         for (c, k) in kinds.iter().take(3).enumerate() {
-            let ts = kind(*k, &mut rng);
+            let ts = kind(*k, a.hard, &mut rng);
             let label: Vec<String> = ts.iter().map(|t| t.label()).collect();
             let ext = if matches!(ts[0], Transform::Jpeg(_)) {
                 "jpg"
@@ -269,10 +294,11 @@ fn evaluate(
     distractors: &[PathBuf],
 ) -> Result<Row, String> {
     let dir = work.join(format!("idx-{f}"));
-    let index = Index::builder()
-        .feature(f)
-        .words(a.words)
-        .seed(a.seed)
+    let mut builder = Index::builder().feature(f).words(a.words).seed(a.seed);
+    if let Some(px) = a.max_side {
+        builder = builder.max_side(px);
+    }
+    let index = builder
         .open(&dir)
         .map_err(|e| e.to_string())?;
     let mut sources: Vec<Source> = members
@@ -370,11 +396,12 @@ fn main() -> ExitCode {
         }
     };
     println!(
-        "benchmark: {} groups × 4 images, {} distractors, {} words, seed {}",
+        "benchmark: {} groups × 4 images, {} distractors, {} words, seed {}{}",
         members.len() / 4,
         distractors.len(),
         a.words,
-        a.seed
+        a.seed,
+        if a.hard { ", hard transforms" } else { "" }
     );
     println!(
         "| feature | ranking | images | UKBench (of 4) | mAP | recall@1 | recall@10 | query p50 | query p99 | re-rank adds p50 | p99 | build |"
@@ -415,6 +442,8 @@ fn main() -> ExitCode {
                         "distractors": distractors.len(),
                         "words": a.words,
                         "seed": a.seed,
+                        "hard": a.hard,
+                        "max_side": a.max_side,
                         "ukbench": quality.ukbench,
                         "map": quality.map,
                         "recall_at_1": quality.recall1,

@@ -90,6 +90,43 @@ fn every_read_path_reports_damage() {
         "g1.postings",
     );
 
+    // A doc's geometry: re-ranking and verify; search without re-ranking
+    // does not read it.
+    let index = damaged(dir.path(), "geometry", "g1.geometry", &doc0, b"\x05\x01");
+    let s = index.searcher().expect("searcher");
+    corruption_in(
+        s.search_with(&query, &opts(SearchMode::Inverted)),
+        "g1.geometry",
+    );
+    let plain = SearchOptions {
+        rerank: 0,
+        ..opts(SearchMode::Inverted)
+    };
+    assert!(s.search_with(&query, &plain).is_ok());
+    let v = index.verify().expect("verify");
+    assert!(
+        v.violations.iter().any(|m| m.contains("g1.geometry")),
+        "{v:?}"
+    );
+    // Well-formed geometry that disagrees with the doc's histogram.
+    let other = mmindex::store::codec::geometry::encode(&mmindex::store::Geometry::from_features(
+        &[1, 2, 3],
+        &[mmindex::features::Keypoint {
+            x: 1.0,
+            y: 2.0,
+            size: 3.0,
+            angle: 4.0,
+        }; 3],
+    ));
+    let index = damaged(dir.path(), "geometry2", "g1.geometry", &doc0, &other);
+    let v = index.verify().expect("verify");
+    assert!(
+        v.violations
+            .iter()
+            .any(|m| m.contains("doc 0: stored geometry disagrees")),
+        "{v:?}"
+    );
+
     // A doc record: resolving hits.
     let index = damaged(dir.path(), "docs", "docs", &doc0, b"\xff");
     let s = index.searcher().expect("searcher");

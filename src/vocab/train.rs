@@ -241,6 +241,19 @@ mod tests {
     }
 
     #[test]
+    fn seeding_subset_is_sorted_distinct_and_seeded() {
+        let mut rng = Xoshiro256Plus::seed_from_u64(4);
+        assert_eq!(seeding_rows(5 * 10, 10, &mut rng), None);
+        let picked = seeding_rows(1000, 10, &mut rng).unwrap();
+        assert_eq!(picked.len(), 5 * 10);
+        assert!(picked.windows(2).all(|w| w[0] < w[1]), "{picked:?}");
+        assert!(picked.iter().all(|&i| i < 1000));
+        let draw = |seed| seeding_rows(1000, 10, &mut Xoshiro256Plus::seed_from_u64(seed));
+        assert_eq!(draw(9), draw(9));
+        assert_ne!(draw(9), draw(10));
+    }
+
+    #[test]
     fn sq_l2_matches_naive() {
         let x: Vec<f32> = (0..131).map(|i| (i as f32 * 0.37).sin()).collect();
         let y: Vec<f32> = (0..131).map(|i| (i as f32 * 0.11).cos()).collect();
