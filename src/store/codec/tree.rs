@@ -15,9 +15,15 @@
 //! exactly; [`encode`] uses [`ELEM_U8`] whenever every value is such an
 //! integer (an exactness check, not a lossy conversion) and f32 otherwise
 //! (RootSIFT). Measured with `examples/quantize_speed.rs` on the 2-core
-//! reference machine, for a 10^6-word SIFT tree (b = 10, L = 6, 1,111,111
-//! nodes, 142 MB of u8 centroids against 569 MB of f32): loading from sled
-//! (scan + decode + check) took {{U8}} s as u8 against {{F32}} s as f32.
+//! reference machine, for a SIFT-like tree of b = 10, L = 6 (773,562 words,
+//! 877,596 nodes): 122.9 MB stored as u8 against 459.9 MB as f32; opening
+//! sled then loading (scan, decode, check) took 0.10 + 0.29 s as u8 against
+//! 0.40 + 0.41 s as f32. Both are under a second, but u8 halves the time and
+//! quarters the disk space at no cost in quality: on the 10^5-word tree the
+//! mean squared distance of 20,000 queries to their word's centroid was
+//! 88,757 with rounded centroids against 89,637 for a tree trained with
+//! none (rounding moves a centroid by at most 0.5 per dimension, √32 ≈ 5.7
+//! in all, against a typical leaf radius of about 300).
 //! docs/FEATURES.md ("Vocabulary tree") has the full table.
 
 use bincode::{Decode, Encode};

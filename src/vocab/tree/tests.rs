@@ -49,7 +49,7 @@ fn separated_clusters_get_distinct_leaves() {
         let tree = train(&d, 3, 2, 20, seed).unwrap();
         assert_eq!(tree.words(), 9, "seed {seed}");
         let words = tree.quantize(&d).unwrap();
-        let mut word_of = vec![None; 9];
+        let mut word_of = [None; 9];
         for (w, &l) in words.iter().zip(&label) {
             assert_eq!(
                 *word_of[l].get_or_insert(*w),
