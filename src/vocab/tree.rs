@@ -110,7 +110,7 @@ impl VocabTree {
     /// Trains a tree of branching `branching` (≥ 2) and depth `depth` (≥ 1)
     /// on `sample` with seeded k-means at every node (at most `iterations`
     /// Lloyd iterations each); the same seed gives the same tree on any
-    /// number of threads. See [`train`] for the details.
+    /// number of threads. Details: `vocab/tree/build.rs`.
     pub fn train(
         sample: &Descriptors,
         branching: usize,
