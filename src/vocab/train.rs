@@ -40,15 +40,9 @@ pub(crate) fn train(
     };
     let mut rng = Xoshiro256Plus::seed_from_u64(seed);
     let started = std::time::Instant::now();
-    let mut centroids = match seeding_rows(rows, k, &mut rng) {
-        None => plus_plus(&x, k, &mut rng),
-        Some(picked) => plus_plus(&x.select(Axis(0), &picked), k, &mut rng),
-    };
-    let seeded = started.elapsed().as_secs_f64();
-    let run = lloyd::refine(x.view(), &mut centroids, iterations, tolerance(&x, k));
+    let (centroids, run) = kmeans(&x, k, iterations, &mut rng);
     tracing::debug!(
-        seeding_seconds = seeded,
-        lloyd_seconds = started.elapsed().as_secs_f64() - seeded,
+        seconds = started.elapsed().as_secs_f64(),
         iterations = run.iterations,
         inertia = run.inertia,
         rows,
@@ -62,6 +56,25 @@ pub(crate) fn train(
             centroids: pack_majority(&centroids, bytes),
         },
     })
+}
+
+/// k-means of the rows of `x` into `k` (≤ rows) centroids: k-means++ seeding
+/// (on a seeded subset when `x` is large, see [`SEED_ROWS_PER_WORD`]), then
+/// at most `iterations` Lloyd iterations. The result depends only on `x`,
+/// `k`, `iterations` and the state of `rng`, not on the thread count. Shared
+/// by the flat codebook and every node of a [`super::VocabTree`].
+pub(super) fn kmeans(
+    x: &Array2<f32>,
+    k: usize,
+    iterations: u32,
+    rng: &mut Xoshiro256Plus,
+) -> (Array2<f32>, lloyd::LloydRun) {
+    let mut centroids = match seeding_rows(x.nrows(), k, rng) {
+        None => plus_plus(x, k, rng),
+        Some(picked) => plus_plus(&x.select(Axis(0), &picked), k, rng),
+    };
+    let run = lloyd::refine(x.view(), &mut centroids, iterations, tolerance(x, k));
+    (centroids, run)
 }
 
 /// Convergence threshold: Lloyd stops when the Frobenius norm of the
@@ -159,7 +172,7 @@ fn plus_plus(x: &Array2<f32>, k: usize, rng: &mut Xoshiro256Plus) -> Array2<f32>
 /// Squared Euclidean distance between two rows, in eight lanes the
 /// compiler vectorises (k-means++ seeding's inner loop).
 #[inline]
-fn sq_l2(x: &[f32], y: &[f32]) -> f32 {
+pub(super) fn sq_l2(x: &[f32], y: &[f32]) -> f32 {
     let mut lanes = [0f32; 8];
     let mut cx = x.chunks_exact(8);
     let mut cy = y.chunks_exact(8);
@@ -178,7 +191,7 @@ fn sq_l2(x: &[f32], y: &[f32]) -> f32 {
 
 /// Bit i of a row is byte i/8, bit 7 - i%8 (most significant first, as
 /// OpenCV's Hamming norm counts them; the order only has to be consistent).
-fn unpack_bits(data: &[u8], bytes: usize, rows: usize) -> Array2<f32> {
+pub(super) fn unpack_bits(data: &[u8], bytes: usize, rows: usize) -> Array2<f32> {
     let mut x = Array2::<f32>::zeros((rows, bytes * 8));
     for (mut out, row) in x.outer_iter_mut().zip(data.chunks_exact(bytes)) {
         for (i, v) in out.iter_mut().enumerate() {
@@ -188,7 +201,9 @@ fn unpack_bits(data: &[u8], bytes: usize, rows: usize) -> Array2<f32> {
     x
 }
 
-fn pack_majority(centroids: &Array2<f32>, bytes: usize) -> Vec<u8> {
+/// Rounds 0/1-vector centroids to bit strings: bit i set when more than
+/// half of the cluster has it (the bit order of [`unpack_bits`]).
+pub(super) fn pack_majority(centroids: &Array2<f32>, bytes: usize) -> Vec<u8> {
     let mut out = vec![0u8; centroids.nrows() * bytes];
     for (c, row) in centroids.outer_iter().zip(out.chunks_exact_mut(bytes)) {
         for (i, v) in c.iter().enumerate() {

@@ -18,6 +18,7 @@ pub mod hist;
 pub mod keys;
 pub mod meta;
 pub mod postings;
+pub mod tree;
 pub mod varint;
 
 use crate::error::Error;
