@@ -298,9 +298,7 @@ fn evaluate(
     if let Some(px) = a.max_side {
         builder = builder.max_side(px);
     }
-    let index = builder
-        .open(&dir)
-        .map_err(|e| e.to_string())?;
+    let index = builder.open(&dir).map_err(|e| e.to_string())?;
     let mut sources: Vec<Source> = members
         .iter()
         .map(|m| Source::path(file_id(&m.path), m.path.clone()))

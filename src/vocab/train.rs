@@ -96,18 +96,25 @@ fn tolerance(x: &Array2<f32>, k: usize) -> f32 {
 /// the inertia and retrieval figures this was chosen by.
 const SEED_ROWS_PER_WORD: usize = 5;
 
+/// Rows seeding looks at whatever the number of words: with few words, a
+/// subset of 5 per word can miss a whole cluster.
+const SEED_ROWS_MIN: usize = 2048;
+
 /// The rows seeding draws from when the sample holds more than
-/// [`SEED_ROWS_PER_WORD`] per word: a seeded uniform subset in row order,
+/// [`SEED_ROWS_PER_WORD`] per word (and [`SEED_ROWS_MIN`]): a seeded uniform subset in row order,
 /// or `None` for all rows.
 fn seeding_rows(rows: usize, k: usize, rng: &mut Xoshiro256Plus) -> Option<Vec<usize>> {
-    let m = k.saturating_mul(SEED_ROWS_PER_WORD);
+    let m = k.saturating_mul(SEED_ROWS_PER_WORD).max(SEED_ROWS_MIN);
     if rows <= m {
         return None;
     }
     // Partial Fisher-Yates: the first m slots end up a uniform m-subset.
     let mut idx: Vec<usize> = (0..rows).collect();
     for i in 0..m {
-        let j = i + (rng.next_u64() % (rows - i) as u64) as usize;
+        // Multiply-high keeps the draw in the generator's strong high bits
+        // (xoshiro256+'s lowest bits are weak; a modulus would use them).
+        let span = (rows - i) as u128;
+        let j = i + ((u128::from(rng.next_u64()) * span) >> 64) as usize;
         idx.swap(i, j);
     }
     idx.truncate(m);
@@ -258,12 +265,13 @@ mod tests {
     #[test]
     fn seeding_subset_is_sorted_distinct_and_seeded() {
         let mut rng = Xoshiro256Plus::seed_from_u64(4);
-        assert_eq!(seeding_rows(5 * 10, 10, &mut rng), None);
-        let picked = seeding_rows(1000, 10, &mut rng).unwrap();
-        assert_eq!(picked.len(), 5 * 10);
-        assert!(picked.windows(2).all(|w| w[0] < w[1]), "{picked:?}");
-        assert!(picked.iter().all(|&i| i < 1000));
-        let draw = |seed| seeding_rows(1000, 10, &mut Xoshiro256Plus::seed_from_u64(seed));
+        assert_eq!(seeding_rows(5 * 1000, 1000, &mut rng), None);
+        assert_eq!(seeding_rows(SEED_ROWS_MIN, 10, &mut rng), None);
+        let picked = seeding_rows(9000, 1000, &mut rng).unwrap();
+        assert_eq!(picked.len(), 5 * 1000);
+        assert!(picked.windows(2).all(|w| w[0] < w[1]));
+        assert!(picked.iter().all(|&i| i < 9000));
+        let draw = |seed| seeding_rows(9000, 1000, &mut Xoshiro256Plus::seed_from_u64(seed));
         assert_eq!(draw(9), draw(9));
         assert_ne!(draw(9), draw(10));
     }

@@ -218,10 +218,9 @@ fn binary_tree_separates_bit_patterns() {
             .collect();
         let mut data = Vec::new();
         let mut label = Vec::new();
-        // Patterns in seeded random order: a strictly periodic order meets
-        // the weak low bits of Xoshiro256+ in the seeding subset's draws
-        // (`train::seeding_rows` takes `next_u64() % rows`), which then
-        // under-samples some patterns.
+        // Patterns in seeded random order. (A strictly periodic order once
+        // met the weak low bits of Xoshiro256+ when `train::seeding_rows`
+        // drew by modulus; it now draws from the high bits.)
         for _ in 0..160 {
             let l = ((rng.next_u64() >> 32) % 4) as usize;
             {
