@@ -117,6 +117,9 @@ pub struct Stats {
     pub postings: u64,
     /// Bytes the database occupies on disk.
     pub bytes_on_disk: u64,
+    /// The vocabulary tree's (branching, depth), or `None` for a flat
+    /// codebook (and before training).
+    pub tree: Option<(u32, u32)>,
 }
 
 /// Logical bytes (keys plus values) of each kind of stored data, from
@@ -215,13 +218,17 @@ impl Index {
     /// Counts and sizes.
     pub fn stats(&self) -> Result<Stats> {
         let store = &self.inner.store;
-        let (records, words, generation, postings) = match self.inner.active()? {
-            None => (0, 0, 0, 0),
+        let (records, words, generation, postings, tree) = match self.inner.active()? {
+            None => (0, 0, 0, 0, None),
             Some(a) => (
                 store.doc_count(&a.generation)?,
                 a.codebook.words() as u64,
                 a.generation.n,
                 store.posting_count(&a.generation)?,
+                match &a.codebook {
+                    Codebook::Tree(t) => Some((t.branching() as u32, t.depth() as u32)),
+                    _ => None,
+                },
             ),
         };
         Ok(Stats {
@@ -231,6 +238,7 @@ impl Index {
             feature: self.inner.config().feature,
             postings,
             bytes_on_disk: store.size_on_disk()?,
+            tree,
         })
     }
 

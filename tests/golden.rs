@@ -1,9 +1,13 @@
-//! Format compatibility: a small index written by format version 1 is
-//! committed under tests/golden/v1; every later build must open it, verify
+//! Format compatibility: a small index written by each format version is
+//! committed under tests/golden/v{N}; every later build must open it, verify
 //! it, and answer exactly as recorded (as tantivy's compat tests do).
 //!
-//! `MMINDEX_WRITE_GOLDEN=1 cargo test --test golden` rewrites it; only do
-//! that together with a format version bump, keeping the old directory.
+//! - v1: ORB, a flat 50-word codebook, 3 photos, one removed.
+//! - v2: ORB with 300 features per photo, a vocabulary tree (20,000 words
+//!   requested, so the tree path), the same records, with geometry.
+//!
+//! `MMINDEX_WRITE_GOLDEN=N cargo test --test golden` writes version N's
+//! directory; only do that for a new format version, never for an old one.
 
 mod common;
 
@@ -11,8 +15,17 @@ use std::path::{Path, PathBuf};
 
 use mmindex::{Feature, Index, RunOptions, SearchMode, SearchOptions, Source};
 
-fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/v1")
+fn golden_dir(version: u32) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/v{version}"))
+}
+
+/// Words requested per golden version.
+fn golden_words(version: u32) -> u32 {
+    if version == 1 {
+        50
+    } else {
+        20_000
+    }
 }
 
 /// Fixed word-list queries: answers depend only on stored data, not on the
@@ -60,15 +73,27 @@ fn answers(index: &Index) -> serde_json::Value {
 }
 
 #[test]
-fn golden_index_opens_and_answers_identically() {
-    let golden = golden_dir();
-    if std::env::var("MMINDEX_WRITE_GOLDEN").is_ok() {
+fn golden_v1_index_opens_and_answers_identically() {
+    check(1);
+}
+
+#[test]
+fn golden_v2_index_opens_and_answers_identically() {
+    check(2);
+}
+
+fn check(version: u32) {
+    let golden = golden_dir(version);
+    if std::env::var("MMINDEX_WRITE_GOLDEN").ok().as_deref() == Some(&version.to_string()) {
         let _ = std::fs::remove_dir_all(&golden);
-        let index = Index::builder()
+        let mut builder = Index::builder()
             .feature(Feature::Orb)
-            .words(50)
-            .open(golden.join("index"))
-            .expect("create");
+            .words(golden_words(version));
+        if version >= 2 {
+            // Few features keep the committed directory small.
+            builder = builder.max_features(300);
+        }
+        let index = builder.open(golden.join("index")).expect("create");
         let mut w = index.writer(RunOptions::default()).expect("writer");
         let sources = common::photos()
             .into_iter()
@@ -91,7 +116,8 @@ fn golden_index_opens_and_answers_identically() {
     // Opening may write (recovery, leftovers): work on a copy.
     let dir = tempfile::tempdir().expect("temp");
     common::copy_dir(&golden.join("index"), &dir.path().join("index"));
-    let index = Index::open(dir.path().join("index")).expect("a version-1 index opens");
+    let index = Index::open(dir.path().join("index"))
+        .unwrap_or_else(|e| panic!("a version-{version} index opens: {e}"));
     let v = index.verify().expect("verify");
     assert!(v.is_ok(), "{:?}", v.violations);
     let expected: serde_json::Value = serde_json::from_slice(

@@ -20,6 +20,12 @@ fn run(feature: Feature, words: u32) -> (usize, usize, usize) {
     let (_, report) = w.build(sources).expect("build");
     assert_eq!(report.added, n, "{report:?}");
     drop(w);
+    let tree = index.stats().expect("stats").tree;
+    assert_eq!(
+        tree.is_some(),
+        words as usize > mmindex::vocab::FLAT_MAX_WORDS,
+        "{words} words gave {tree:?}"
+    );
     let s = index.searcher().expect("searcher");
     let (mut firsts_inv, mut firsts_seq, mut total) = (0, 0, 0);
     for photo in common::photos() {
@@ -108,4 +114,17 @@ fn akaze_finds_transformed_copies() {
 #[test]
 fn brisk_finds_transformed_copies() {
     check(Feature::Brisk, 1000);
+}
+
+/// Above `FLAT_MAX_WORDS` the vocabulary is a tree (approximate nearest
+/// words): transformed copies must still come first in both modes.
+#[test]
+fn rootsift_with_a_vocabulary_tree_finds_transformed_copies() {
+    let words = mmindex::vocab::FLAT_MAX_WORDS as u32 + 1;
+    check(Feature::RootSift, words);
+}
+
+#[test]
+fn orb_with_a_vocabulary_tree_finds_transformed_copies() {
+    check(Feature::Orb, mmindex::vocab::FLAT_MAX_WORDS as u32 + 1);
 }

@@ -121,7 +121,7 @@ impl IndexWriter {
             ));
         }
         let feature = self.inner.config().feature;
-        if matches!(codebook, Codebook::Binary { .. }) != feature.is_binary() {
+        if codebook.is_binary() != feature.is_binary() {
             return Err(Error::InvalidConfig(format!(
                 "codebook kind does not match feature {feature}"
             )));

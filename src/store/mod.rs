@@ -30,7 +30,7 @@ use crate::config::IndexConfig;
 use crate::error::{Error, Result};
 use crate::vocab::Codebook;
 use codec::codebook as cbc;
-use codec::{keys, meta, DecodeError, FORMAT_VERSION, MAGIC};
+use codec::{keys, meta, DecodeError, FORMAT_VERSION, MAGIC, OLDEST_FORMAT};
 
 pub(crate) use batch::{Batch, NewDoc};
 pub use codec::doc::DocRecord;
@@ -159,7 +159,7 @@ impl Store {
                     .get_meta(meta::FORMAT)?
                     .ok_or_else(|| missing("meta", meta::FORMAT))?;
                 let found = meta::u32_from(&v).map_err(|e| e.at("meta", meta::FORMAT))?;
-                if found != FORMAT_VERSION {
+                if !(OLDEST_FORMAT..=FORMAT_VERSION).contains(&found) {
                     return Err(Error::IncompatibleFormat {
                         found,
                         supported: FORMAT_VERSION,
@@ -262,9 +262,7 @@ impl Store {
             .max();
         let n = newest.map_or(1, |p| p + 1);
         let g = self.generation(n)?;
-        let (header, chunks) = cbc::encode(codebook);
-        g.codebook.insert(cbc::HEADER, header)?;
-        for (k, v) in chunks {
+        for (k, v) in cbc::entries(codebook) {
             g.codebook.insert(k, v)?;
         }
         for (k, v) in cbc::encode_idf(idf) {
@@ -280,8 +278,14 @@ impl Store {
     /// one transaction, durably. The previous generation's trees stay until
     /// [`drop_generation`](Self::drop_generation) or the next open.
     pub(crate) fn activate(&self, g: &Generation, config: Option<&IndexConfig>) -> Result<()> {
-        let mut writes: Vec<Write> =
-            vec![(0, meta::ACTIVE.to_vec(), Some(g.n.to_be_bytes().to_vec()))];
+        let mut writes: Vec<Write> = vec![
+            (0, meta::ACTIVE.to_vec(), Some(g.n.to_be_bytes().to_vec())),
+            (
+                0,
+                meta::FORMAT.to_vec(),
+                Some(FORMAT_VERSION.to_be_bytes().to_vec()),
+            ),
+        ];
         if let Some(c) = config {
             writes.push((0, meta::CONFIG.to_vec(), Some(meta::encode_config(c))));
         }
@@ -311,15 +315,26 @@ impl Store {
     /// Loads generation `g`'s codebook and IDF weights.
     pub(crate) fn load_vocabulary(&self, g: &Generation) -> Result<(Codebook, Vec<f32>)> {
         let tree = gen_tree(g.n, "codebook");
-        let h = g
-            .codebook
-            .get(cbc::HEADER)?
-            .ok_or_else(|| missing(&tree, cbc::HEADER))?;
-        let header = cbc::decode_header(&h).map_err(|e| e.at(&tree, cbc::HEADER))?;
-        let chunks = collect_chunks(&g.codebook, cbc::CENTROIDS)?;
-        let cb = cbc::decode(&header, &chunks).map_err(|e| e.at(&tree, cbc::CENTROIDS))?;
+        let cb = match g.codebook.get(codec::tree::HEADER)? {
+            Some(h) => {
+                let at = |e: DecodeError| e.at(&tree, codec::tree::HEADER);
+                let header = codec::tree::decode_header(&h).map_err(at)?;
+                let nodes = collect_chunks(&g.codebook, codec::tree::NODES)?;
+                let centroids = collect_chunks(&g.codebook, codec::tree::CENTROIDS)?;
+                Codebook::Tree(codec::tree::decode(&header, &nodes, &centroids).map_err(at)?)
+            }
+            None => {
+                let h = g
+                    .codebook
+                    .get(cbc::HEADER)?
+                    .ok_or_else(|| missing(&tree, cbc::HEADER))?;
+                let header = cbc::decode_header(&h).map_err(|e| e.at(&tree, cbc::HEADER))?;
+                let chunks = collect_chunks(&g.codebook, cbc::CENTROIDS)?;
+                cbc::decode(&header, &chunks).map_err(|e| e.at(&tree, cbc::CENTROIDS))?
+            }
+        };
         let idf_chunks = collect_chunks(&g.stats, cbc::IDF)?;
-        let idf = cbc::decode_idf(&idf_chunks, header.words as usize)
+        let idf = cbc::decode_idf(&idf_chunks, cb.words())
             .map_err(|e| e.at(&gen_tree(g.n, "stats"), cbc::IDF))?;
         Ok((cb, idf))
     }

@@ -1,7 +1,9 @@
-//! A flat codebook: `k` centroids, each descriptor mapped to its nearest.
+//! The codebook: `k` centroids, each descriptor mapped to its nearest
+//! (flat), or a vocabulary tree for large vocabularies.
 
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
+use super::VocabTree;
 use crate::error::{Error, Result};
 use crate::features::Descriptors;
 
@@ -32,6 +34,10 @@ pub enum Codebook {
         /// `k × bytes` centroid bits, row-major.
         centroids: Vec<u8>,
     },
+    /// A vocabulary tree (float or binary): each descriptor descends to the
+    /// nearest child at every level, `b·L` comparisons instead of `k`; a
+    /// descriptor's word is its leaf, not always its nearest leaf.
+    Tree(VocabTree),
 }
 
 impl Codebook {
@@ -51,6 +57,16 @@ impl Codebook {
             Codebook::Binary { bytes, centroids } => {
                 centroids.len().checked_div(*bytes).unwrap_or(0)
             }
+            Codebook::Tree(t) => t.words(),
+        }
+    }
+
+    /// Whether it quantizes binary descriptors (ORB, AKAZE, BRISK).
+    pub fn is_binary(&self) -> bool {
+        match self {
+            Codebook::Float { .. } => false,
+            Codebook::Binary { .. } => true,
+            Codebook::Tree(t) => t.is_binary(),
         }
     }
 
@@ -59,6 +75,7 @@ impl Codebook {
         match self {
             Codebook::Float { centroids, .. } => centroids.ncols(),
             Codebook::Binary { bytes, .. } => *bytes,
+            Codebook::Tree(t) => t.width(),
         }
     }
 
@@ -68,6 +85,7 @@ impl Codebook {
             return Err(Error::InvalidConfig("empty codebook".into()));
         }
         match (self, d) {
+            (Codebook::Tree(t), d) => t.quantize(d),
             (
                 Codebook::Float {
                     centroids,

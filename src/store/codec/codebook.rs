@@ -38,10 +38,11 @@ pub struct CodebookHeader {
 /// A key and its value.
 pub type Entry = (Vec<u8>, Vec<u8>);
 
-/// The header and the chunk entries of a codebook, in chunk order.
+/// The header and the chunk entries of a flat codebook, in chunk order. A
+/// tree is stored by [`super::tree::encode`] instead (see [`entries`]).
 pub fn encode(cb: &Codebook) -> (Vec<u8>, Vec<Entry>) {
     let header = CodebookHeader {
-        kind: u8::from(matches!(cb, Codebook::Binary { .. })),
+        kind: u8::from(cb.is_binary()),
         width: cb.width() as u32,
         words: cb.words() as u32,
     };
@@ -57,6 +58,8 @@ pub fn encode(cb: &Codebook) -> (Vec<u8>, Vec<Entry>) {
             .chunks(CHUNK_WORDS * bytes)
             .map(|c| c.to_vec())
             .collect(),
+        // Not a flat layout: `entries` stores trees.
+        Codebook::Tree(_) => Vec::new(),
     };
     let chunks = chunks
         .into_iter()
@@ -64,6 +67,18 @@ pub fn encode(cb: &Codebook) -> (Vec<u8>, Vec<Entry>) {
         .map(|(i, v)| (keys::chunk(CENTROIDS, i as u32), v))
         .collect();
     (super::encode_bincode(&header), chunks)
+}
+
+/// Every entry of the `g{N}.codebook` tree for `cb`, header included: a
+/// flat codebook under [`HEADER`], a vocabulary tree under
+/// [`super::tree::HEADER`] (its presence is what marks a tree).
+pub fn entries(cb: &Codebook) -> Vec<Entry> {
+    let (key, (header, mut chunks)) = match cb {
+        Codebook::Tree(t) => (super::tree::HEADER, super::tree::encode(t)),
+        _ => (HEADER, encode(cb)),
+    };
+    chunks.insert(0, (key.to_vec(), header));
+    chunks
 }
 
 /// Decodes a header.

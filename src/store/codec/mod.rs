@@ -23,9 +23,23 @@ pub mod varint;
 
 use crate::error::Error;
 
-/// The on-disk format this build reads and writes. Bump on any layout change;
-/// `open` refuses any other version with `IncompatibleFormat`.
-pub const FORMAT_VERSION: u32 = 1;
+/// The on-disk format this build writes. Bump on any layout change; `open`
+/// refuses versions outside [`OLDEST_FORMAT`]`..=FORMAT_VERSION` with
+/// `IncompatibleFormat`.
+///
+/// - 1: the first format.
+/// - 2: a generation's codebook may be a vocabulary tree (the `tree` key in
+///   `g{N}.codebook`); docs may have geometry (`g{N}.geometry`, written
+///   since format 1 by this build too: a format-1 reader ignores it).
+///
+/// Every format-1 layout is unchanged in format 2, so format-1 indexes open
+/// as they are; an index is marked 2 when it is created, and when a new
+/// generation is activated (in the same transaction), since that
+/// generation may hold a tree a format-1 build cannot read.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest format this build reads.
+pub const OLDEST_FORMAT: u32 = 1;
 
 /// The first value in `meta`, naming the directory as an mmindex index.
 pub const MAGIC: &[u8; 8] = b"MMINDEX\0";

@@ -2,7 +2,7 @@
 //!
 //! | key | value |
 //! | --- | --- |
-//! | `header` | [`TreeHeader`], bincode |
+//! | `tree` | [`TreeHeader`], bincode (its presence marks the codebook as a tree; a flat one has `header`) |
 //! | `n` ‖ chunk no. (u32 BE) | up to [`CHUNK_NODES`] node records of [`NODE_BYTES`]: `first_child`, `child_count`, `word` (u32 LE each; `word` = `u32::MAX` on internal nodes) |
 //! | `c` ‖ chunk no. (u32 BE) | up to [`CHUNK_NODES`] centroid rows, node order, root first: f32 LE ([`ELEM_F32`]), one byte per value ([`ELEM_U8`]), or raw bit bytes (binary) |
 //!
@@ -37,7 +37,7 @@ pub const CHUNK_NODES: usize = 4096;
 /// Bytes per node record.
 pub const NODE_BYTES: usize = 12;
 /// Key of the header.
-pub const HEADER: &[u8] = b"header";
+pub const HEADER: &[u8] = b"tree";
 /// Name prefix of node-record chunks.
 pub const NODES: &[u8] = b"n";
 /// Name prefix of centroid chunks.

@@ -18,6 +18,8 @@ pub struct JsonStats {
     postings: u64,
     bytes_on_disk: u64,
     bytes_per_record: f64,
+    /// The vocabulary tree's [branching, depth]; null for a flat codebook.
+    tree: Option<(u32, u32)>,
     /// Present from the CLI (it reads the whole index), absent from the
     /// server's cheap `GET /stats`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -71,6 +73,7 @@ pub fn stats_json(s: &mmindex::Stats) -> JsonStats {
         postings: s.postings,
         bytes_on_disk: s.bytes_on_disk,
         bytes_per_record: per(s.bytes_on_disk, s.records),
+        tree: s.tree,
         space: None,
     }
 }
@@ -87,7 +90,13 @@ pub fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string(&j)?);
     } else {
         println!("records        {}", s.records);
-        println!("words          {}", s.words);
+        match s.tree {
+            Some((b, l)) => println!(
+                "words          {} (vocabulary tree, branching {b}, depth {l})",
+                s.words
+            ),
+            None => println!("words          {}", s.words),
+        }
         println!("generation     {}", s.generation);
         println!("feature        {}", s.feature);
         println!("postings       {}", s.postings);
