@@ -42,11 +42,14 @@ pub enum Error {
         reason: String,
     },
     /// The directory holds an index written in a format this build cannot read.
-    #[error("incompatible index format version {found}; this build supports {supported}")]
+    #[error(
+        "incompatible index format version {found}; this build reads versions {} to {supported}",
+        crate::store::codec::OLDEST_FORMAT
+    )]
     IncompatibleFormat {
         /// The version stored in the index.
         found: u32,
-        /// The version this build reads and writes.
+        /// The newest version this build reads (and the one it writes).
         supported: u32,
     },
     /// The directory exists but is not an mmindex index.

@@ -96,7 +96,7 @@ fn typed_errors() {
     match Index::open(&path) {
         Err(Error::IncompatibleFormat {
             found: 99,
-            supported: 1,
+            supported: mmindex::store::codec::FORMAT_VERSION,
         }) => {}
         Err(e) => panic!("expected IncompatibleFormat, got {e}"),
         Ok(_) => panic!("expected IncompatibleFormat, got an index"),

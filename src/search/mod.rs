@@ -99,7 +99,7 @@ pub struct SearchOptions {
 
 /// Default re-ranking depth: enough for the right record to be found
 /// when bag-of-words ranks it far down (a small region of the query, for
-/// one), at about 0.1 ms per candidate (docs/SCORING.md, "Geometric re-ranking").
+/// one), at about 0.02 ms per candidate (docs/SCORING.md, "Geometric re-ranking").
 pub const DEFAULT_RERANK: usize = 100;
 
 pub use rerank::MIN_INLIERS;
@@ -144,6 +144,17 @@ impl PreparedQuery {
     pub fn words(&self) -> &[u32] {
         &self.words
     }
+}
+
+/// Extracts and quantizes a query image against `active`'s vocabulary.
+fn describe(active: &Active, query: &Query) -> Result<PreparedQuery> {
+    let f = features::extract(&query.0, &active.params)?;
+    let words = active.codebook.quantize(&f.descriptors)?;
+    Ok(PreparedQuery {
+        generation: active.generation.n,
+        geometry: Geometry::from_features(&words, &f.keypoints),
+        words,
+    })
 }
 
 /// What both search paths read: one query against one generation, seeing
@@ -197,23 +208,15 @@ impl Searcher {
     /// Searches with explicit options.
     pub fn search_with(&self, query: &Query, opts: &SearchOptions) -> Result<Vec<Hit>> {
         let active = self.active()?;
-        let f = features::extract(&query.0, &active.params)?;
-        let words = active.codebook.quantize(&f.descriptors)?;
-        let geometry = (opts.rerank > 0).then(|| Geometry::from_features(&words, &f.keypoints));
-        self.search_active(&active, &words, geometry.as_ref(), opts)
+        let q = describe(&active, query)?;
+        let geometry = (opts.rerank > 0).then_some(&q.geometry);
+        self.search_active(&active, &q.words, geometry, opts)
     }
 
     /// Describes and quantizes a query image once, to search it several
     /// times (other options, other modes) without extracting it again.
     pub fn prepare(&self, query: &Query) -> Result<PreparedQuery> {
-        let active = self.active()?;
-        let f = features::extract(&query.0, &active.params)?;
-        let words = active.codebook.quantize(&f.descriptors)?;
-        Ok(PreparedQuery {
-            generation: active.generation.n,
-            geometry: Geometry::from_features(&words, &f.keypoints),
-            words,
-        })
+        describe(&*self.active()?, query)
     }
 
     /// Searches a prepared query. Fails with

@@ -48,6 +48,7 @@ const REFINEMENTS: usize = 2;
 pub(crate) struct Scratch {
     pairs: Vec<(u32, u32)>,
     inlier: Vec<bool>,
+    fresh: Vec<bool>,
     used_q: Vec<bool>,
     used_c: Vec<bool>,
 }
@@ -109,18 +110,11 @@ pub(crate) fn inliers(q: &Geometry, c: &Geometry, scratch: &mut Scratch) -> u32 
     let Scratch {
         pairs,
         inlier,
+        fresh,
         used_q,
         used_c,
     } = scratch;
     correspondences(&q.points, &c.points, pairs);
-    if std::env::var_os("MMX_DEBUG").is_some() {
-        eprintln!(
-            "q {} c {} pairs {}",
-            q.points.len(),
-            c.points.len(),
-            pairs.len()
-        );
-    }
     if pairs.len() < 2 {
         return pairs.len() as u32;
     }
@@ -174,7 +168,6 @@ pub(crate) fn inliers(q: &Geometry, c: &Geometry, scratch: &mut Scratch) -> u32 
     };
 
     // Inliers of the hypothesis, then affine fits on them while they gain.
-    let mut fresh = Vec::with_capacity(n);
     inlier.clear();
     inlier.extend(pairs.iter().map(|&(a, b)| {
         let (qj, cj) = (&q.points[a as usize], &c.points[b as usize]);
@@ -191,12 +184,12 @@ pub(crate) fn inliers(q: &Geometry, c: &Geometry, scratch: &mut Scratch) -> u32 
                 .iter()
                 .map(|&(a, b)| near(&fit, &q.points[a as usize], &c.points[b as usize], tol2)),
         );
-        let gained = unique(pairs, &fresh, used_q, used_c, q, c);
+        let gained = unique(pairs, fresh, used_q, used_c, q, c);
         if gained <= count {
             break;
         }
         count = gained;
-        std::mem::swap(inlier, &mut fresh);
+        std::mem::swap(inlier, fresh);
     }
     count
 }
