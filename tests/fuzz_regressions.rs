@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use mmindex::store::codec::{doc, hist, keys, postings};
+use mmindex::store::codec::{doc, geometry, hist, keys, postings};
 use mmindex::{Index, RunOptions, Source};
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -36,6 +36,10 @@ fn stored_value_decoders_reject_fuzz_findings() {
     let h = fixture("hist-overlong-varint.bin");
     if let Ok(v) = hist::decode(&h) {
         assert_eq!(hist::encode(&v), h, "only canonical encodings decode");
+    }
+    let g = fixture("geometry-empty-unoriented.bin");
+    if let Ok(v) = geometry::decode(&g) {
+        assert_eq!(geometry::encode(&v), g, "only canonical encodings decode");
     }
     let p = fixture("postings-overlong-varint.bin");
     if p.len() >= 12 {

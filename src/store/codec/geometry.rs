@@ -211,13 +211,25 @@ pub fn decode(b: &[u8]) -> Result<Geometry, DecodeError> {
             b.len() - pos
         )));
     }
-    let extent = points.iter().map(|p| p.x.max(p.y)).fold(0f32, f32::max);
+    let geometry = Geometry { points };
+    // An empty geometry counts as oriented (found by fuzzing: `00 00 0c`
+    // decoded and re-encoded as `00 01 0c`).
+    if oriented != geometry.oriented() {
+        return Err(DecodeError::new(
+            "orientation flag disagrees with the stored angles",
+        ));
+    }
+    let extent = geometry
+        .points
+        .iter()
+        .map(|p| p.x.max(p.y))
+        .fold(0f32, f32::max);
     if e != shift_for(extent) {
         return Err(DecodeError::new(format!(
             "coordinate exponent {e} is not the one its coordinates give"
         )));
     }
-    Ok(Geometry { points })
+    Ok(geometry)
 }
 
 #[cfg(test)]
@@ -302,7 +314,8 @@ mod tests {
         varint::put(&mut huge, u64::MAX >> 1);
         huge.extend_from_slice(&[1, 6]);
         assert!(decode(&huge).is_err());
-        assert_eq!(decode(&[0, 0, 12]).unwrap(), Geometry::default());
-        assert!(decode(&[0, 0, 0]).is_err(), "non-canonical exponent");
+        assert_eq!(decode(&[0, 1, 12]).unwrap(), Geometry::default());
+        assert!(decode(&[0, 1, 0]).is_err(), "non-canonical exponent");
+        assert!(decode(&[0, 0, 12]).is_err(), "non-canonical flag");
     }
 }
