@@ -132,6 +132,9 @@ pub struct Space {
     pub postings: u64,
     /// Histograms (with their norms) of the active generation.
     pub histograms: u64,
+    /// Each record's two histogram norms, read by a search's first look
+    /// at the collection (8 bytes of value per record).
+    pub norms: u64,
     /// Each record's features (word and keypoint) for geometric
     /// re-ranking, about 7 bytes per feature.
     pub geometry: u64,

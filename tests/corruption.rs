@@ -55,15 +55,12 @@ fn every_read_path_reports_damage() {
     };
     let doc0 = 0u64.to_be_bytes();
 
-    // A histogram: both search paths and verify.
+    // A histogram: the sequential path and verify. (The inverted path reads
+    // postings and the norms tree, never a histogram.)
     let index = damaged(dir.path(), "hist", "g1.hist", &doc0, b"\x01\x02");
     let s = index.searcher().expect("searcher");
     corruption_in(
         s.search_with(&query, &opts(SearchMode::Sequential)),
-        "g1.hist",
-    );
-    corruption_in(
-        s.search_with(&query, &opts(SearchMode::Inverted)),
         "g1.hist",
     );
     let v = index.verify().expect("verify");
@@ -89,6 +86,16 @@ fn every_read_path_reports_damage() {
         s.search_words(&all_words, &opts(SearchMode::Inverted)),
         "g1.postings",
     );
+
+    // A doc's norms: the inverted path (which reads them) and verify.
+    let index = damaged(dir.path(), "norms", "g1.norms", &doc0, b"\x01\x02\x03");
+    let s = index.searcher().expect("searcher");
+    corruption_in(
+        s.search_with(&query, &opts(SearchMode::Inverted)),
+        "g1.norms",
+    );
+    let v = index.verify().expect("verify");
+    assert!(v.violations.iter().any(|m| m.contains("g1.norms")), "{v:?}");
 
     // A doc's geometry: re-ranking and verify; search without re-ranking
     // does not read it.

@@ -4,7 +4,8 @@
 //! for L1). A doc's norms never change while its id exists (IDF is frozen per
 //! generation and a replacement takes a new id), so the cache only grows: it
 //! loads the docs below the search's watermark that it has not seen yet, in
-//! one ordered scan, and is shared by every searcher. Removed docs keep their
+//! one ordered scan of `g{N}.norms` (8 bytes a doc; the histograms' heads
+//! for generations without it), and is shared by every searcher. Removed docs keep their
 //! entry (their postings are gone, so it is never read); a new generation
 //! starts a new cache. 8 bytes per doc id.
 

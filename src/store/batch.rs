@@ -47,12 +47,14 @@ const HIST: usize = 3;
 const POSTINGS: usize = 4;
 const STATS: usize = 5;
 const GEOMETRY: usize = 6;
+const NORMS: usize = 7;
 
 // Tree order of `fill_generation`'s transaction.
 const FILL_HIST: usize = 0;
 const FILL_POSTINGS: usize = 1;
 const FILL_STATS: usize = 2;
 const FILL_GEOMETRY: usize = 3;
+const FILL_NORMS: usize = 4;
 
 /// Posting blocks read and edited in memory: key → postings (empty = delete).
 struct BlockEdits<'a> {
@@ -171,6 +173,11 @@ impl Store {
         let mut by_word: BTreeMap<u32, Vec<(u64, u32)>> = BTreeMap::new();
         let mut postings = self.posting_count(g)?;
         for (doc, h, geometry) in docs {
+            writes.push((
+                FILL_NORMS,
+                keys::doc(*doc).to_vec(),
+                Some(codec::hist::encode_norms(h.cos_norm, h.l1_norm).to_vec()),
+            ));
             if let Some(geo) = geometry {
                 writes.push((
                     FILL_GEOMETRY,
@@ -206,7 +213,10 @@ impl Store {
             STAT_POSTINGS.to_vec(),
             Some(postings.to_be_bytes().to_vec()),
         ));
-        apply(&[&g.hist, &g.postings, &g.stats, &g.geometry], &writes)
+        apply(
+            &[&g.hist, &g.postings, &g.stats, &g.geometry, &g.norms],
+            &writes,
+        )
     }
 
     /// Commits `batch` to generation `g` atomically and durably.
@@ -245,6 +255,7 @@ impl Store {
             writes.push((DOCS, keys::doc(doc).to_vec(), None));
             writes.push((HIST, keys::doc(doc).to_vec(), None));
             writes.push((GEOMETRY, keys::doc(doc).to_vec(), None));
+            writes.push((NORMS, keys::doc(doc).to_vec(), None));
             if !is_replace {
                 writes.push((RECORDS, record.clone(), None));
                 done.removed += 1;
@@ -275,6 +286,11 @@ impl Store {
                 HIST,
                 keys::doc(a.doc_id).to_vec(),
                 Some(codec::hist::encode(&a.hist)),
+            ));
+            writes.push((
+                NORMS,
+                keys::doc(a.doc_id).to_vec(),
+                Some(codec::hist::encode_norms(a.hist.cos_norm, a.hist.l1_norm).to_vec()),
             ));
             if let Some(geo) = &a.geometry {
                 writes.push((
@@ -325,6 +341,7 @@ impl Store {
             &g.postings,
             &g.stats,
             &g.geometry,
+            &g.norms,
         ];
         apply(&trees, &writes)?;
         self.flush()?;

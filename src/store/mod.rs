@@ -13,6 +13,7 @@
 //! | `g{N}.postings` | word ‖ first doc | block of (doc delta, tf) |
 //! | `g{N}.stats` | names / idf chunks | IDF weights, doc and posting counts |
 //! | `g{N}.geometry` | doc id | each feature's word and keypoint (optional per doc) |
+//! | `g{N}.norms` | doc id | the histogram's two norms (complete when `stats` has `norms`) |
 //!
 //! Everything derived from a codebook lives under its generation N; trees of
 //! any other generation than the active one are leftovers of an interrupted
@@ -75,12 +76,18 @@ pub(crate) struct Generation {
     pub postings: Tree,
     pub stats: Tree,
     pub geometry: Tree,
+    pub norms: Tree,
 }
 
 /// Stats key of the doc count, u64 BE.
 const STAT_DOCS: &[u8] = b"docs";
 /// Stats key of the posting count, u64 BE.
 const STAT_POSTINGS: &[u8] = b"postings";
+/// Stats key present (value `[1]`) when `g{N}.norms` holds every doc of the
+/// generation: set when the generation is created. Generations created
+/// before the norms tree existed (format 1, early format 2) lack it, and
+/// their norms are read from the histograms.
+const STAT_NORMS: &[u8] = b"norms";
 
 impl Store {
     /// Opens the index at `path`; creates it with `create` when the directory
@@ -226,6 +233,7 @@ impl Store {
             postings: self.db.open_tree(gen_tree(n, "postings"))?,
             stats: self.db.open_tree(gen_tree(n, "stats"))?,
             geometry: self.db.open_tree(gen_tree(n, "geometry"))?,
+            norms: self.db.open_tree(gen_tree(n, "norms"))?,
         })
     }
 
@@ -270,6 +278,7 @@ impl Store {
         }
         g.stats.insert(STAT_DOCS, &0u64.to_be_bytes())?;
         g.stats.insert(STAT_POSTINGS, &0u64.to_be_bytes())?;
+        g.stats.insert(STAT_NORMS, &[1u8])?;
         self.db.flush()?;
         Ok(g)
     }
@@ -296,7 +305,7 @@ impl Store {
 
     /// Drops the trees of generation `n`.
     pub(crate) fn drop_generation(&self, n: u32) -> Result<()> {
-        for what in ["codebook", "hist", "postings", "stats", "geometry"] {
+        for what in ["codebook", "hist", "postings", "stats", "geometry", "norms"] {
             self.db.drop_tree(gen_tree(n, what))?;
         }
         Ok(())
@@ -382,21 +391,31 @@ impl Store {
         }
     }
 
+    /// Whether `g{N}.norms` holds every doc of generation `g`.
+    pub(crate) fn has_norms(&self, g: &Generation) -> Result<bool> {
+        Ok(g.stats.get(STAT_NORMS)?.is_some())
+    }
+
     /// The norms of every doc in `from..to` present in generation `g`, in
-    /// doc order.
+    /// doc order: from `g{N}.norms` when it is complete (8 bytes a doc),
+    /// otherwise from the head of each histogram (which sled reads whole).
     pub(crate) fn norms_range(
         &self,
         g: &Generation,
         from: u64,
         to: u64,
     ) -> Result<Vec<(u64, (f32, f32))>> {
+        let (tree, name, decode): (&Tree, &str, fn(&[u8]) -> _) = if self.has_norms(g)? {
+            (&g.norms, "norms", codec::hist::decode_norms_value)
+        } else {
+            (&g.hist, "hist", codec::hist::decode_norms)
+        };
         let mut out = Vec::new();
-        for kv in g.hist.range(keys::doc(from)..keys::doc(to)) {
+        for kv in tree.range(keys::doc(from)..keys::doc(to)) {
             let (k, v) = kv?;
-            let tree = || gen_tree(g.n, "hist");
-            let id = keys::doc_from(&k).map_err(|e| e.at(&tree(), &k))?;
-            let n = codec::hist::decode_norms(&v).map_err(|e| e.at(&tree(), &k))?;
-            out.push((id, n));
+            let at = |e: DecodeError| e.at(&gen_tree(g.n, name), &k);
+            let id = keys::doc_from(&k).map_err(at)?;
+            out.push((id, decode(&v).map_err(at)?));
         }
         Ok(out)
     }
@@ -479,6 +498,7 @@ impl Store {
             s.postings = bytes(&g.postings)?;
             s.histograms = bytes(&g.hist)?;
             s.geometry = bytes(&g.geometry)?;
+            s.norms = bytes(&g.norms)?;
             s.codebook = bytes(&g.codebook)?;
             s.metadata += bytes(&g.stats)?;
         }

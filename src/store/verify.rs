@@ -17,6 +17,9 @@ use crate::search::weights;
 /// - every doc has a histogram in the active generation and vice versa; the
 ///   histogram's words are below the vocabulary size and its stored norms
 ///   match its weights;
+/// - the generation's norms tree, when marked complete, holds every doc's
+///   histogram norms exactly; any entry (complete or not) matches its
+///   histogram, and none exists without one;
 /// - a doc's geometry, where stored, decodes and holds exactly the words of
 ///   its histogram; there is none without a histogram;
 /// - posting blocks decode, do not overlap, and hold exactly the (word, doc,
@@ -119,6 +122,8 @@ pub(crate) fn verify(store: &Store) -> Result<Vec<String>> {
 
     // docs ↔ histograms, and per-doc fingerprints of the expected postings.
     let hist_tree = gen_tree(n, "hist");
+    let norms_tree = gen_tree(n, "norms");
+    let complete_norms = store.has_norms(&g)?;
     let mut expected: HashMap<u64, (u64, u64)> = HashMap::new();
     let mut total_postings = 0u64;
     for kv in g.hist.iter() {
@@ -150,6 +155,17 @@ pub(crate) fn verify(store: &Store) -> Result<Vec<String>> {
         if !close(cos, h.cos_norm) || !close(l1, h.l1_norm) {
             v.push(format!("doc {id}: stored norms do not match its histogram"));
         }
+        match g.norms.get(&k)? {
+            None if complete_norms => v.push(format!("doc {id} has no entry in {norms_tree}")),
+            None => {}
+            Some(raw) => match codec::hist::decode_norms_value(&raw) {
+                Err(e) => v.push(e.at(&norms_tree, &k).to_string()),
+                Ok(n) if n != (h.cos_norm, h.l1_norm) => v.push(format!(
+                    "doc {id}: {norms_tree} disagrees with its histogram's norms"
+                )),
+                Ok(_) => {}
+            },
+        }
         total_postings += h.entries.len() as u64;
         let fp = h
             .entries
@@ -163,6 +179,17 @@ pub(crate) fn verify(store: &Store) -> Result<Vec<String>> {
             if !expected.contains_key(&id) && g.hist.get(&k)?.is_none() {
                 v.push(format!("doc {id} has no histogram in generation {n}"));
             }
+        }
+    }
+
+    for kv in g.norms.iter() {
+        let (k, _) = kv?;
+        match keys::doc_from(&k) {
+            Err(e) => v.push(e.at(&norms_tree, &k).to_string()),
+            Ok(id) if !expected.contains_key(&id) => v.push(format!(
+                "{norms_tree} names doc {id}, which has no histogram"
+            )),
+            Ok(_) => {}
         }
     }
 

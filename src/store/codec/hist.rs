@@ -49,6 +49,28 @@ pub fn decode_norms(b: &[u8]) -> Result<(f32, f32), DecodeError> {
     Ok((cos_norm, l1_norm))
 }
 
+/// The `g{N}.norms` value of a doc: its histogram's two norms, as at the
+/// head of the histogram value (8 bytes). A search loads every doc's norms
+/// once; reading them from this tree costs 8 bytes a doc instead of the
+/// whole histogram.
+pub fn encode_norms(cos_norm: f32, l1_norm: f32) -> [u8; 8] {
+    let mut out = [0u8; 8];
+    out[..4].copy_from_slice(&cos_norm.to_le_bytes());
+    out[4..].copy_from_slice(&l1_norm.to_le_bytes());
+    out
+}
+
+/// Decodes a `g{N}.norms` value: exactly two finite, non-negative norms.
+pub fn decode_norms_value(b: &[u8]) -> Result<(f32, f32), DecodeError> {
+    if b.len() != 8 {
+        return Err(DecodeError::new(format!(
+            "norms value of {} bytes, expected 8",
+            b.len()
+        )));
+    }
+    decode_norms(b)
+}
+
 /// Decodes a histogram, checking order and bounds.
 pub fn decode(b: &[u8]) -> Result<Histogram, DecodeError> {
     let (cos_norm, l1_norm) = decode_norms(b)?;

@@ -29,7 +29,8 @@ use crate::error::Error;
 ///
 /// - 1: the first format.
 /// - 2: a generation's codebook may be a vocabulary tree (the `tree` key in
-///   `g{N}.codebook`); docs may have geometry (`g{N}.geometry`, written
+///   `g{N}.codebook`); a generation may have a complete `g{N}.norms` (marked
+///   by `norms` in its stats); docs may have geometry (`g{N}.geometry`, written
 ///   since format 1 by this build too: a format-1 reader ignores it).
 ///
 /// Every format-1 layout is unchanged in format 2, so format-1 indexes open

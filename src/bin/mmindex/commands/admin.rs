@@ -31,11 +31,13 @@ pub struct JsonStats {
 pub struct JsonSpace {
     postings_bytes: u64,
     histogram_bytes: u64,
+    norms_bytes: u64,
     geometry_bytes: u64,
     codebook_bytes: u64,
     metadata_bytes: u64,
     postings_per_record: f64,
     histograms_per_record: f64,
+    norms_per_record: f64,
     geometry_per_record: f64,
     metadata_per_record: f64,
 }
@@ -53,11 +55,13 @@ pub fn space_json(s: &mmindex::Space, records: u64) -> JsonSpace {
     JsonSpace {
         postings_bytes: s.postings,
         histogram_bytes: s.histograms,
+        norms_bytes: s.norms,
         geometry_bytes: s.geometry,
         codebook_bytes: s.codebook,
         metadata_bytes: s.metadata,
         postings_per_record: per(s.postings, records),
         histograms_per_record: per(s.histograms, records),
+        norms_per_record: per(s.norms, records),
         geometry_per_record: per(s.geometry, records),
         metadata_per_record: per(s.metadata, records),
     }
@@ -108,6 +112,7 @@ pub fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
         for (name, bytes) in [
             ("postings", space.postings),
             ("histograms", space.histograms),
+            ("norms", space.norms),
             ("geometry", space.geometry),
             ("metadata", space.metadata),
         ] {
