@@ -33,6 +33,7 @@ pub fn encode(first_doc: u64, postings: &[(u64, u32)]) -> Vec<u8> {
 }
 
 /// Decodes a block whose key names `first_doc`, appending to `out`.
+#[inline]
 pub fn decode_into(first_doc: u64, b: &[u8], out: &mut Vec<(u64, u32)>) -> Result<(), DecodeError> {
     let mut pos = 0;
     let n = varint::get(b, &mut pos)?;

@@ -12,7 +12,22 @@ pub fn put(out: &mut Vec<u8>, mut v: u64) {
 }
 
 /// Reads one varint at `*pos`, advancing it.
+#[inline]
 pub fn get(b: &[u8], pos: &mut usize) -> Result<u64, DecodeError> {
+    // Most values in posting blocks and histograms (small deltas, tf 1)
+    // take one byte.
+    if let Some(&byte) = b.get(*pos) {
+        if byte < 0x80 {
+            *pos += 1;
+            return Ok(u64::from(byte));
+        }
+    }
+    get_long(b, pos)
+}
+
+/// The general case of [`get`].
+#[cold]
+fn get_long(b: &[u8], pos: &mut usize) -> Result<u64, DecodeError> {
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
         let byte = *b
@@ -37,6 +52,7 @@ pub fn get(b: &[u8], pos: &mut usize) -> Result<u64, DecodeError> {
 }
 
 /// Reads a varint that must fit in a u32.
+#[inline]
 pub fn get_u32(b: &[u8], pos: &mut usize) -> Result<u32, DecodeError> {
     let v = get(b, pos)?;
     u32::try_from(v).map_err(|_| DecodeError::new(format!("value {v} exceeds 32 bits")))
