@@ -84,6 +84,21 @@ fn as_f32(t: &VocabTree) -> VocabTree {
     .expect("valid")
 }
 
+/// The same tree with every centroid `c` as `c / 255` (a RootSIFT-like
+/// tree on the codec's unit-byte grid): the load time of the default
+/// feature's trees.
+fn as_unit(t: &VocabTree) -> VocabTree {
+    let p = t.parts();
+    let Centroids::Float(c) = &p.centroids else {
+        return t.clone();
+    };
+    VocabTree::from_parts(TreeParts {
+        centroids: Centroids::Float(c.iter().map(|v| f32::from(*v as u8) / 255.0).collect()),
+        ..p.clone()
+    })
+    .expect("valid")
+}
+
 fn main() {
     let skip_million = std::env::args().any(|a| a == "--skip-million");
     let centres = Centres::new(1, 20_000);
@@ -207,6 +222,20 @@ fn main() {
         ),
     );
     drop(s6);
+    let t6u = as_unit(&t6);
+    let s6u = store(&t6u);
+    drop(t6u);
+    let (_, open6u, load6u) = load(&s6u);
+    row(
+        "load ~10^6 tree (unit bytes, RootSIFT) from sled: MB / open s / load s",
+        format!(
+            "{:.1} / {:.3} / {:.3}",
+            s6u.bytes as f64 / 1e6,
+            open6u.as_secs_f64(),
+            load6u.as_secs_f64()
+        ),
+    );
+    drop(s6u);
     let t6f = as_f32(&t6);
     drop(t6);
     let s6f = store(&t6f);

@@ -9,6 +9,7 @@ mod tree;
 
 pub use codebook::Codebook;
 pub(crate) use sample::Sampler;
+pub(crate) use tree::unit_byte_value;
 pub use tree::{Centroids, TreeParts, VocabTree, NO_WORD};
 
 use crate::error::Result;

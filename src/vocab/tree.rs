@@ -22,7 +22,7 @@ use super::train::sq_l2;
 use crate::error::{Error, Result};
 use crate::features::Descriptors;
 
-pub(crate) use build::train;
+pub(crate) use build::{train, unit_byte_value};
 
 /// The `word` of an internal node.
 pub const NO_WORD: u32 = u32::MAX;

@@ -51,6 +51,9 @@ pub const ELEM_F32: u8 = 0;
 /// `elem`: one byte per value (integers 0..=255 for float trees, bit bytes
 /// for binary trees).
 pub const ELEM_U8: u8 = 1;
+/// `elem`: one byte `b` per value `b / 255` (float trees whose centroids all
+/// lie on that grid: RootSIFT, whose training snaps centroids to it).
+pub const ELEM_UNIT8: u8 = 2;
 
 /// Shape of a stored vocabulary tree.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
@@ -82,6 +85,7 @@ pub fn encode(t: &VocabTree) -> (Vec<u8>, Vec<Entry>) {
     let (kind, elem) = match &p.centroids {
         Centroids::Binary(_) => (KIND_BINARY, ELEM_U8),
         Centroids::Float(c) if c.iter().all(|v| fits_u8(*v)) => (KIND_FLOAT, ELEM_U8),
+        Centroids::Float(c) if c.iter().all(|v| fits_unit8(*v)) => (KIND_FLOAT, ELEM_UNIT8),
         Centroids::Float(_) => (KIND_FLOAT, ELEM_F32),
     };
     // Shapes fit u32: VocabTree's invariants bound nodes below u32::MAX and
@@ -113,6 +117,10 @@ pub fn encode(t: &VocabTree) -> (Vec<u8>, Vec<Entry>) {
             .chunks(rows)
             .map(|c| c.iter().map(|v| *v as u8).collect())
             .collect(),
+        Centroids::Float(c) if elem == ELEM_UNIT8 => c
+            .chunks(rows)
+            .map(|c| c.iter().map(|v| (v * 255.0).round() as u8).collect())
+            .collect(),
         Centroids::Float(c) => c
             .chunks(rows)
             .map(|c| c.iter().flat_map(|v| v.to_le_bytes()).collect())
@@ -129,11 +137,16 @@ fn fits_u8(v: f32) -> bool {
     v.fract() == 0.0 && (0.0..=255.0).contains(&v)
 }
 
+/// Whether a float is exactly `b / 255` for a byte `b` (as decoded).
+fn fits_unit8(v: f32) -> bool {
+    (0.0..=1.0).contains(&v) && crate::vocab::unit_byte_value(v).to_bits() == v.to_bits()
+}
+
 /// Decodes a header, refusing shapes no valid tree has.
 pub fn decode_header(b: &[u8]) -> Result<TreeHeader, DecodeError> {
     let h: TreeHeader = super::decode_bincode(b)?;
     let plausible = h.kind <= KIND_BINARY
-        && h.elem <= ELEM_U8
+        && h.elem <= ELEM_UNIT8
         && (h.kind == KIND_FLOAT || h.elem == ELEM_U8)
         && h.width >= 1
         && h.branching >= 2
@@ -204,6 +217,12 @@ pub fn decode<B: AsRef<[u8]>>(
         let mut c = Vec::with_capacity(values);
         for chunk in centroids {
             c.extend(chunk.as_ref().iter().map(|&b| f32::from(b)));
+        }
+        Centroids::Float(c)
+    } else if h.elem == ELEM_UNIT8 {
+        let mut c = Vec::with_capacity(values);
+        for chunk in centroids {
+            c.extend(chunk.as_ref().iter().map(|&b| f32::from(b) / 255.0));
         }
         Centroids::Float(c)
     } else {

@@ -72,11 +72,9 @@ pub(crate) fn train(
             "{rows} sample rows: too many"
         )));
     }
-    let integral = match sample {
-        Descriptors::Float { data, .. } => data
-            .iter()
-            .all(|v| v.fract() == 0.0 && (0.0..=255.0).contains(v)),
-        Descriptors::Binary { .. } => false,
+    let grid = match sample {
+        Descriptors::Float { data, .. } => Grid::of(data),
+        Descriptors::Binary { .. } => Grid::None,
     };
     let started = std::time::Instant::now();
     let mut t = Growing::new(width, matches!(sample, Descriptors::Binary { .. }));
@@ -94,7 +92,7 @@ pub(crate) fn train(
                     branching,
                     iterations,
                     node_seed(seed, node),
-                    integral,
+                    grid,
                 )
             })
             .collect();
@@ -150,6 +148,50 @@ struct Split {
     child_of_row: Vec<u32>,
 }
 
+/// The values float centroids are rounded to, so the codec can store them
+/// in one byte each, exactly (`store/codec/tree.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Grid {
+    /// Any f32.
+    None,
+    /// Integers 0..=255: every sample value is one (SIFT).
+    Integers,
+    /// Multiples of 1/255 in [0, 1]: every sample value is in [0, 1]
+    /// (RootSIFT). Rounding moves a centroid by at most 1/510 per dimension,
+    /// 0.011 over 128, against unit-norm rows whose sibling centroids lie
+    /// tenths apart.
+    Unit,
+}
+
+impl Grid {
+    fn of(data: &[f32]) -> Grid {
+        if data
+            .iter()
+            .all(|v| v.fract() == 0.0 && (0.0..=255.0).contains(v))
+        {
+            Grid::Integers
+        } else if data.iter().all(|v| (0.0..=1.0).contains(v)) {
+            Grid::Unit
+        } else {
+            Grid::None
+        }
+    }
+
+    fn snap(self, c: &mut Array2<f32>) {
+        match self {
+            Grid::None => {}
+            Grid::Integers => c.mapv_inplace(f32::round),
+            Grid::Unit => c.mapv_inplace(unit_byte_value),
+        }
+    }
+}
+
+/// The multiple of 1/255 nearest to `v` (clamped to [0, 1]), computed as the
+/// codec decodes a unit byte, so it round-trips bit for bit.
+pub(crate) fn unit_byte_value(v: f32) -> f32 {
+    f32::from((v.clamp(0.0, 1.0) * 255.0).round() as u8) / 255.0
+}
+
 /// Clusters the `rows` of a node, or `None` when it has fewer than two.
 fn split(
     sample: &Descriptors,
@@ -157,7 +199,7 @@ fn split(
     branching: usize,
     iterations: u32,
     seed: u64,
-    integral: bool,
+    grid: Grid,
 ) -> Option<Split> {
     if rows.len() < 2 {
         return None;
@@ -175,9 +217,7 @@ fn split(
                     .for_each(|(o, v)| *o = *v);
             }
             let (mut c, _) = kmeans(&x, k, iterations, &mut rng);
-            if integral {
-                c.mapv_inplace(f32::round);
-            }
+            grid.snap(&mut c);
             let c: Vec<f32> = c.iter().copied().collect();
             let child_of_row = rows
                 .iter()

@@ -21,6 +21,13 @@ fn tree(seed: u64, kind: &str) -> VocabTree {
                 .map(|_| (rng.next_u64() % 1000) as f32 / 7.0)
                 .collect(),
         },
+        // RootSIFT-like: values in [0, 1].
+        "unit" => Descriptors::Float {
+            dim: 16,
+            data: (0..300 * 16)
+                .map(|_| (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32)
+                .collect(),
+        },
         _ => Descriptors::Binary {
             bytes: 8,
             data: (0..300 * 8).map(|_| rng.next_u64() as u8).collect(),
@@ -45,6 +52,7 @@ fn round_trip_every_kind() {
     for (seed, kind, elem) in [
         (1, "sift", ELEM_U8),
         (2, "float", ELEM_F32),
+        (4, "unit", ELEM_UNIT8),
         (3, "binary", ELEM_U8),
     ] {
         let t = tree(seed, kind);
