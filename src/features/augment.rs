@@ -77,10 +77,7 @@ pub fn apply(bytes: &[u8], t: Transform) -> Result<Vec<u8>> {
     super::threads::single_threaded();
     let fail =
         |e: opencv::Error| Error::image("<bytes>", format!("transform failed: {}", e.message));
-    let img = imdecode(&Vector::<u8>::from_slice(bytes), IMREAD_COLOR).map_err(fail)?;
-    if img.empty() {
-        return Err(Error::image("<bytes>", "not a decodable image"));
-    }
+    let img = decode_color(bytes, "transform")?;
     let (w, h) = (img.cols(), img.rows());
     let mut out = Mat::default();
     let mut params = Vector::<i32>::new();
@@ -212,6 +209,17 @@ pub fn apply(bytes: &[u8], t: Transform) -> Result<Vec<u8>> {
     Ok(buf.to_vec())
 }
 
+/// Decodes image bytes in colour, refusing what OpenCV cannot read; `what`
+/// names the operation in messages ("transform", "embedding").
+fn decode_color(bytes: &[u8], what: &str) -> Result<Mat> {
+    let img = imdecode(&Vector::<u8>::from_slice(bytes), IMREAD_COLOR)
+        .map_err(|e| Error::image("<bytes>", format!("{what} failed: {}", e.message)))?;
+    if img.empty() {
+        return Err(Error::image("<bytes>", "not a decodable image"));
+    }
+    Ok(img)
+}
+
 /// Pastes `inset` into `background`, resized by `scale` (1 = its own
 /// pixels; shrunk further if needed to fit), placed at fractions (`x`, `y`)
 /// of the room left around it: (0, 0) is the top-left corner, (1, 1) the
@@ -226,15 +234,8 @@ pub fn embed(background: &[u8], inset: &[u8], scale: f64, x: f64, y: f64) -> Res
             "inset scale {scale} out of (0, 16]"
         )));
     }
-    let decode = |b: &[u8]| -> Result<Mat> {
-        let m = imdecode(&Vector::<u8>::from_slice(b), IMREAD_COLOR).map_err(fail)?;
-        if m.empty() {
-            return Err(Error::image("<bytes>", "not a decodable image"));
-        }
-        Ok(m)
-    };
-    let mut canvas = decode(background)?;
-    let small = decode(inset)?;
+    let mut canvas = decode_color(background, "embedding")?;
+    let small = decode_color(inset, "embedding")?;
     let (bw, bh) = (canvas.cols(), canvas.rows());
     let (sw, sh) = (f64::from(small.cols()), f64::from(small.rows()));
     let fit = scale.min(f64::from(bw) / sw).min(f64::from(bh) / sh);

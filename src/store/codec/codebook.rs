@@ -38,44 +38,42 @@ pub struct CodebookHeader {
 /// A key and its value.
 pub type Entry = (Vec<u8>, Vec<u8>);
 
-/// The header and the chunk entries of a flat codebook, in chunk order. A
-/// tree is stored by [`super::tree::encode`] instead (see [`entries`]).
-pub fn encode(cb: &Codebook) -> (Vec<u8>, Vec<Entry>) {
-    let header = CodebookHeader {
-        kind: u8::from(cb.is_binary()),
-        width: cb.width() as u32,
-        words: cb.words() as u32,
-    };
-    let chunks = match cb {
-        Codebook::Float { centroids, .. } => centroids
-            .as_standard_layout()
-            .as_slice()
-            .unwrap_or(&[])
-            .chunks(CHUNK_WORDS * cb.width())
-            .map(|c| c.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>())
-            .collect::<Vec<_>>(),
-        Codebook::Binary { bytes, centroids } => centroids
-            .chunks(CHUNK_WORDS * bytes)
-            .map(|c| c.to_vec())
-            .collect(),
-        // Not a flat layout: `entries` stores trees.
-        Codebook::Tree(_) => Vec::new(),
-    };
-    let chunks = chunks
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| (keys::chunk(CENTROIDS, i as u32), v))
-        .collect();
-    (super::encode_bincode(&header), chunks)
-}
-
 /// Every entry of the `g{N}.codebook` tree for `cb`, header included: a
-/// flat codebook under [`HEADER`], a vocabulary tree under
-/// [`super::tree::HEADER`] (its presence is what marks a tree).
+/// flat codebook under [`HEADER`] with its centroid chunks, a vocabulary
+/// tree under [`super::tree::HEADER`] (its presence is what marks a tree).
 pub fn entries(cb: &Codebook) -> Vec<Entry> {
+    let flat = |kind: u8, chunks: Vec<Vec<u8>>| {
+        let header = CodebookHeader {
+            kind,
+            width: cb.width() as u32,
+            words: cb.words() as u32,
+        };
+        let chunks = chunks
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (keys::chunk(CENTROIDS, i as u32), v))
+            .collect();
+        (HEADER, (super::encode_bincode(&header), chunks))
+    };
     let (key, (header, mut chunks)) = match cb {
+        Codebook::Float { centroids, .. } => flat(
+            0,
+            centroids
+                .as_standard_layout()
+                .as_slice()
+                .unwrap_or(&[])
+                .chunks(CHUNK_WORDS * cb.width())
+                .map(|c| c.iter().flat_map(|v| v.to_le_bytes()).collect())
+                .collect(),
+        ),
+        Codebook::Binary { bytes, centroids } => flat(
+            1,
+            centroids
+                .chunks(CHUNK_WORDS * bytes)
+                .map(<[u8]>::to_vec)
+                .collect(),
+        ),
         Codebook::Tree(t) => (super::tree::HEADER, super::tree::encode(t)),
-        _ => (HEADER, encode(cb)),
     };
     chunks.insert(0, (key.to_vec(), header));
     chunks
@@ -177,9 +175,11 @@ mod tests {
                 centroids: vec![1, 2, 3, 4, 5, 6],
             },
         ] {
-            let (h, chunks) = encode(&cb);
+            let mut e = entries(&cb);
+            let (key, h) = e.remove(0);
+            assert_eq!(key, HEADER);
             let h = decode_header(&h).unwrap();
-            let vals: Vec<Vec<u8>> = chunks.into_iter().map(|(_, v)| v).collect();
+            let vals: Vec<Vec<u8>> = e.into_iter().map(|(_, v)| v).collect();
             assert_eq!(decode(&h, &vals).unwrap(), cb);
         }
     }
