@@ -45,6 +45,8 @@ pub(crate) struct Inner {
     active: RwLock<Option<Arc<Active>>>,
     /// Norms of the active generation's docs, shared by searchers.
     pub norms: crate::search::norms::NormCache,
+    /// The active generation's unsealed docs inverted, shared by searchers.
+    pub tail: crate::search::tail::TailCache,
 }
 
 impl Inner {
@@ -120,6 +122,11 @@ pub struct Stats {
     /// The vocabulary tree's (branching, depth), or `None` for a flat
     /// codebook (and before training).
     pub tree: Option<(u32, u32)>,
+    /// Postings of the newest records, not yet sealed into posting blocks
+    /// (searches read them from the records' histograms; see
+    /// [`IndexBuilder::seal_postings`]). Always 0 for indexes whose
+    /// generation predates format 3.
+    pub unsealed_postings: u64,
 }
 
 /// Logical bytes (keys plus values) of each kind of stored data, from
@@ -196,6 +203,7 @@ impl Index {
                 writer_busy: AtomicBool::new(false),
                 active: RwLock::new(None),
                 norms: Default::default(),
+                tail: Default::default(),
             }),
         }
     }
@@ -221,19 +229,21 @@ impl Index {
     /// Counts and sizes.
     pub fn stats(&self) -> Result<Stats> {
         let store = &self.inner.store;
-        let (records, words, generation, postings, tree) = match self.inner.active()? {
-            None => (0, 0, 0, 0, None),
-            Some(a) => (
-                store.doc_count(&a.generation)?,
-                a.codebook.words() as u64,
-                a.generation.n,
-                store.posting_count(&a.generation)?,
-                match &a.codebook {
-                    Codebook::Tree(t) => Some((t.branching() as u32, t.depth() as u32)),
-                    _ => None,
-                },
-            ),
-        };
+        let (records, words, generation, postings, tree, unsealed_postings) =
+            match self.inner.active()? {
+                None => (0, 0, 0, 0, None, 0),
+                Some(a) => (
+                    store.doc_count(&a.generation)?,
+                    a.codebook.words() as u64,
+                    a.generation.n,
+                    store.posting_count(&a.generation)?,
+                    match &a.codebook {
+                        Codebook::Tree(t) => Some((t.branching() as u32, t.depth() as u32)),
+                        _ => None,
+                    },
+                    store.tail_state(&a.generation)?.map_or(0, |t| t.postings),
+                ),
+            };
         Ok(Stats {
             records,
             words,
@@ -242,6 +252,7 @@ impl Index {
             postings,
             bytes_on_disk: store.size_on_disk()?,
             tree,
+            unsealed_postings,
         })
     }
 
@@ -328,12 +339,14 @@ impl Index {
 }
 
 /// Options of a new index. Each setter documents its default; the values
-/// matter only when the index is created: opening an existing index keeps
-/// its stored configuration.
+/// matter only when the index is created (opening an existing index keeps
+/// its stored configuration), except
+/// [`seal_postings`](IndexBuilder::seal_postings), a run-time setting.
 #[derive(Debug, Clone, Default)]
 #[must_use]
 pub struct IndexBuilder {
     config: IndexConfig,
+    seal_postings: Option<u64>,
 }
 
 impl IndexBuilder {
@@ -382,11 +395,27 @@ impl IndexBuilder {
         self
     }
 
+    /// Postings the newest records may hold before they are sealed into
+    /// posting blocks (a run-time setting, not stored). Until then searches
+    /// read them from the records' histograms, inverted in memory (8 bytes
+    /// a posting); each seal writes one block per word of those records.
+    /// Smaller values bound that memory tighter and seal more often.
+    /// Default = [`DEFAULT_SEAL_POSTINGS`](crate::store::DEFAULT_SEAL_POSTINGS)
+    /// (about 4,000 records of 1,000 features). See docs/STORAGE.md,
+    /// "Sealing".
+    pub fn seal_postings(mut self, n: u64) -> Self {
+        self.seal_postings = Some(n);
+        self
+    }
+
     /// Opens the index at `path`, creating it with these options when the
     /// directory is absent or empty.
     pub fn open(self, path: impl AsRef<Path>) -> Result<Index> {
         self.config.validate()?;
         let (store, config) = Store::open(path.as_ref(), Some(&self.config))?;
+        if let Some(n) = self.seal_postings {
+            store.set_seal_postings(n);
+        }
         crate::ingest::spill::remove_leftovers(path.as_ref());
         Ok(Index::from_parts(store, config))
     }

@@ -56,7 +56,8 @@ fn every_read_path_reports_damage() {
     let doc0 = 0u64.to_be_bytes();
 
     // A histogram: the sequential path and verify. (The inverted path reads
-    // postings and the norms tree, never a histogram.)
+    // postings and the norms tree, and histograms only of unsealed records:
+    // `build` sealed them all.)
     let index = damaged(dir.path(), "hist", "g1.hist", &doc0, b"\x01\x02");
     let s = index.searcher().expect("searcher");
     corruption_in(
@@ -150,6 +151,28 @@ fn every_read_path_reports_damage() {
     let index = damaged(dir.path(), "codebook", "g1.codebook", b"header", b"\x07");
     corruption_in(index.searcher().map(|_| ()), "g1.codebook");
     assert!(!index.verify().expect("verify").is_ok());
+
+    // A record added after the build is unsealed: the inverted path reads
+    // its histogram.
+    let path = dir.path().join("tail");
+    common::copy_dir(&dir.path().join("clean"), &path);
+    {
+        let index = Index::open(&path).expect("open");
+        let p = common::photos()[5].clone();
+        let mut w = index.writer(RunOptions::default()).expect("writer");
+        w.add(vec![Source::path("late", p)]).expect("add");
+        drop(w);
+        assert!(index.stats().expect("stats").unsealed_postings > 0);
+        index
+            .__tamper("g1.hist", &4u64.to_be_bytes(), Some(b"\x01\x02"))
+            .expect("tamper");
+    }
+    let index = Index::open(&path).expect("reopen");
+    let s = index.searcher().expect("searcher");
+    corruption_in(
+        s.search_with(&query, &opts(SearchMode::Inverted)),
+        "g1.hist",
+    );
 
     // The stored configuration: refused on open.
     let path = dir.path().join("config");

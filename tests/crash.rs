@@ -4,7 +4,9 @@
 //! with SIGKILL at a random moment, reopens the index and checks that it
 //! verifies, that every acknowledged record is present and ranked first for
 //! its own image, and that every acknowledged removal holds (a removal in
-//! flight at the kill may have gone either way).
+//! flight at the kill may have gone either way). The child seals its
+//! unsealed records every few batches, so kills also interrupt seals, which
+//! the reopen finishes.
 //!
 //! `MMINDEX_CRASH_ITERS` sets the number of kills (default 20);
 //! `scripts/crash.sh` runs 500. `MMINDEX_SEED` replays a run.
@@ -56,10 +58,17 @@ fn make_images(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Unsealed postings at which the child seals: every few batches, so that
+/// kills also land in seals (each image has up to 300 distinct words).
+const CHILD_SEAL_POSTINGS: u64 = 1_000;
+
 /// The child: add two records per transaction, remove one record every third
 /// batch; print each acknowledgement only after the call returned.
 fn child(index: &Path, images: &Path) {
-    let index = Index::open(index).expect("child opens index");
+    let index = Index::builder()
+        .seal_postings(CHILD_SEAL_POSTINGS)
+        .open(index)
+        .expect("child opens index");
     let mut w = index
         .writer(RunOptions {
             batch_size: 2,

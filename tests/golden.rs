@@ -5,6 +5,9 @@
 //! - v1: ORB, a flat 50-word codebook, 3 photos, one removed.
 //! - v2: ORB with 300 features per photo, a vocabulary tree (20,000 words
 //!   requested, so the tree path), the same records, with geometry.
+//! - v3: as v2 with four photos built one per batch with a seal threshold
+//!   of 500 postings (so several seals merged blocks), then a fifth photo
+//!   added, which stays unsealed; one sealed record removed.
 //!
 //! `MMINDEX_WRITE_GOLDEN=N cargo test --test golden` writes version N's
 //! directory; only do that for a new format version, never for an old one.
@@ -82,6 +85,54 @@ fn golden_v2_index_opens_and_answers_identically() {
     check(2);
 }
 
+#[test]
+fn golden_v3_index_opens_and_answers_identically() {
+    check(3);
+}
+
+/// A format-2 generation has no tail: writes keep appending to its posting
+/// blocks, and the index stays consistent.
+#[test]
+fn golden_v2_index_accepts_writes_in_its_layout() {
+    let dir = tempfile::tempdir().expect("temp");
+    common::copy_dir(&golden_dir(2).join("index"), &dir.path().join("index"));
+    let index = Index::builder()
+        .seal_postings(1)
+        .open(dir.path().join("index"))
+        .expect("open");
+    let mut w = index.writer(RunOptions::default()).expect("writer");
+    let recs = (0..20u32)
+        .map(|i| {
+            let words = (0..60).map(|j| (i * 7 + j * 13) % 900).collect();
+            (mmindex::RecordId::from(format!("w{i}")), words)
+        })
+        .collect();
+    let r = w.add_words(recs).expect("add");
+    assert_eq!(r.added, 20, "{r:?}");
+    assert_eq!(w.remove(["w3", "w11"]).expect("remove"), 2);
+    w.seal().expect("seal is a no-op here");
+    drop(w);
+    let st = index.stats().expect("stats");
+    assert_eq!(st.unsealed_postings, 0);
+    let v = index.verify().expect("verify");
+    assert!(v.is_ok(), "{:?}", v.violations);
+    let s = index.searcher().expect("searcher");
+    for q in queries() {
+        let run = |mode| {
+            s.search_words(
+                &q,
+                &SearchOptions {
+                    top_k: 30,
+                    mode,
+                    ..SearchOptions::default()
+                },
+            )
+            .expect("search")
+        };
+        assert_eq!(run(SearchMode::Inverted), run(SearchMode::Sequential));
+    }
+}
+
 fn check(version: u32) {
     let golden = golden_dir(version);
     if std::env::var("MMINDEX_WRITE_GOLDEN").ok().as_deref() == Some(&version.to_string()) {
@@ -93,14 +144,30 @@ fn check(version: u32) {
             // Few features keep the committed directory small.
             builder = builder.max_features(300);
         }
+        let (photos, batch_size) = if version >= 3 {
+            builder = builder.seal_postings(500);
+            (4, 1)
+        } else {
+            (3, RunOptions::default().batch_size)
+        };
         let index = builder.open(golden.join("index")).expect("create");
-        let mut w = index.writer(RunOptions::default()).expect("writer");
+        let mut w = index
+            .writer(RunOptions {
+                batch_size,
+                ..RunOptions::default()
+            })
+            .expect("writer");
         let sources = common::photos()
             .into_iter()
-            .take(3)
+            .take(photos)
             .map(|p| Source::path(common::photo_id(&p), p))
             .collect();
         w.build(sources).expect("build");
+        if version >= 3 {
+            let p = common::photos()[4].clone();
+            w.add(vec![Source::path(common::photo_id(&p), p)])
+                .expect("add");
+        }
         w.remove([common::photo_id(&common::photos()[1]).as_str()])
             .expect("remove");
         drop(w);

@@ -62,12 +62,12 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
-    fn index_matches_model(ops in proptest::collection::vec(op(), 1..12), idf_seed in proptest::collection::vec(1u32..40, WORDS)) {
+    fn index_matches_model(ops in proptest::collection::vec(op(), 1..12), idf_seed in proptest::collection::vec(1u32..40, WORDS), seal in prop_oneof![Just(1u64), 2u64..40, Just(u64::MAX)]) {
         let dir = tempfile::tempdir().expect("temp");
         let path = dir.path().join("idx");
         let idf: Vec<f32> = idf_seed.iter().map(|v| *v as f32 / 10.0).collect();
         let idf64: Vec<f64> = idf.iter().map(|v| f64::from(*v)).collect();
-        let mut index = Index::builder().feature(Feature::Sift).open(&path).expect("create");
+        let mut index = Index::builder().feature(Feature::Sift).seal_postings(seal).open(&path).expect("create");
         index
             .writer(RunOptions::default())
             .expect("writer")
@@ -95,7 +95,7 @@ proptest! {
                 }
                 Op::Reopen => {
                     drop(index);
-                    index = Index::open(&path).expect("reopen");
+                    index = Index::builder().seal_postings(seal).open(&path).expect("reopen");
                 }
                 Op::Search(q, seq, l1) => {
                     let opts = SearchOptions {
@@ -188,11 +188,11 @@ proptest! {
     /// stored photo returns first exactly the records holding that photo,
     /// tied at the top.
     #[test]
-    fn index_with_images_and_rebuilds_matches_model(ops in proptest::collection::vec(image_op(), 1..8)) {
+    fn index_with_images_and_rebuilds_matches_model(ops in proptest::collection::vec(image_op(), 1..8), seal in prop_oneof![Just(1u64), 100u64..3000, Just(u64::MAX)]) {
         let photos = small_photos();
         let dir = tempfile::tempdir().expect("temp");
         let path = dir.path().join("idx");
-        let mut index = Index::builder().feature(Feature::Orb).words(16).open(&path).expect("create");
+        let mut index = Index::builder().feature(Feature::Orb).words(16).seal_postings(seal).open(&path).expect("create");
         let src = |i: usize| mmindex::Source::path(format!("train{i}"), photos[i].clone());
         index.writer(RunOptions::default()).expect("writer").train((0..photos.len()).map(src).collect()).expect("train");
         let mut model: BTreeMap<String, usize> = BTreeMap::new();
@@ -226,7 +226,7 @@ proptest! {
                 }
                 ImageOp::Reopen => {
                     drop(index);
-                    index = Index::open(&path).expect("reopen");
+                    index = Index::builder().seal_postings(seal).open(&path).expect("reopen");
                 }
                 ImageOp::Search(p, seq, l1) => {
                     let s = index.searcher().expect("searcher");

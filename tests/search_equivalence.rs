@@ -6,10 +6,18 @@ use mmindex::{Feature, Index, RecordId, RunOptions, Scoring, SearchMode, SearchO
 use ndarray::Array2;
 use proptest::prelude::*;
 
-fn index_with(words: usize, idf: Vec<f32>, docs: &[Vec<u32>]) -> (tempfile::TempDir, Index) {
+/// An index of `docs`, added 7 per batch; a seal whenever the unsealed
+/// records hold `seal` postings.
+fn index_with(
+    words: usize,
+    idf: Vec<f32>,
+    docs: &[Vec<u32>],
+    seal: u64,
+) -> (tempfile::TempDir, Index) {
     let dir = tempfile::tempdir().expect("temp dir");
     let index = Index::builder()
         .feature(Feature::Sift)
+        .seal_postings(seal)
         .open(dir.path().join("idx"))
         .expect("create");
     let mut w = index
@@ -60,11 +68,12 @@ proptest! {
         seed_query in proptest::collection::vec(0u32..1000, 1..40),
         idf_seed in proptest::collection::vec(0.1f32..5.0, 60),
         top_k in 1usize..20,
+        seal in prop_oneof![Just(1u64), 2u64..300, Just(u64::MAX)],
     ) {
         let docs: Vec<Vec<u32>> = seed_docs.iter().map(|d| d.iter().map(|w| w % words as u32).collect()).collect();
         let query: Vec<u32> = seed_query.iter().map(|w| w % words as u32).collect();
         let idf = idf_seed[..words].to_vec();
-        let (_dir, index) = index_with(words, idf.clone(), &docs);
+        let (_dir, index) = index_with(words, idf.clone(), &docs, seal);
         let s = index.searcher().expect("searcher");
         for scoring in [Scoring::Cosine, Scoring::L1] {
             let run = |mode| s.search_words(&query, &SearchOptions { top_k, mode, scoring: Some(scoring), ..SearchOptions::default() }).expect("search");
@@ -93,14 +102,21 @@ proptest! {
 
 #[test]
 fn removals_and_replacements_across_posting_blocks() {
-    // 400 docs sharing word 0 span several posting blocks; removing docs at
-    // block starts, middles and ends, and replacing some, keeps every
-    // invariant and both modes in agreement.
+    for seal in [1, 100, 500, u64::MAX] {
+        removals_and_replacements(seal);
+    }
+}
+
+/// 400 docs sharing word 0 span several posting blocks (and the unsealed
+/// tail, for seal thresholds above 1); removing docs at block starts,
+/// middles and ends, and replacing some, keeps every invariant and both
+/// modes in agreement.
+fn removals_and_replacements(seal: u64) {
     let words = 8;
     let docs: Vec<Vec<u32>> = (0..400u32)
         .map(|i| vec![0, 1 + i % 7, 1 + (i * 3) % 7])
         .collect();
-    let (_dir, index) = index_with(words, vec![1.0; words], &docs);
+    let (_dir, index) = index_with(words, vec![1.0; words], &docs, seal);
     let mut w = index.writer(RunOptions::default()).expect("writer");
     let gone: Vec<String> = [0usize, 1, 127, 128, 129, 255, 256, 399]
         .iter()

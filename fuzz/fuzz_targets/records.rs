@@ -1,9 +1,9 @@
-//! Doc records, meta integers and the stored configuration: decoding never
-//! panics.
+//! Doc records, meta integers, the stored configuration and a generation's
+//! tail state: decoding never panics.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mmindex::store::codec::{doc, meta};
+use mmindex::store::codec::{doc, meta, tail};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(d) = doc::decode(data) {
@@ -12,4 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = meta::u32_from(data);
     let _ = meta::u64_from(data);
     let _ = meta::decode_config(data);
+    if let Ok(t) = tail::decode(data) {
+        assert_eq!(tail::decode(&tail::encode(&t)), Ok(t));
+    }
 });

@@ -77,6 +77,8 @@ impl IndexWriter {
             self.progress.advance(n);
         }
         self.progress.finish();
+        // A built index starts with every posting in blocks.
+        self.seal()?;
         report.failed.extend(t.report.failed.iter().cloned());
         Ok((t.report, report))
     }
@@ -170,6 +172,8 @@ impl IndexWriter {
             self.progress.advance(docs.len() as u64);
         }
         self.progress.finish();
+        // The new generation starts with every posting in blocks.
+        store.seal(&g, store.next_doc()?)?;
         store.activate(&g, Some(&cfg))?;
         let params = ExtractParams::from(&cfg);
         let old = self

@@ -195,6 +195,18 @@ impl IndexWriter {
         Ok(done.removed)
     }
 
+    /// Seals every record added so far into posting blocks now, instead of
+    /// when the unsealed records reach
+    /// [`IndexBuilder::seal_postings`](crate::IndexBuilder::seal_postings).
+    /// Searches then read no histograms; `build` and `rebuild` end with it.
+    /// Durable and crash-safe like every write (docs/STORAGE.md,
+    /// "Sealing"); a no-op on indexes whose generation predates format 3.
+    pub fn seal(&mut self) -> Result<()> {
+        let active = self.inner.active()?.ok_or(Error::NoCodebook)?;
+        let store = &self.inner.store;
+        store.seal(&active.generation, store.next_doc()?)
+    }
+
     pub(super) fn require_empty(&self) -> Result<()> {
         if let Some(a) = self.inner.active()? {
             if self.inner.store.doc_count(&a.generation)? > 0 {

@@ -29,6 +29,8 @@ pub(crate) fn search(scan: &Scan<'_>, top: &mut TopK) -> Result<()> {
         scoring,
         visible_below,
         norms,
+        sealed_below,
+        tail,
     } = *scan;
     ACC.with(|cell| {
         let mut a = cell.borrow_mut();
@@ -42,22 +44,31 @@ pub(crate) fn search(scan: &Scan<'_>, top: &mut TopK) -> Result<()> {
         let result = (|| {
             // Query words in increasing order, so each doc's accumulator sees
             // its shared words in the same order as the sequential path.
+            // Each doc is either below the sealed watermark (in blocks) or in
+            // the tail, never both, so the split keeps that order.
+            let in_blocks = visible_below.min(sealed_below);
             for &(w, qv) in &q.entries {
                 let idf_w = idf[w as usize];
-                store.for_each_block(g, w, &mut buf, |block| {
+                let mut add = |doc: u64, tf: u32| {
+                    let d = doc as usize;
+                    if !seen[d] {
+                        seen[d] = true;
+                        touched.push(doc);
+                    }
+                    acc[d] += term(scoring, qv, tf, idf_w, norms[d].1);
+                };
+                store.for_each_block(g, w, in_blocks, &mut buf, |block| {
                     for &(doc, tf) in block {
-                        if doc >= visible_below {
+                        if doc >= in_blocks {
                             // Blocks are in doc order: the rest is newer still.
                             break;
                         }
-                        let d = doc as usize;
-                        if !seen[d] {
-                            seen[d] = true;
-                            touched.push(doc);
-                        }
-                        acc[d] += term(scoring, qv, tf, idf_w, norms[d].1);
+                        add(doc, tf);
                     }
                 })?;
+                for chunk in tail {
+                    chunk.for_word(w, visible_below, &mut add);
+                }
             }
             Ok(())
         })();

@@ -26,6 +26,7 @@ pub(crate) mod norms;
 mod ransac;
 mod rerank;
 mod sequential;
+pub(crate) mod tail;
 mod topk;
 pub(crate) mod weights;
 
@@ -169,6 +170,11 @@ pub(crate) struct Scan<'a> {
     pub visible_below: u64,
     /// Norms of every doc below the watermark (read by the inverted path).
     pub norms: &'a [(f32, f32)],
+    /// Docs below this have their postings in blocks; the others are in
+    /// `tail` (`u64::MAX` for generations without a tail).
+    pub sealed_below: u64,
+    /// The tail inverted in memory (read by the inverted path).
+    pub tail: &'a [Arc<tail::Chunk>],
 }
 
 /// Searches run again at most this many times when a hit's record was
@@ -263,8 +269,18 @@ impl Searcher {
             let visible_below = store.next_doc()?;
             let depth = if geometry.is_some() { opts.rerank } else { 0 };
             let mut top = TopK::new(opts.top_k.max(depth));
-            let norms = match opts.mode {
-                SearchMode::Inverted => self.inner.norms.snapshot(store, g, visible_below)?,
+            let (norms, sealed_below, tail) = match opts.mode {
+                SearchMode::Inverted => {
+                    let norms = self.inner.norms.snapshot(store, g, visible_below)?;
+                    match store.tail_state(g)? {
+                        Some(t) => (
+                            norms,
+                            t.sealed_below,
+                            self.inner.tail.snapshot(store, g, t, visible_below)?,
+                        ),
+                        None => (norms, u64::MAX, Default::default()),
+                    }
+                }
                 SearchMode::Sequential => Default::default(),
             };
             let scan = Scan {
@@ -275,6 +291,8 @@ impl Searcher {
                 scoring,
                 visible_below,
                 norms: &norms,
+                sealed_below,
+                tail: &tail,
             };
             match opts.mode {
                 SearchMode::Sequential => sequential::search(&scan, &mut top)?,

@@ -4,13 +4,19 @@
 //! read, edited in memory and written back whole), which is safe because an
 //! index has one writer at a time; the transaction then applies it across
 //! every tree at once, and the batch is flushed before `commit` returns.
+//!
+//! In a generation with a tail (format 3, [`super::seal`]) added docs get no
+//! postings: they join the tail, and the commit that makes the tail large
+//! enough seals it after the batch is durable. Removing a tail doc edits no
+//! block and bumps the tail's epoch. Generations of formats 1 and 2 append
+//! to posting blocks as before.
 
 use std::collections::BTreeMap;
 
 use super::codec::{self, keys, postings::BLOCK_CAP};
 use super::{
     apply, gen_tree, meta, DocRecord, Generation, Geometry, Histogram, Store, Write, STAT_DOCS,
-    STAT_POSTINGS,
+    STAT_POSTINGS, STAT_TAIL,
 };
 use crate::error::Result;
 
@@ -172,6 +178,7 @@ impl Store {
         };
         let mut by_word: BTreeMap<u32, Vec<(u64, u32)>> = BTreeMap::new();
         let mut postings = self.posting_count(g)?;
+        let mut tail = self.tail_state(g)?;
         for (doc, h, geometry) in docs {
             writes.push((
                 FILL_NORMS,
@@ -185,8 +192,13 @@ impl Store {
                     Some(codec::geometry::encode(geo)),
                 ));
             }
-            for &(w, tf) in &h.entries {
-                by_word.entry(w).or_default().push((*doc, tf));
+            match &mut tail {
+                Some(t) => t.postings += h.entries.len() as u64,
+                None => {
+                    for &(w, tf) in &h.entries {
+                        by_word.entry(w).or_default().push((*doc, tf));
+                    }
+                }
             }
             postings += h.entries.len() as u64;
             writes.push((
@@ -213,10 +225,21 @@ impl Store {
             STAT_POSTINGS.to_vec(),
             Some(postings.to_be_bytes().to_vec()),
         ));
+        if let Some(t) = &tail {
+            writes.push((
+                FILL_STATS,
+                STAT_TAIL.to_vec(),
+                Some(codec::tail::encode(t).to_vec()),
+            ));
+        }
         apply(
             &[&g.hist, &g.postings, &g.stats, &g.geometry, &g.norms],
             &writes,
-        )
+        )?;
+        match docs.last() {
+            Some((last, _, _)) => self.seal_if_due(g, last + 1),
+            None => Ok(()),
+        }
     }
 
     /// Commits `batch` to generation `g` atomically and durably.
@@ -231,6 +254,7 @@ impl Store {
         let mut docs = self.doc_count(g)?;
         let mut postings = self.posting_count(g)?;
         let mut next_doc = self.next_doc()?;
+        let mut tail = self.tail_state(g)?;
 
         let replaced: Vec<Vec<u8>> = batch.adds.iter().map(|a| a.doc.record_id.clone()).collect();
         let mut removed_ids = std::collections::HashSet::new();
@@ -247,8 +271,16 @@ impl Store {
                 continue;
             };
             if let Some(h) = self.histogram(g, doc)? {
-                for &(w, _) in &h.entries {
-                    edits.remove(w, doc)?;
+                match &mut tail {
+                    Some(t) if doc >= t.sealed_below => {
+                        t.postings = t.postings.saturating_sub(h.entries.len() as u64);
+                        t.epoch += 1;
+                    }
+                    _ => {
+                        for &(w, _) in &h.entries {
+                            edits.remove(w, doc)?;
+                        }
+                    }
                 }
                 postings = postings.saturating_sub(h.entries.len() as u64);
             }
@@ -267,8 +299,13 @@ impl Store {
 
         let mut by_word: BTreeMap<u32, Vec<(u64, u32)>> = BTreeMap::new();
         for a in &batch.adds {
-            for &(w, tf) in &a.hist.entries {
-                by_word.entry(w).or_default().push((a.doc_id, tf));
+            match &mut tail {
+                Some(t) => t.postings += a.hist.entries.len() as u64,
+                None => {
+                    for &(w, tf) in &a.hist.entries {
+                        by_word.entry(w).or_default().push((a.doc_id, tf));
+                    }
+                }
             }
             postings += a.hist.entries.len() as u64;
             next_doc = next_doc.max(a.doc_id + 1);
@@ -332,6 +369,13 @@ impl Store {
             meta::NEXT_DOC.to_vec(),
             Some(next_doc.to_be_bytes().to_vec()),
         ));
+        if let Some(t) = &tail {
+            writes.push((
+                STATS,
+                STAT_TAIL.to_vec(),
+                Some(codec::tail::encode(t).to_vec()),
+            ));
+        }
 
         let trees = [
             &self.meta,
@@ -345,6 +389,8 @@ impl Store {
         ];
         apply(&trees, &writes)?;
         self.flush()?;
+        // The batch is durable and visible whatever happens to the seal.
+        self.seal_if_due(g, next_doc)?;
         Ok(done)
     }
 }

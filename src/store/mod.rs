@@ -21,9 +21,11 @@
 
 mod batch;
 pub mod codec;
+mod seal;
 mod verify;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sled::{Db, Transactional, Tree};
 
@@ -37,6 +39,7 @@ pub(crate) use batch::{Batch, NewDoc};
 pub use codec::doc::DocRecord;
 pub use codec::geometry::Geometry;
 pub use codec::hist::Histogram;
+pub use codec::tail::TailState;
 pub(crate) use verify::verify;
 
 impl From<sled::Error> for Error {
@@ -65,7 +68,14 @@ pub(crate) struct Store {
     records: Tree,
     docs: Tree,
     path: PathBuf,
+    /// Tail postings that trigger a seal (see [`seal`]).
+    seal_postings: AtomicU64,
 }
+
+/// Default of [`Store::set_seal_postings`]: about 4,000 records of 1,000
+/// features. Searches hold the tail inverted in memory (8 bytes a posting,
+/// so up to 32 MiB), and each seal adds at most one block per word.
+pub const DEFAULT_SEAL_POSTINGS: u64 = 4 << 20;
 
 /// The trees of one generation.
 #[derive(Clone)]
@@ -88,6 +98,11 @@ const STAT_POSTINGS: &[u8] = b"postings";
 /// before the norms tree existed (format 1, early format 2) lack it, and
 /// their norms are read from the histograms.
 const STAT_NORMS: &[u8] = b"norms";
+/// Stats key of the tail state ([`codec::tail`]); present in generations
+/// created by format 3.
+const STAT_TAIL: &[u8] = b"tail";
+/// Stats key of a seal in progress: the watermark it moves to, u64 BE.
+const STAT_SEALING: &[u8] = b"sealing";
 
 impl Store {
     /// Opens the index at `path`; creates it with `create` when the directory
@@ -127,6 +142,7 @@ impl Store {
             records,
             docs,
             path: path.into(),
+            seal_postings: AtomicU64::new(DEFAULT_SEAL_POSTINGS),
         };
         let config = match store.meta.get(meta::MAGIC)? {
             None => {
@@ -179,6 +195,7 @@ impl Store {
             }
         };
         store.drop_stale_generations()?;
+        store.finish_interrupted_seal()?;
         Ok((store, config))
     }
 
@@ -279,6 +296,8 @@ impl Store {
         g.stats.insert(STAT_DOCS, &0u64.to_be_bytes())?;
         g.stats.insert(STAT_POSTINGS, &0u64.to_be_bytes())?;
         g.stats.insert(STAT_NORMS, &[1u8])?;
+        g.stats
+            .insert(STAT_TAIL, &codec::tail::encode(&TailState::default()))?;
         self.db.flush()?;
         Ok(g)
     }
@@ -391,6 +410,26 @@ impl Store {
         }
     }
 
+    /// Tail postings at which a batch's commit seals the tail.
+    pub(crate) fn set_seal_postings(&self, n: u64) {
+        self.seal_postings.store(n.max(1), Ordering::Relaxed);
+    }
+
+    fn seal_postings(&self) -> u64 {
+        self.seal_postings.load(Ordering::Relaxed)
+    }
+
+    /// The tail state of generation `g`; `None` for a generation of formats
+    /// 1 and 2, whose postings are all in blocks.
+    pub(crate) fn tail_state(&self, g: &Generation) -> Result<Option<TailState>> {
+        match g.stats.get(STAT_TAIL)? {
+            None => Ok(None),
+            Some(v) => codec::tail::decode(&v)
+                .map(Some)
+                .map_err(|e| e.at(&gen_tree(g.n, "stats"), STAT_TAIL)),
+        }
+    }
+
     /// Whether `g{N}.norms` holds every doc of generation `g`.
     pub(crate) fn has_norms(&self, g: &Generation) -> Result<bool> {
         Ok(g.stats.get(STAT_NORMS)?.is_some())
@@ -434,15 +473,39 @@ impl Store {
         })
     }
 
-    /// Calls `f` with each posting block of `word` in doc order.
+    /// Every (doc, histogram) of generation `g` with a doc in `from..to`, in
+    /// doc order.
+    pub(crate) fn histograms_range<'a>(
+        &self,
+        g: &'a Generation,
+        from: u64,
+        to: u64,
+    ) -> impl Iterator<Item = Result<(u64, Histogram)>> + 'a {
+        g.hist.range(keys::doc(from)..keys::doc(to)).map(move |kv| {
+            let (k, v) = kv?;
+            let tree = || gen_tree(g.n, "hist");
+            let id = keys::doc_from(&k).map_err(|e| e.at(&tree(), &k))?;
+            let h = codec::hist::decode(&v).map_err(|e| e.at(&tree(), &k))?;
+            Ok((id, h))
+        })
+    }
+
+    /// Calls `f` with each posting block of `word` whose first doc is below
+    /// `below`, in doc order. Such a block may still hold docs at or above
+    /// `below` (a seal in progress merges into the last block): callers
+    /// stop at the first.
     pub(crate) fn for_each_block(
         &self,
         g: &Generation,
         word: u32,
+        below: u64,
         buf: &mut Vec<(u64, u32)>,
         mut f: impl FnMut(&[(u64, u32)]),
     ) -> Result<()> {
-        for kv in g.postings.scan_prefix(word.to_be_bytes()) {
+        for kv in g
+            .postings
+            .range(keys::posting(word, 0)..keys::posting(word, below))
+        {
             let (k, v) = kv?;
             let tree = || gen_tree(g.n, "postings");
             let (_, first) = keys::posting_from(&k).map_err(|e| e.at(&tree(), &k))?;

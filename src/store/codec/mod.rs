@@ -18,6 +18,7 @@ pub mod hist;
 pub mod keys;
 pub mod meta;
 pub mod postings;
+pub mod tail;
 pub mod tree;
 pub mod varint;
 
@@ -33,11 +34,16 @@ use crate::error::Error;
 ///   by `norms` in its stats); docs may have geometry (`g{N}.geometry`, written
 ///   since format 1 by this build too: a format-1 reader ignores it).
 ///
-/// Every format-1 layout is unchanged in format 2, so format-1 indexes open
-/// as they are; an index is marked 2 when it is created, and when a new
-/// generation is activated (in the same transaction), since that
-/// generation may hold a tree a format-1 build cannot read.
-pub const FORMAT_VERSION: u32 = 2;
+/// - 3: a generation may keep its newest docs out of the posting blocks
+///   (the `tail` value in its stats, [`tail`]); such a generation's blocks
+///   are written by seals, not appended to per batch.
+///
+/// Every format-1 and format-2 layout is unchanged in format 3, so older
+/// indexes open as they are (their generations keep the old posting
+/// layout); an index is marked with this build's format when it is created,
+/// and when a new generation is activated (in the same transaction), since
+/// that generation may use a layout an older build cannot read.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The oldest format this build reads.
 pub const OLDEST_FORMAT: u32 = 1;

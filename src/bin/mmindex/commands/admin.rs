@@ -20,6 +20,8 @@ pub struct JsonStats {
     bytes_per_record: f64,
     /// The vocabulary tree's [branching, depth]; null for a flat codebook.
     tree: Option<(u32, u32)>,
+    /// Postings of records not yet sealed into posting blocks.
+    unsealed_postings: u64,
     /// Present from the CLI (it reads the whole index), absent from the
     /// server's cheap `GET /stats`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -78,6 +80,7 @@ pub fn stats_json(s: &mmindex::Stats) -> JsonStats {
         bytes_on_disk: s.bytes_on_disk,
         bytes_per_record: per(s.bytes_on_disk, s.records),
         tree: s.tree,
+        unsealed_postings: s.unsealed_postings,
         space: None,
     }
 }
@@ -103,7 +106,10 @@ pub fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
         }
         println!("generation     {}", s.generation);
         println!("feature        {}", s.feature);
-        println!("postings       {}", s.postings);
+        println!(
+            "postings       {} ({} not yet sealed into blocks)",
+            s.postings, s.unsealed_postings
+        );
         println!(
             "bytes on disk  {} ({per_record:.0} per record)",
             s.bytes_on_disk
