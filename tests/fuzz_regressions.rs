@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use mmindex::store::codec::{doc, geometry, hist, keys, postings};
+use mmindex::store::codec::{doc, geometry, hist, keys, postings, Layout};
 use mmindex::{Index, RunOptions, Source};
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -34,8 +34,14 @@ fn image_that_aborted_opencvs_dicom_reader_is_refused() {
 fn stored_value_decoders_reject_fuzz_findings() {
     assert!(doc::decode(&fixture("doc-record-4gb-id.bin")).is_err());
     let h = fixture("hist-overlong-varint.bin");
-    if let Ok(v) = hist::decode(&h) {
-        assert_eq!(hist::encode(&v), h, "only canonical encodings decode");
+    for layout in [Layout::Varint, Layout::Packed] {
+        if let Ok(v) = hist::decode_as(layout, &h) {
+            assert_eq!(
+                hist::encode_as(layout, &v),
+                h,
+                "only canonical encodings decode"
+            );
+        }
     }
     let g = fixture("geometry-empty-unoriented.bin");
     if let Ok(v) = geometry::decode(&g) {
@@ -45,12 +51,14 @@ fn stored_value_decoders_reject_fuzz_findings() {
     if p.len() >= 12 {
         let (key, value) = p.split_at(12);
         if let Ok((_, first)) = keys::posting_from(key) {
-            if let Ok(v) = postings::decode(first, value) {
-                assert_eq!(
-                    postings::encode(first, &v),
-                    value,
-                    "only canonical encodings decode"
-                );
+            for layout in [Layout::Varint, Layout::Packed] {
+                if let Ok(v) = postings::decode_as(layout, first, value) {
+                    assert_eq!(
+                        postings::encode_as(layout, first, &v),
+                        value,
+                        "only canonical encodings decode"
+                    );
+                }
             }
         }
     }

@@ -1,9 +1,9 @@
-//! Posting blocks and keys: decoding never panics, and what decodes
-//! re-encodes to the same bytes.
+//! Posting blocks and keys, in both layouts: decoding never panics, and
+//! what decodes re-encodes to the same bytes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mmindex::store::codec::{keys, postings};
+use mmindex::store::codec::{keys, postings, Layout};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 12 {
@@ -11,7 +11,9 @@ fuzz_target!(|data: &[u8]| {
     }
     let (key, value) = data.split_at(12);
     let Ok((_, first)) = keys::posting_from(key) else { return };
-    if let Ok(p) = postings::decode(first, value) {
-        assert_eq!(postings::encode(first, &p), value);
+    for layout in [Layout::Varint, Layout::Packed] {
+        if let Ok(p) = postings::decode_as(layout, first, value) {
+            assert_eq!(postings::encode_as(layout, first, &p), value);
+        }
     }
 });

@@ -6,14 +6,14 @@ use super::weights::{finish, term};
 use super::{Scan, TopK};
 use crate::error::Result;
 
-/// A reusable dense accumulator: one slot per doc id, and the list of slots
-/// touched by the current query, so resetting costs what the query touched,
-/// not the collection size.
+/// A reusable dense accumulator: one slot per doc id below the search's
+/// watermark, zero between searches. Every term is positive, so a slot is
+/// non-zero exactly when its doc shares a word with the query; the final
+/// pass over the slots finds them (and zeroes them again) without a
+/// branchy "seen" list on the hot path.
 #[derive(Default)]
 struct Accumulator {
     acc: Vec<f32>,
-    seen: Vec<bool>,
-    touched: Vec<u64>,
 }
 
 thread_local! {
@@ -37,13 +37,9 @@ pub(crate) fn search(scan: &Scan<'_>, top: &mut TopK) -> Result<()> {
         let n = visible_below as usize;
         if a.acc.len() < n {
             a.acc.resize(n, 0.0);
-            a.seen.resize(n, false);
         }
-        let Accumulator { acc, seen, touched } = &mut *a;
-        let mut buf = Vec::new();
+        let acc = &mut a.acc[..n];
         let result = (|| {
-            // Query words in increasing order, so each doc's accumulator sees
-            // its shared words in the same order as the sequential path.
             // Each doc is either below the sealed watermark (in blocks) or in
             // the tail, never both, so the split keeps that order.
             let in_blocks = visible_below.min(sealed_below);
@@ -51,20 +47,17 @@ pub(crate) fn search(scan: &Scan<'_>, top: &mut TopK) -> Result<()> {
                 let idf_w = idf[w as usize];
                 let mut add = |doc: u64, tf: u32| {
                     let d = doc as usize;
-                    if !seen[d] {
-                        seen[d] = true;
-                        touched.push(doc);
-                    }
                     acc[d] += term(scoring, qv, tf, idf_w, norms[d].1);
                 };
-                store.for_each_block(g, w, in_blocks, &mut buf, |block| {
-                    for &(doc, tf) in block {
+                store.for_each_block(g, w, in_blocks, |docs, tfs| {
+                    for (&doc, &tf) in docs.iter().zip(tfs) {
                         if doc >= in_blocks {
                             // Blocks are in doc order: the rest is newer still.
-                            break;
+                            return false;
                         }
                         add(doc, tf);
                     }
+                    true
                 })?;
                 for chunk in tail {
                     chunk.for_word(w, visible_below, &mut add);
@@ -72,18 +65,17 @@ pub(crate) fn search(scan: &Scan<'_>, top: &mut TopK) -> Result<()> {
             }
             Ok(())
         })();
-        for &doc in touched.iter() {
-            let d = doc as usize;
-            if result.is_ok() {
-                let s = finish(scoring, acc[d], norms[d].0);
-                if s > 0.0 {
-                    top.push(doc, s);
+        for (d, slot) in acc.iter_mut().enumerate() {
+            if *slot != 0.0 {
+                if result.is_ok() {
+                    let s = finish(scoring, *slot, norms[d].0);
+                    if s > 0.0 {
+                        top.push(d as u64, s);
+                    }
                 }
+                *slot = 0.0;
             }
-            acc[d] = 0.0;
-            seen[d] = false;
         }
-        touched.clear();
         result
     })
 }

@@ -75,9 +75,8 @@ impl<'a> BlockEdits<'a> {
             let v = self.g.postings.get(key)?;
             let (_, first) = keys::posting_from(&key).map_err(|e| e.at(&self.tree, &key))?;
             let p = match v {
-                Some(v) => {
-                    codec::postings::decode(first, &v).map_err(|e| e.at(&self.tree, &key))?
-                }
+                Some(v) => codec::postings::decode_as(self.g.layout, first, &v)
+                    .map_err(|e| e.at(&self.tree, &key))?,
                 None => Vec::new(),
             };
             self.blocks.insert(key, p);
@@ -204,14 +203,14 @@ impl Store {
             writes.push((
                 FILL_HIST,
                 keys::doc(*doc).to_vec(),
-                Some(codec::hist::encode(h)),
+                Some(codec::hist::encode_as(g.layout, h)),
             ));
         }
         for (w, p) in &by_word {
             edits.append(*w, p)?;
         }
         for (k, p) in edits.blocks {
-            let v = (!p.is_empty()).then(|| codec::postings::encode(p[0].0, &p));
+            let v = (!p.is_empty()).then(|| codec::postings::encode_as(g.layout, p[0].0, &p));
             writes.push((FILL_POSTINGS, k.to_vec(), v));
         }
         let count = self.doc_count(g)? + docs.len() as u64;
@@ -322,7 +321,7 @@ impl Store {
             writes.push((
                 HIST,
                 keys::doc(a.doc_id).to_vec(),
-                Some(codec::hist::encode(&a.hist)),
+                Some(codec::hist::encode_as(g.layout, &a.hist)),
             ));
             writes.push((
                 NORMS,
@@ -346,7 +345,7 @@ impl Store {
             let v = if p.is_empty() {
                 None
             } else {
-                Some(codec::postings::encode(p[0].0, &p))
+                Some(codec::postings::encode_as(g.layout, p[0].0, &p))
             };
             // A block whose first doc was removed moves to its new first doc.
             let (w, first) = keys::posting_from(&k).map_err(|e| e.at(&edits.tree, &k))?;

@@ -87,6 +87,9 @@ pub(crate) struct Generation {
     pub stats: Tree,
     pub geometry: Tree,
     pub norms: Tree,
+    /// How its posting blocks and histograms are encoded: packed in
+    /// generations with a tail (format 3), varints before.
+    pub layout: codec::Layout,
 }
 
 /// Stats key of the doc count, u64 BE.
@@ -243,14 +246,21 @@ impl Store {
 
     /// The trees of generation `n` (created empty when absent).
     pub(crate) fn generation(&self, n: u32) -> Result<Generation> {
+        let stats = self.db.open_tree(gen_tree(n, "stats"))?;
+        let layout = if stats.get(STAT_TAIL)?.is_some() {
+            codec::Layout::Packed
+        } else {
+            codec::Layout::Varint
+        };
         Ok(Generation {
             n,
             codebook: self.db.open_tree(gen_tree(n, "codebook"))?,
             hist: self.db.open_tree(gen_tree(n, "hist"))?,
             postings: self.db.open_tree(gen_tree(n, "postings"))?,
-            stats: self.db.open_tree(gen_tree(n, "stats"))?,
+            stats,
             geometry: self.db.open_tree(gen_tree(n, "geometry"))?,
             norms: self.db.open_tree(gen_tree(n, "norms"))?,
+            layout,
         })
     }
 
@@ -286,7 +296,7 @@ impl Store {
             .chain(self.active()?)
             .max();
         let n = newest.map_or(1, |p| p + 1);
-        let g = self.generation(n)?;
+        let mut g = self.generation(n)?;
         for (k, v) in cbc::entries(codebook) {
             g.codebook.insert(k, v)?;
         }
@@ -298,6 +308,7 @@ impl Store {
         g.stats.insert(STAT_NORMS, &[1u8])?;
         g.stats
             .insert(STAT_TAIL, &codec::tail::encode(&TailState::default()))?;
+        g.layout = codec::Layout::Packed;
         self.db.flush()?;
         Ok(g)
     }
@@ -393,7 +404,7 @@ impl Store {
         let k = keys::doc(id);
         match g.hist.get(k)? {
             None => Ok(None),
-            Some(v) => codec::hist::decode(&v)
+            Some(v) => codec::hist::decode_as(g.layout, &v)
                 .map(Some)
                 .map_err(|e| e.at(&gen_tree(g.n, "hist"), &k)),
         }
@@ -468,7 +479,7 @@ impl Store {
             let (k, v) = kv?;
             let tree = || gen_tree(g.n, "hist");
             let id = keys::doc_from(&k).map_err(|e| e.at(&tree(), &k))?;
-            let h = codec::hist::decode(&v).map_err(|e| e.at(&tree(), &k))?;
+            let h = codec::hist::decode_as(g.layout, &v).map_err(|e| e.at(&tree(), &k))?;
             Ok((id, h))
         })
     }
@@ -485,22 +496,21 @@ impl Store {
             let (k, v) = kv?;
             let tree = || gen_tree(g.n, "hist");
             let id = keys::doc_from(&k).map_err(|e| e.at(&tree(), &k))?;
-            let h = codec::hist::decode(&v).map_err(|e| e.at(&tree(), &k))?;
+            let h = codec::hist::decode_as(g.layout, &v).map_err(|e| e.at(&tree(), &k))?;
             Ok((id, h))
         })
     }
 
-    /// Calls `f` with each posting block of `word` whose first doc is below
-    /// `below`, in doc order. Such a block may still hold docs at or above
-    /// `below` (a seal in progress merges into the last block): callers
-    /// stop at the first.
+    /// Calls `f` with the postings of `word` in the blocks whose first doc
+    /// is below `below`, in doc order, as runs of (docs, tfs). Such a block
+    /// may still hold docs at or above `below` (a seal in progress merges
+    /// into the last block): `f` returns false to stop reading the block.
     pub(crate) fn for_each_block(
         &self,
         g: &Generation,
         word: u32,
         below: u64,
-        buf: &mut Vec<(u64, u32)>,
-        mut f: impl FnMut(&[(u64, u32)]),
+        mut f: impl FnMut(&[u64], &[u32]) -> bool,
     ) -> Result<()> {
         for kv in g
             .postings
@@ -509,9 +519,8 @@ impl Store {
             let (k, v) = kv?;
             let tree = || gen_tree(g.n, "postings");
             let (_, first) = keys::posting_from(&k).map_err(|e| e.at(&tree(), &k))?;
-            buf.clear();
-            codec::postings::decode_into(first, &v, buf).map_err(|e| e.at(&tree(), &k))?;
-            f(buf);
+            codec::postings::for_each_run(g.layout, first, &v, &mut f)
+                .map_err(|e| e.at(&tree(), &k))?;
         }
         Ok(())
     }

@@ -116,13 +116,18 @@ impl Store {
             {
                 let (k, v) = kv?;
                 let (_, first) = keys::posting_from(&k).map_err(|e| e.at(&tree, &k))?;
-                let mut p = postings::decode(first, &v).map_err(|e| e.at(&tree, &k))?;
+                let mut p =
+                    postings::decode_as(g.layout, first, &v).map_err(|e| e.at(&tree, &k))?;
                 let stored = p.len();
                 // Docs at or above the watermark: merged by an interrupted seal.
                 p.retain(|&(d, _)| d < from);
                 if p.len() > total || p.len() + total > SEALED_BLOCK_CAP {
                     if p.len() != stored {
-                        writes.push((0, k.to_vec(), Some(postings::encode(first, &p))));
+                        writes.push((
+                            0,
+                            k.to_vec(),
+                            Some(postings::encode_as(g.layout, first, &p)),
+                        ));
                     }
                     break;
                 }
@@ -140,7 +145,7 @@ impl Store {
                 writes.push((
                     0,
                     keys::posting(w, chunk[0].0).to_vec(),
-                    Some(postings::encode(chunk[0].0, chunk)),
+                    Some(postings::encode_as(g.layout, chunk[0].0, chunk)),
                 ));
             }
             if writes.len() >= WRITES_PER_TRANSACTION {

@@ -156,7 +156,7 @@ pub(crate) fn verify(store: &Store) -> Result<Vec<String>> {
         if store.docs.get(k.as_ref())?.is_none() {
             v.push(format!("histogram of doc {id} has no doc"));
         }
-        let h = match codec::hist::decode(&val) {
+        let h = match codec::hist::decode_as(g.layout, &val) {
             Ok(h) => h,
             Err(e) => {
                 v.push(e.at(&hist_tree, &k).to_string());
@@ -258,7 +258,7 @@ pub(crate) fn verify(store: &Store) -> Result<Vec<String>> {
                 continue;
             }
         };
-        let p = match codec::postings::decode(first, &val) {
+        let p = match codec::postings::decode_as(g.layout, first, &val) {
             Ok(p) => p,
             Err(e) => {
                 v.push(e.at(&post_tree, &k).to_string());

@@ -9,8 +9,12 @@
 //! ```
 //! Words are strictly increasing. The norms use the generation's IDF, which is
 //! fixed when its codebook is trained, so they never change after insertion.
+//!
+//! That is [`Layout::Varint`] (formats 1 and 2). [`Layout::Packed`]
+//! (format-3 generations) has the same head and count, then the n (word
+//! delta, tf) pairs as bit-packed frames ([`packed`]).
 
-use super::{f32_at, varint, DecodeError};
+use super::{f32_at, packed, varint, DecodeError, Layout};
 
 /// A decoded histogram.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,6 +111,79 @@ pub fn decode(b: &[u8]) -> Result<Histogram, DecodeError> {
     })
 }
 
+/// Encodes a histogram as frames ([`Layout::Packed`]).
+pub fn encode_packed(h: &Histogram) -> Vec<u8> {
+    let mut out = Vec::with_capacity(10 + h.entries.len() * 5 / 4);
+    out.extend_from_slice(&h.cos_norm.to_le_bytes());
+    out.extend_from_slice(&h.l1_norm.to_le_bytes());
+    varint::put(&mut out, h.entries.len() as u64);
+    let mut prev = 0u32;
+    let pairs: Vec<(u64, u32)> = h
+        .entries
+        .iter()
+        .map(|&(w, tf)| {
+            let gap = u64::from(w - prev);
+            prev = w;
+            (gap, tf)
+        })
+        .collect();
+    packed::put(&mut out, &pairs);
+    out
+}
+
+/// Decodes a histogram of frames, checking order and bounds.
+pub fn decode_packed(b: &[u8]) -> Result<Histogram, DecodeError> {
+    let (cos_norm, l1_norm) = decode_norms(b)?;
+    let mut pos = 8;
+    let n = varint::get(b, &mut pos)?;
+    if n > packed::max_pairs(b.len() - pos) {
+        return Err(DecodeError::new(format!("histogram claims {n} entries")));
+    }
+    let mut entries = Vec::with_capacity(n as usize);
+    let (mut gaps, mut tfs) = ([0u64; packed::FRAME], [0u32; packed::FRAME]);
+    let mut word = 0u32;
+    let mut left = n as usize;
+    while left > 0 {
+        let m = left.min(packed::FRAME);
+        packed::get_frame(b, &mut pos, &mut gaps[..m], &mut tfs[..m])?;
+        for (&gap, &tf) in gaps[..m].iter().zip(&tfs[..m]) {
+            if !entries.is_empty() && gap == 0 {
+                return Err(DecodeError::new("histogram words not strictly increasing"));
+            }
+            word = u32::try_from(gap)
+                .ok()
+                .and_then(|g| word.checked_add(g))
+                .ok_or_else(|| DecodeError::new("histogram word overflows"))?;
+            entries.push((word, tf));
+        }
+        left -= m;
+    }
+    if pos != b.len() {
+        return Err(DecodeError::new("trailing bytes after histogram"));
+    }
+    Ok(Histogram {
+        cos_norm,
+        l1_norm,
+        entries,
+    })
+}
+
+/// Encodes a histogram in `layout`.
+pub fn encode_as(layout: Layout, h: &Histogram) -> Vec<u8> {
+    match layout {
+        Layout::Varint => encode(h),
+        Layout::Packed => encode_packed(h),
+    }
+}
+
+/// Decodes a histogram in `layout`.
+pub fn decode_as(layout: Layout, b: &[u8]) -> Result<Histogram, DecodeError> {
+    match layout {
+        Layout::Varint => decode(b),
+        Layout::Packed => decode_packed(b),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +199,13 @@ mod tests {
         #[test]
         fn never_panics(b: Vec<u8>) {
             let _ = decode(&b);
+            let _ = decode_as(Layout::Packed, &b);
+        }
+
+        #[test]
+        fn packed_round_trip(words in proptest::collection::btree_map(0u32..=u32::MAX, 1u32..1000, 0..400), n in 0f32..100.0) {
+            let h = Histogram { cos_norm: n, l1_norm: n * 2.0, entries: words.into_iter().collect() };
+            prop_assert_eq!(decode_as(Layout::Packed, &encode_packed(&h)).unwrap(), h);
         }
     }
 }

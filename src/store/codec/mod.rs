@@ -17,6 +17,7 @@ pub mod geometry;
 pub mod hist;
 pub mod keys;
 pub mod meta;
+pub mod packed;
 pub mod postings;
 pub mod tail;
 pub mod tree;
@@ -44,6 +45,16 @@ use crate::error::Error;
 /// and when a new generation is activated (in the same transaction), since
 /// that generation may use a layout an older build cannot read.
 pub const FORMAT_VERSION: u32 = 3;
+
+/// How a generation's posting blocks and histograms are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Layout {
+    /// LEB128 varints per gap and tf: generations of formats 1 and 2.
+    Varint,
+    /// Bit-packed frames ([`packed`]): generations with a tail (format 3).
+    Packed,
+}
 
 /// The oldest format this build reads.
 pub const OLDEST_FORMAT: u32 = 1;
