@@ -11,8 +11,10 @@
 //! fixed when its codebook is trained, so they never change after insertion.
 //!
 //! That is [`Layout::Varint`] (formats 1 and 2). [`Layout::Packed`]
-//! (format-3 generations) has the same head and count, then the n (word
-//! delta, tf) pairs as bit-packed frames ([`packed`]).
+//! (format-3 generations) has the same head and count, then (when n > 0)
+//! the first word as a varint and the n (word − previous word, tf) pairs as
+//! bit-packed frames ([`packed`]), the first pair's gap 0: a first word of
+//! up to 17 bits in the first frame would widen its 128 gaps to 17 bits.
 
 use super::{f32_at, packed, varint, DecodeError, Layout};
 
@@ -117,7 +119,10 @@ pub fn encode_packed(h: &Histogram) -> Vec<u8> {
     out.extend_from_slice(&h.cos_norm.to_le_bytes());
     out.extend_from_slice(&h.l1_norm.to_le_bytes());
     varint::put(&mut out, h.entries.len() as u64);
-    let mut prev = 0u32;
+    let mut prev = h.entries.first().map_or(0, |e| e.0);
+    if !h.entries.is_empty() {
+        varint::put(&mut out, u64::from(prev));
+    }
     let pairs: Vec<(u64, u32)> = h
         .entries
         .iter()
@@ -141,13 +146,17 @@ pub fn decode_packed(b: &[u8]) -> Result<Histogram, DecodeError> {
     }
     let mut entries = Vec::with_capacity(n as usize);
     let (mut gaps, mut tfs) = ([0u64; packed::FRAME], [0u32; packed::FRAME]);
-    let mut word = 0u32;
+    let mut word = if n > 0 {
+        varint::get_u32(b, &mut pos)?
+    } else {
+        0
+    };
     let mut left = n as usize;
     while left > 0 {
         let m = left.min(packed::FRAME);
         packed::get_frame(b, &mut pos, &mut gaps[..m], &mut tfs[..m])?;
         for (&gap, &tf) in gaps[..m].iter().zip(&tfs[..m]) {
-            if !entries.is_empty() && gap == 0 {
+            if entries.is_empty() != (gap == 0) {
                 return Err(DecodeError::new("histogram words not strictly increasing"));
             }
             word = u32::try_from(gap)
