@@ -1,6 +1,7 @@
 //! Micro-benchmarks of the hot paths: quantization against a flat codebook,
-//! posting-block and histogram codecs, and feature extraction on a sample
-//! photo per feature type.
+//! posting-block and histogram codecs in both layouts, and feature
+//! extraction on a sample photo per feature type. Search at 10k–1M records
+//! is `benches/search.rs`, quantization with trees `benches/quantize.rs`.
 //!
 //! `cargo bench --bench core`
 
@@ -8,7 +9,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use mmindex::features::{extract, Descriptors, ExtractParams, ImageInput};
-use mmindex::store::codec::{hist, postings};
+use mmindex::store::codec::{hist, postings, Layout};
 use mmindex::vocab::Codebook;
 use mmindex::{Feature, IndexConfig};
 use ndarray::Array2;
@@ -58,27 +59,46 @@ fn quantize(c: &mut Criterion) {
 
 fn codecs(c: &mut Criterion) {
     let mut next = stream(3);
-    let mut doc = 1_000u64;
-    let block: Vec<(u64, u32)> = (0..postings::BLOCK_CAP)
-        .map(|_| {
-            doc += 1 + next() % 50;
-            (doc, 1 + (next() % 3) as u32)
-        })
-        .collect();
-    let first = block[0].0;
-    let bytes = postings::encode(first, &block);
     let mut g = c.benchmark_group("codec");
-    g.throughput(Throughput::Elements(block.len() as u64));
-    g.bench_function("posting_block_encode", |b| {
-        b.iter(|| postings::encode(first, black_box(&block)))
-    });
-    g.bench_function("posting_block_decode", |b| {
-        b.iter_batched_ref(
-            Vec::new,
-            |out| postings::decode_into(first, black_box(&bytes), out),
-            BatchSize::SmallInput,
-        )
-    });
+    // A format-1/2 block (≤ 128 postings, varints) and a sealed format-3
+    // block (4,096 postings, packed frames), gaps of 1–100 as at 100k
+    // records over 10^5 words, tf mostly 1.
+    for (layout, name, len) in [
+        (Layout::Varint, "varint", postings::BLOCK_CAP),
+        (Layout::Packed, "packed", 4_096),
+    ] {
+        let mut doc = 1_000u64;
+        let block: Vec<(u64, u32)> = (0..len)
+            .map(|_| {
+                doc += 1 + next() % 100;
+                (doc, if next() % 10 == 0 { 2 } else { 1 })
+            })
+            .collect();
+        let first = block[0].0;
+        let bytes = postings::encode_as(layout, first, &block);
+        g.throughput(Throughput::Elements(block.len() as u64));
+        g.bench_function(format!("posting_block_encode_{name}"), |b| {
+            b.iter(|| postings::encode_as(layout, first, black_box(&block)))
+        });
+        g.bench_function(format!("posting_block_decode_{name}"), |b| {
+            b.iter_batched_ref(
+                Vec::new,
+                |out| postings::decode_into_as(layout, first, black_box(&bytes), out),
+                BatchSize::SmallInput,
+            )
+        });
+        // What the inverted path does: frames into two arrays, summed.
+        g.bench_function(format!("posting_block_runs_{name}"), |b| {
+            b.iter(|| {
+                let mut s = 0u64;
+                postings::for_each_run(layout, first, black_box(&bytes), |d, t| {
+                    s += d.len() as u64 + u64::from(t[0]);
+                    true
+                })
+                .map(|_| s)
+            })
+        });
+    }
     let mut w = 0u32;
     let h = hist::Histogram {
         cos_norm: 1.0,
@@ -90,11 +110,13 @@ fn codecs(c: &mut Criterion) {
             })
             .collect(),
     };
-    let hb = hist::encode(&h);
     g.throughput(Throughput::Elements(h.entries.len() as u64));
-    g.bench_function("histogram_decode_1000", |b| {
-        b.iter(|| hist::decode(black_box(&hb)))
-    });
+    for (layout, name) in [(Layout::Varint, "varint"), (Layout::Packed, "packed")] {
+        let hb = hist::encode_as(layout, &h);
+        g.bench_function(format!("histogram_decode_1000_{name}"), |b| {
+            b.iter(|| hist::decode_as(layout, black_box(&hb)))
+        });
+    }
     g.finish();
 }
 

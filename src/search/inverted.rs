@@ -4,6 +4,7 @@ use std::cell::RefCell;
 
 use super::weights::{finish, term};
 use super::{Scan, TopK};
+use crate::config::Scoring;
 use crate::error::Result;
 
 /// A reusable dense accumulator: one slot per doc id below the search's
@@ -45,22 +46,36 @@ pub(crate) fn search(scan: &Scan<'_>, top: &mut TopK) -> Result<()> {
             let in_blocks = visible_below.min(sealed_below);
             for &(w, qv) in &q.entries {
                 let idf_w = idf[w as usize];
-                let mut add = |doc: u64, tf: u32| {
-                    let d = doc as usize;
-                    acc[d] += term(scoring, qv, tf, idf_w, norms[d].1);
-                };
-                store.for_each_block(g, w, in_blocks, |docs, tfs| {
-                    for (&doc, &tf) in docs.iter().zip(tfs) {
-                        if doc >= in_blocks {
-                            // Blocks are in doc order: the rest is newer still.
-                            return false;
+                // The scoring is fixed for the whole walk: one specialised
+                // loop per scoring instead of a match per posting. Both
+                // compute exactly `weights::term`.
+                let mut add_run = |docs: &[u64], tfs: &[u32], below: u64| -> bool {
+                    match scoring {
+                        Scoring::Cosine => {
+                            for (&doc, &tf) in docs.iter().zip(tfs) {
+                                if doc >= below {
+                                    return false;
+                                }
+                                acc[doc as usize] += term(Scoring::Cosine, qv, tf, idf_w, 0.0);
+                            }
                         }
-                        add(doc, tf);
+                        Scoring::L1 => {
+                            for (&doc, &tf) in docs.iter().zip(tfs) {
+                                if doc >= below {
+                                    return false;
+                                }
+                                let d = doc as usize;
+                                acc[d] += term(Scoring::L1, qv, tf, idf_w, norms[d].1);
+                            }
+                        }
                     }
                     true
-                })?;
+                };
+                // Blocks are in doc order: past `in_blocks` the rest of a
+                // block is newer still.
+                store.for_each_block(g, w, in_blocks, |docs, tfs| add_run(docs, tfs, in_blocks))?;
                 for chunk in tail {
-                    chunk.for_word(w, visible_below, &mut add);
+                    chunk.for_word(w, |docs, tfs| add_run(docs, tfs, visible_below));
                 }
             }
             Ok(())

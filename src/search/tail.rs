@@ -18,6 +18,9 @@ use crate::store::{Generation, Store, TailState};
 /// words up in every chunk.
 const MAX_CHUNKS: usize = 8;
 
+/// Postings handed out per call, as posting blocks do.
+const RUN: usize = 128;
+
 /// Postings of the tail docs in `base..` grouped by word: compressed sparse
 /// rows, words increasing, each word's docs increasing.
 #[derive(Debug, Default)]
@@ -33,42 +36,56 @@ pub(crate) struct Chunk {
 
 impl Chunk {
     /// Builds a chunk from (word, doc − base, tf) triples listed in doc
-    /// order.
-    fn from_triples(base: u64, mut t: Vec<(u32, u32, u32)>) -> Chunk {
-        // Stable: each word's docs stay in doc order.
-        t.sort_by_key(|e| e.0);
+    /// order: a counting sort by word (stable, so each word's docs stay in
+    /// doc order), O(triples + largest word).
+    fn from_triples(base: u64, t: Vec<(u32, u32, u32)>) -> Chunk {
+        let top = t.iter().map(|e| e.0 as usize + 1).max().unwrap_or(0);
+        let mut count = vec![0u32; top + 1];
+        for e in &t {
+            count[e.0 as usize + 1] += 1;
+        }
         let mut c = Chunk {
             base,
-            docs: Vec::with_capacity(t.len()),
-            tfs: Vec::with_capacity(t.len()),
             ..Chunk::default()
         };
-        for (w, d, tf) in t {
-            if c.words.last() != Some(&w) {
-                c.words.push(w);
-                c.starts.push(c.docs.len() as u32);
+        for (w, &n) in count.iter().enumerate().skip(1) {
+            if n > 0 {
+                c.words.push((w - 1) as u32);
             }
-            c.docs.push(d);
-            c.tfs.push(tf);
         }
-        c.starts.push(c.docs.len() as u32);
+        // count[w] becomes the first slot of word w.
+        for w in 1..count.len() {
+            count[w] += count[w - 1];
+        }
+        c.starts = c.words.iter().map(|&w| count[w as usize]).collect();
+        c.starts.push(t.len() as u32);
+        c.docs = vec![0; t.len()];
+        c.tfs = vec![0; t.len()];
+        for (w, d, tf) in t {
+            let slot = &mut count[w as usize];
+            c.docs[*slot as usize] = d;
+            c.tfs[*slot as usize] = tf;
+            *slot += 1;
+        }
         c
     }
 
-    /// Calls `f` with (doc, tf) of `word`'s postings in doc order, up to
-    /// the first doc at or above `below`.
+    /// Calls `f` with `word`'s postings in doc order, as runs of at most
+    /// [`RUN`] (docs, tfs); stops when `f` returns false.
     #[inline]
-    pub(crate) fn for_word(&self, word: u32, below: u64, mut f: impl FnMut(u64, u32)) {
+    pub(crate) fn for_word(&self, word: u32, mut f: impl FnMut(&[u64], &[u32]) -> bool) {
         let Ok(i) = self.words.binary_search(&word) else {
             return;
         };
         let (s, e) = (self.starts[i] as usize, self.starts[i + 1] as usize);
-        for (&d, &tf) in self.docs[s..e].iter().zip(&self.tfs[s..e]) {
-            let doc = self.base + u64::from(d);
-            if doc >= below {
+        let mut docs = [0u64; RUN];
+        for (d, t) in self.docs[s..e].chunks(RUN).zip(self.tfs[s..e].chunks(RUN)) {
+            for (o, &x) in docs.iter_mut().zip(d) {
+                *o = self.base + u64::from(x);
+            }
+            if !f(&docs[..d.len()], t) {
                 return;
             }
-            f(doc, tf);
         }
     }
 
@@ -167,10 +184,22 @@ fn merge(chunks: &[Arc<Chunk>]) -> Chunk {
 mod tests {
     use super::*;
 
-    fn collect(c: &Chunk, w: u32) -> Vec<(u64, u32)> {
+    fn collect_below(c: &Chunk, w: u32, below: u64) -> Vec<(u64, u32)> {
         let mut v = Vec::new();
-        c.for_word(w, u64::MAX, |d, tf| v.push((d, tf)));
+        c.for_word(w, |d, t| {
+            for (&d, &t) in d.iter().zip(t) {
+                if d >= below {
+                    return false;
+                }
+                v.push((d, t));
+            }
+            true
+        });
         v
+    }
+
+    fn collect(c: &Chunk, w: u32) -> Vec<(u64, u32)> {
+        collect_below(c, w, u64::MAX)
     }
 
     #[test]
@@ -183,8 +212,10 @@ mod tests {
         let m = merge(&[Arc::new(a), Arc::new(b)]);
         assert_eq!(collect(&m, 2), vec![(10, 3), (12, 1), (13, 4)]);
         assert_eq!(collect(&m, 7), vec![(14, 1)]);
-        let mut v = Vec::new();
-        m.for_word(2, 13, |d, tf| v.push((d, tf)));
-        assert_eq!(v, vec![(10, 3), (12, 1)]);
+        assert_eq!(collect_below(&m, 2, 13), vec![(10, 3), (12, 1)]);
+        // Runs of RUN postings: a word with more spans several calls.
+        let many = Chunk::from_triples(0, (0..300).map(|d| (9, d, 1)).collect());
+        assert_eq!(collect(&many, 9).len(), 300);
+        assert_eq!(collect_below(&many, 9, 200).len(), 200);
     }
 }

@@ -182,18 +182,25 @@ pub fn for_each_run(
                 }
             }
         }
-        // Gaps to docs, in place.
-        for d in &mut docs[..m] {
-            if first != (*d == 0) {
-                return Err(DecodeError::new(
-                    "posting block docs not strictly increasing from its key",
-                ));
-            }
-            first = false;
-            doc = doc
-                .checked_add(*d)
-                .ok_or_else(|| DecodeError::new("posting doc id overflows"))?;
+        // Gaps to docs, in place; the checks are folded into flags so the
+        // loop has no branch per posting. Only the first gap is 0.
+        let mut zero = false;
+        let mut overflow = false;
+        for (i, d) in docs[..m].iter_mut().enumerate() {
+            zero |= (*d == 0) != (first && i == 0);
+            let (v, o) = doc.overflowing_add(*d);
+            overflow |= o;
+            doc = v;
             *d = doc;
+        }
+        first = false;
+        if zero {
+            return Err(DecodeError::new(
+                "posting block docs not strictly increasing from its key",
+            ));
+        }
+        if overflow {
+            return Err(DecodeError::new("posting doc id overflows"));
         }
         if !f(&docs[..m], &tfs[..m]) {
             return Ok(());

@@ -1,0 +1,166 @@
+//! Synthetic records for scale measurements: word histograms whose words
+//! are drawn Zipf-distributed over a vocabulary, added through the library
+//! API (no image extraction). Shared by `examples/scale.rs` and
+//! `benches/search.rs`, so that both fill and query the same collections.
+//!
+//! With the same parameters and seed, the same records come out: the word
+//! permutation, then a 1,000-record sample for IDF, then the records, all
+//! from one generator; queries come from their own generator (seed 7).
+
+use mmindex::vocab::Codebook;
+use mmindex::{Feature, Index, RecordId, RunOptions};
+use ndarray::Array2;
+
+#[allow(dead_code)]
+#[path = "../../tests/common/rng.rs"]
+mod rng;
+pub use rng::Rng;
+
+/// Draws words with P(w) ∝ 1/(w+1)^s by inverting the cumulative table.
+struct Zipf(Vec<f64>);
+
+impl Zipf {
+    fn new(k: usize, s: f64) -> Zipf {
+        let mut acc = 0.0;
+        let mut c: Vec<f64> = (0..k)
+            .map(|w| {
+                acc += 1.0 / ((w + 1) as f64).powf(s);
+                acc
+            })
+            .collect();
+        for v in &mut c {
+            *v /= acc;
+        }
+        Zipf(c)
+    }
+
+    fn draw(&self, rng: &mut Rng) -> u32 {
+        let u = rng.unit();
+        self.0.partition_point(|&c| c < u).min(self.0.len() - 1) as u32
+    }
+}
+
+/// The shape of a synthetic collection.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    /// Vocabulary size.
+    pub words: usize,
+    /// Features (word draws) per record.
+    pub features: usize,
+    /// Zipf exponent of word frequencies.
+    pub zipf: f64,
+    /// Seed of the records' generator.
+    pub seed: u64,
+}
+
+impl Default for Shape {
+    fn default() -> Self {
+        Shape {
+            words: 100_000,
+            features: 1_000,
+            zipf: 0.6,
+            seed: 1,
+        }
+    }
+}
+
+/// A generator of records of one shape.
+pub struct Corpus {
+    shape: Shape,
+    zipf: Zipf,
+    /// Words are shuffled so that frequent words are not all small numbers.
+    perm: Vec<u32>,
+    rng: Rng,
+}
+
+impl Corpus {
+    pub fn new(shape: Shape) -> Corpus {
+        let mut rng = Rng::new(shape.seed);
+        let k = shape.words;
+        let mut perm: Vec<u32> = (0..k as u32).collect();
+        for i in (1..k).rev() {
+            perm.swap(i, (rng.next() % (i as u64 + 1)) as usize);
+        }
+        Corpus {
+            zipf: Zipf::new(k, shape.zipf),
+            shape,
+            perm,
+            rng,
+        }
+    }
+
+    fn draw(zipf: &Zipf, perm: &[u32], features: usize, rng: &mut Rng) -> Vec<u32> {
+        (0..features)
+            .map(|_| perm[zipf.draw(rng) as usize])
+            .collect()
+    }
+
+    /// The next record's words (one per feature).
+    pub fn record(&mut self) -> Vec<u32> {
+        Self::draw(&self.zipf, &self.perm, self.shape.features, &mut self.rng)
+    }
+
+    /// `n` query records, the same for every corpus of this shape.
+    pub fn queries(&self, n: usize) -> Vec<Vec<u32>> {
+        let mut rng = Rng::new(7);
+        (0..n)
+            .map(|_| Self::draw(&self.zipf, &self.perm, self.shape.features, &mut rng))
+            .collect()
+    }
+
+    /// IDF weights from a sample of 1,000 records, as training computes them.
+    pub fn idf(&mut self, n: usize) -> Vec<f32> {
+        let k = self.shape.words;
+        let mut df = vec![0u32; k];
+        let sample = 1_000.min(n.max(1));
+        for _ in 0..sample {
+            let mut ws = self.record();
+            ws.sort_unstable();
+            ws.dedup();
+            for w in ws {
+                df[w as usize] += 1;
+            }
+        }
+        df.iter()
+            .map(|&d| (((1 + sample) as f64 / (1 + d) as f64).ln() + 1.0) as f32)
+            .collect()
+    }
+}
+
+/// Creates an index at `dir` and fills it with `n` records of `shape`, in
+/// batches of `batch` (sealing at `seal` unsealed postings when given);
+/// returns the seconds spent adding.
+pub fn fill(
+    dir: &std::path::Path,
+    n: usize,
+    shape: Shape,
+    batch: usize,
+    seal: Option<u64>,
+) -> mmindex::Result<f64> {
+    let mut corpus = Corpus::new(shape);
+    let mut builder = Index::builder().feature(Feature::Sift);
+    if let Some(s) = seal {
+        builder = builder.seal_postings(s);
+    }
+    let index = builder.open(dir)?;
+    let mut w = index.writer(RunOptions {
+        batch_size: batch,
+        ..RunOptions::default()
+    })?;
+    let idf = corpus.idf(n);
+    w.install_codebook(
+        Codebook::from_float(Array2::zeros((shape.words, 1))),
+        Some(idf),
+    )?;
+    let started = std::time::Instant::now();
+    let mut done = 0;
+    while done < n {
+        let m = batch.min(n - done);
+        let recs = (0..m)
+            .map(|i| (RecordId::from(format!("r{}", done + i)), corpus.record()))
+            .collect();
+        w.add_words(recs)?;
+        done += m;
+    }
+    Ok(started.elapsed().as_secs_f64())
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Prints one markdown table of issue 4's end-to-end figures: search latency
+# (inverted and sequential, excluding query feature extraction), opening an
+# index and answering the first query in a fresh process, bytes per record on
+# disk and fill time, at 10k and 100k synthetic records (and 1M with
+# MMINDEX_PERF_MILLION=1, about 20 minutes and 6 GB of disk); then
+# quantization speed (flat against tree). docs/PERFORMANCE.md explains the
+# figures.
+#
+#   bash scripts/perf-table.sh [WORKDIR]      # default: target/perf-table
+#
+# Needs the README's build dependencies and python3 (to read the JSON lines).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work="${1:-target/perf-table}"
+mkdir -p "$work"
+cargo build --release --example scale --example quantize_speed >&2
+sizes=(10000 100000)
+if [[ "${MMINDEX_PERF_MILLION:-0}" == 1 ]]; then sizes+=(1000000); fi
+for n in "${sizes[@]}"; do
+    dir="$work/scale-$n"
+    if [[ ! -e "$dir/conf" ]]; then
+        echo "filling $n records into $dir" >&2
+        target/release/examples/scale --index "$dir" --records "$n" --queries 20 --no-sequential > "$work/fill-$n.json"
+    fi
+    seq_flag=()
+    if (( n > 100000 )); then seq_flag=(--no-sequential); fi
+    # A fresh process: the open + first query figure is a cold start.
+    target/release/examples/scale --index "$dir" --records "$n" --queries 200 --reuse "${seq_flag[@]}" > "$work/search-$n.json"
+done
+python3 - "$work" "${sizes[@]}" <<'PY'
+import json, sys
+work, sizes = sys.argv[1], sys.argv[2:]
+print("| records | inverted p50 | inverted p99 | sequential p50 | sequential / inverted | open + first query | bytes/record on disk | fill |")
+print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+for n in sizes:
+    s = json.load(open(f"{work}/search-{n}.json"))
+    try:
+        fill = "%.0f s" % json.load(open(f"{work}/fill-{n}.json"))["ingest_seconds"]
+    except (OSError, ValueError, KeyError):
+        fill = "(reused)"
+    seq = s.get("sequential_ms_p50")
+    ratio = "%.0f×" % (seq / s["inverted_ms_p50"]) if seq else "–"
+    seq = "%.0f ms" % seq if seq else "–"
+    print(f"| {int(n):,} | {s['inverted_ms_p50']:.1f} ms | {s['inverted_ms_p99']:.1f} ms | {seq} | {ratio} | "
+          f"{s['open_and_first_query_seconds']:.2f} s | {s['bytes_per_record']:,.0f} | {fill} |")
+PY
+echo
+skip=(--skip-million)
+if [[ "${MMINDEX_PERF_MILLION:-0}" == 1 ]]; then skip=(); fi
+target/release/examples/quantize_speed "${skip[@]}"
