@@ -104,6 +104,16 @@ pub struct Index {
     inner: Arc<Inner>,
 }
 
+/// What [`Index::compact`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CompactReport {
+    /// Bytes of the index directory before.
+    pub bytes_before: u64,
+    /// Bytes of the index directory after.
+    pub bytes_after: u64,
+}
+
 /// Counts and sizes of an index.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stats {
@@ -264,6 +274,22 @@ impl Index {
         self.inner
             .store
             .space(active.as_ref().map(|a| &a.generation))
+    }
+
+    /// Rewrites the index at `path` into a fresh directory and swaps it in,
+    /// giving back the space sled's log still holds for rewritten and
+    /// deleted values (after heavy ingestion, seals and removals, typically
+    /// a third of the directory). Offline: fails with [`Error::Locked`]
+    /// while the index is open, in this process or another. A crash at any
+    /// instant leaves the old index or the compacted one, whole (the next
+    /// open finishes or undoes the swap). Needs free disk space for a copy.
+    /// See docs/STORAGE.md, "Compaction".
+    pub fn compact(path: impl AsRef<Path>) -> Result<CompactReport> {
+        let (bytes_before, bytes_after) = crate::store::compact(path.as_ref())?;
+        Ok(CompactReport {
+            bytes_before,
+            bytes_after,
+        })
     }
 
     /// Checks every invariant between the stored trees (see

@@ -56,7 +56,7 @@ pub mod vocab;
 pub use config::{Feature, IndexConfig, RunOptions, Scoring};
 pub use error::{Error, Result};
 pub use features::augment;
-pub use index::{Index, IndexBuilder, RecordInfo, Space, Stats, VerifyReport};
+pub use index::{CompactReport, Index, IndexBuilder, RecordInfo, Space, Stats, VerifyReport};
 pub use ingest::{
     source, AddReport, IndexWriter, Progress, RebuildReport, RecordError, Source, TrainReport,
 };

@@ -21,6 +21,7 @@
 
 mod batch;
 pub mod codec;
+mod compact;
 mod seal;
 mod verify;
 
@@ -40,6 +41,7 @@ pub use codec::doc::DocRecord;
 pub use codec::geometry::Geometry;
 pub use codec::hist::Histogram;
 pub use codec::tail::TailState;
+pub(crate) use compact::compact;
 pub(crate) use verify::verify;
 
 impl From<sled::Error> for Error {
@@ -111,6 +113,7 @@ impl Store {
     /// Opens the index at `path`; creates it with `create` when the directory
     /// is absent or empty. Returns the stored configuration.
     pub(crate) fn open(path: &Path, create: Option<&IndexConfig>) -> Result<(Store, IndexConfig)> {
+        compact::recover(path)?;
         let exists = path.exists();
         if exists && !path.is_dir() {
             return Err(Error::NotAnIndex {

@@ -34,6 +34,10 @@ pub enum Command {
     Stats(StatsArgs),
     /// Check every invariant of the stored index; exit 1 on a violation.
     Verify(IndexArg),
+    /// Rewrite the index into a fresh directory to give back space sled
+    /// still holds for rewritten and deleted values (the index must not be
+    /// open elsewhere).
+    Compact(IndexArg),
     /// Serve searches and writes over HTTP JSON (docs/SERVER.md).
     Serve(ServeArgs),
 }

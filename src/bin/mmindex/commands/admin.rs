@@ -146,3 +146,15 @@ pub fn verify(a: IndexArg) -> anyhow::Result<ExitCode> {
         Ok(ExitCode::FAILURE)
     }
 }
+
+pub fn compact(a: IndexArg) -> anyhow::Result<ExitCode> {
+    let r =
+        Index::compact(&a.index).with_context(|| format!("compacting {}", a.index.display()))?;
+    println!(
+        "compacted {}: {} -> {} bytes",
+        a.index.display(),
+        r.bytes_before,
+        r.bytes_after
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -22,6 +22,7 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Search(a) => query::search(a),
         Command::Stats(a) => admin::stats(a),
         Command::Verify(a) => admin::verify(a),
+        Command::Compact(a) => admin::compact(a),
         Command::Serve(a) => crate::serve::serve(a),
     }
 }
