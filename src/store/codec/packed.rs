@@ -1,44 +1,82 @@
-//! Frames of bit-packed (gap, tf) pairs: how format-3 generations store
-//! posting blocks and histograms (format 1 and 2 use varints).
+//! Frames of bit-packed (gap, tf) pairs with exceptions: how format-3
+//! generations store posting blocks and histograms (formats 1 and 2 use
+//! varints).
 //!
 //! A sequence of n pairs is cut into frames of [`FRAME`] pairs (the last one
-//! shorter); n itself is stored by the caller.
+//! shorter); n itself is stored by the caller. Each frame holds two streams,
+//! the gaps and the values tf − 1, each as low bits plus exceptions:
 //!
 //! ```text
 //! per frame of m pairs:
-//!   u8   bg, bits per gap: the bit length of the frame's largest gap (0–64)
-//!   u8   bt, bits per tf − 1: the bit length of the largest tf − 1 (0–32)
-//!   ⌈m·bg / 8⌉ bytes  the m gaps, bg bits each, least significant bit first
-//!   ⌈m·bt / 8⌉ bytes  the m values tf − 1, likewise
+//!   u8   bg: low bits per gap (0–64)
+//!   u8   eg: gap exceptions (≤ m / 8)
+//!   u8   bt: low bits per tf − 1 (0–32)
+//!   u8   et: tf exceptions (≤ m / 8)
+//!   ⌈m·bg / 8⌉ bytes   the low bg bits of each gap, least significant bit first
+//!   ⌈m·bt / 8⌉ bytes   the low bt bits of each tf − 1, likewise
+//!   eg × (u8 index, varint gap >> bg)       indexes strictly increasing
+//!   et × (u8 index, varint (tf − 1) >> bt)  likewise
 //! ```
 //!
-//! Unused bits of a field's last byte are zero. Only the canonical encoding
-//! decodes (the widths are exactly the bit lengths, padding is zero), so
-//! every sequence has one byte form.
+//! A stream's width is the smallest b for which at most m / 8 values reach
+//! 2^b; exactly those values are exceptions. Unused bits of a field's last
+//! byte are zero. The decoder checks all of it, so only this encoding
+//! decodes and every sequence has one byte form.
 //!
-//! Why this and not varints: a posting's doc gap at 100k records and 10^5
-//! words is typically 60–250 (8 bits) and its tf is usually 1, which varints
-//! store in 2–3 bytes and a frame in about 9–10 bits; frames also decode
-//! without a branch per byte (docs/STORAGE.md, "Codec").
+//! Why: a posting's doc gap at 100k records and 10^5 words is typically
+//! 60–250 and its tf usually 1. Varints spend 2–3 bytes on that; a frame
+//! whose width covers its largest value spends about 9–10 bits; with
+//! exceptions the width follows the bulk of the values instead of the
+//! largest one, and a frame with a few tf > 1 among many tf = 1 spends two
+//! bytes per such tf instead of a bit or more on every pair
+//! (docs/STORAGE.md, "Codec").
 
 use super::DecodeError;
 
 /// Pairs per frame.
 pub const FRAME: usize = 128;
 
+/// A stream may have at most (frame length) / `EXCEPTION_SHARE`
+/// exceptions.
+const EXCEPTION_SHARE: usize = 8;
+
 fn bits(v: u64) -> u32 {
     64 - v.leading_zeros()
 }
 
-/// Appends `values`, `width` bits each, least significant bit first.
+/// The smallest width b for which at most `len / 8` of `vals` reach 2^b.
+fn width(vals: impl Iterator<Item = u64>, len: usize) -> u32 {
+    let allowed = len / EXCEPTION_SHARE;
+    let mut by_bits = [0usize; 65];
+    for v in vals {
+        by_bits[bits(v) as usize] += 1;
+    }
+    // At step b, `above` counts the values with more than b bits (≥ 2^b).
+    let mut above = 0;
+    for b in (0..=64usize).rev() {
+        if above > allowed {
+            return b as u32 + 1;
+        }
+        above += by_bits[b];
+    }
+    0
+}
+
+/// Appends `values`, `width` bits each (the low bits), least significant
+/// bit first.
 fn pack(out: &mut Vec<u8>, values: impl Iterator<Item = u64>, width: u32) {
     if width == 0 {
         return;
     }
+    let mask = if width == 64 {
+        u64::MAX
+    } else {
+        (1u64 << width) - 1
+    };
     let mut acc: u128 = 0;
     let mut have = 0u32;
     for v in values {
-        acc |= u128::from(v) << have;
+        acc |= u128::from(v & mask) << have;
         have += width;
         while have >= 8 {
             out.push(acc as u8);
@@ -51,22 +89,44 @@ fn pack(out: &mut Vec<u8>, values: impl Iterator<Item = u64>, width: u32) {
     }
 }
 
+/// Appends the exceptions of a stream: (index, value >> width) of every
+/// value that reaches 2^width.
+fn put_exceptions(out: &mut Vec<u8>, values: impl Iterator<Item = u64>, width: u32) {
+    for (i, v) in values.enumerate() {
+        let high = if width == 64 { 0 } else { v >> width };
+        if high != 0 {
+            out.push(i as u8);
+            super::varint::put(out, high);
+        }
+    }
+}
+
+fn exceptions(values: impl Iterator<Item = u64>, width: u32) -> usize {
+    values.filter(|&v| width < 64 && v >> width != 0).count()
+}
+
 /// Appends the frames of `pairs` (gap, tf ≥ 1).
 pub fn put(out: &mut Vec<u8>, pairs: &[(u64, u32)]) {
     for frame in pairs.chunks(FRAME) {
-        let bg = bits(frame.iter().fold(0, |a, p| a | p.0));
-        let bt = bits(frame.iter().fold(0, |a, p| a | u64::from(p.1 - 1)));
+        let gaps = || frame.iter().map(|p| p.0);
+        let tfs = || frame.iter().map(|p| u64::from(p.1 - 1));
+        let bg = width(gaps(), frame.len());
+        let bt = width(tfs(), frame.len());
         out.push(bg as u8);
+        out.push(exceptions(gaps(), bg) as u8);
         out.push(bt as u8);
-        pack(out, frame.iter().map(|p| p.0), bg);
-        pack(out, frame.iter().map(|p| u64::from(p.1 - 1)), bt);
+        out.push(exceptions(tfs(), bt) as u8);
+        pack(out, gaps(), bg);
+        pack(out, tfs(), bt);
+        put_exceptions(out, gaps(), bg);
+        put_exceptions(out, tfs(), bt);
     }
 }
 
 /// Reads `out.len()` values of `width` bits at `*pos`, advancing it past
-/// the field; returns the OR of the values (to check the width).
+/// the field.
 #[inline(always)]
-fn unpack(b: &[u8], pos: &mut usize, width: u32, out: &mut [u64]) -> Result<u64, DecodeError> {
+fn unpack(b: &[u8], pos: &mut usize, width: u32, out: &mut [u64]) -> Result<(), DecodeError> {
     let m = out.len().min(FRAME);
     let total_bits = m * width as usize;
     let len = total_bits.div_ceil(8);
@@ -76,14 +136,12 @@ fn unpack(b: &[u8], pos: &mut usize, width: u32, out: &mut [u64]) -> Result<u64,
     *pos += len;
     if width == 0 {
         out.fill(0);
-        return Ok(0);
+        return Ok(());
     }
     // The field copied into a zero-padded buffer, so that every value is one
-    // unaligned 8-byte load at a known-valid offset (no per-value bounds
-    // branch beyond the slice check the compiler can hoist).
+    // unaligned 8-byte load at a known-valid offset.
     let mut padded = [0u8; FRAME * 8 + 16];
     padded[..len].copy_from_slice(field);
-    let mut or = 0;
     if width <= 56 {
         let mask = (1u64 << width) - 1;
         for (i, o) in out[..m].iter_mut().enumerate() {
@@ -91,9 +149,7 @@ fn unpack(b: &[u8], pos: &mut usize, width: u32, out: &mut [u64]) -> Result<u64,
             let byte = bit >> 3;
             let mut w = [0u8; 8];
             w.copy_from_slice(&padded[byte..byte + 8]);
-            let v = (u64::from_le_bytes(w) >> (bit & 7)) & mask;
-            *o = v;
-            or |= v;
+            *o = (u64::from_le_bytes(w) >> (bit & 7)) & mask;
         }
     } else {
         let mask = if width == 64 {
@@ -106,9 +162,7 @@ fn unpack(b: &[u8], pos: &mut usize, width: u32, out: &mut [u64]) -> Result<u64,
             let byte = bit >> 3;
             let mut w = [0u8; 16];
             w.copy_from_slice(&padded[byte..byte + 16]);
-            let v = ((u128::from_le_bytes(w) >> (bit & 7)) as u64) & mask;
-            *o = v;
-            or |= v;
+            *o = ((u128::from_le_bytes(w) >> (bit & 7)) as u64) & mask;
         }
     }
     if total_bits % 8 != 0 {
@@ -117,7 +171,49 @@ fn unpack(b: &[u8], pos: &mut usize, width: u32, out: &mut [u64]) -> Result<u64,
             return Err(DecodeError::new("packed frame has non-zero padding bits"));
         }
     }
-    Ok(or)
+    Ok(())
+}
+
+/// Applies `count` exceptions at `*pos` to `vals` (low `width` bits each),
+/// and checks that `width` is the canonical one.
+#[inline(always)]
+fn patch(
+    b: &[u8],
+    pos: &mut usize,
+    count: usize,
+    width: u32,
+    vals: &mut [u64],
+) -> Result<(), DecodeError> {
+    let m = vals.len();
+    let mut next = 0usize;
+    for _ in 0..count {
+        let i = usize::from(
+            *b.get(*pos)
+                .ok_or_else(|| DecodeError::new("packed exception runs past the end"))?,
+        );
+        *pos += 1;
+        if i < next || i >= m {
+            return Err(DecodeError::new("packed exception indexes out of order"));
+        }
+        next = i + 1;
+        let high = super::varint::get(b, pos)?;
+        // The value high·2^width must fit in 64 bits.
+        if high == 0 || width == 64 || (width > 0 && high >> (64 - width) != 0) {
+            return Err(DecodeError::new("packed exception out of range"));
+        }
+        vals[i] |= high << width;
+    }
+    // Canonical width: at most m / 8 exceptions, and one bit less would
+    // have needed more.
+    let allowed = m / EXCEPTION_SHARE;
+    if count > allowed
+        || (width > 0 && vals.iter().filter(|&&v| v >> (width - 1) != 0).count() <= allowed)
+    {
+        return Err(DecodeError::new(
+            "packed frame width is not the canonical one",
+        ));
+    }
+    Ok(())
 }
 
 /// Decodes one frame of `gaps.len()` pairs (≤ [`FRAME`]) at `*pos` into
@@ -129,39 +225,41 @@ pub fn get_frame(
     gaps: &mut [u64],
     tfs: &mut [u32],
 ) -> Result<(), DecodeError> {
-    if gaps.len() > FRAME || tfs.len() != gaps.len() {
+    let m = gaps.len();
+    if m > FRAME || tfs.len() != m {
         return Err(DecodeError::new("frame buffers of the wrong size"));
     }
-    let (Some(&bg), Some(&bt)) = (b.get(*pos), b.get(*pos + 1)) else {
+    let Some(h) = b.get(*pos..*pos + 4) else {
         return Err(DecodeError::new("packed frame header missing"));
     };
-    *pos += 2;
-    let (bg, bt) = (u32::from(bg), u32::from(bt));
+    let (bg, eg, bt, et) = (
+        u32::from(h[0]),
+        usize::from(h[1]),
+        u32::from(h[2]),
+        usize::from(h[3]),
+    );
+    *pos += 4;
     if bg > 64 || bt > 32 {
         return Err(DecodeError::new(format!(
             "packed frame widths {bg}/{bt} out of range"
         )));
     }
-    if bits(unpack(b, pos, bg, gaps)?) != bg {
-        return Err(DecodeError::new("packed frame gap width is not minimal"));
-    }
     let mut extra = [0u64; FRAME];
-    let extra = &mut extra[..tfs.len()];
-    let or = unpack(b, pos, bt, extra)?;
-    if bits(or) != bt {
-        return Err(DecodeError::new("packed frame tf width is not minimal"));
-    }
+    let extra = &mut extra[..m];
+    unpack(b, pos, bg, gaps)?;
+    unpack(b, pos, bt, extra)?;
+    patch(b, pos, eg, bg, gaps)?;
+    patch(b, pos, et, bt, extra)?;
     for (t, &e) in tfs.iter_mut().zip(extra.iter()) {
-        // e < 2^32 since bt ≤ 32; tf = e + 1 must fit too.
         *t = u32::try_from(e + 1).map_err(|_| DecodeError::new("term frequency overflows"))?;
     }
     Ok(())
 }
 
 /// Most pairs a value of `remaining` bytes can hold: every frame takes at
-/// least its two header bytes. Checked before allocating.
+/// least its four header bytes. Checked before allocating.
 pub fn max_pairs(remaining: usize) -> u64 {
-    (remaining / 2) as u64 * FRAME as u64
+    (remaining / 4) as u64 * FRAME as u64
 }
 
 #[cfg(test)]
@@ -205,13 +303,49 @@ mod tests {
     }
 
     #[test]
-    fn typical_postings_take_about_ten_bits() {
-        // Gaps around 100 with tf 1 and a few tf 2.
+    fn exceptions_keep_the_width_of_the_bulk() {
+        // Gaps 60–179 with one gap of 5,000 per frame, tf 1 with one tf 3.
         let pairs: Vec<(u64, u32)> = (0..1280u64)
-            .map(|i| (60 + (i * 37) % 120, if i % 10 == 0 { 2 } else { 1 }))
+            .map(|i| {
+                let gap = if i % 128 == 5 {
+                    5_000
+                } else {
+                    60 + (i * 37) % 120
+                };
+                (gap, if i % 128 == 9 { 3 } else { 1 })
+            })
             .collect();
         let mut b = Vec::new();
         put(&mut b, &pairs);
-        assert_eq!(b.len(), 10 * (2 + 128 * 8 / 8 + 128 / 8));
+        // Per frame: 4 header bytes, 128 gaps of 8 bits, no tf bits, one gap
+        // exception (index, varint 5000 >> 8 = 19) and one tf exception
+        // (index, varint 2).
+        assert_eq!(b.len(), 10 * (4 + 128 + 2 + 2));
+        assert_eq!(decode_all(&b, pairs.len()).unwrap(), pairs);
+    }
+
+    #[test]
+    fn exceptions_over_a_zero_width_stream() {
+        let mut pairs = vec![(0u64, 1u32); 16];
+        pairs[3] = (u64::MAX, u32::MAX);
+        pairs[7] = (1 << 63, 2);
+        let mut b = Vec::new();
+        put(&mut b, &pairs);
+        assert_eq!(&b[..4], &[0, 2, 0, 2]);
+        assert_eq!(decode_all(&b, 16).unwrap(), pairs);
+    }
+
+    #[test]
+    fn widths_follow_the_rule() {
+        assert_eq!(width([0u64; 16].into_iter(), 16), 0);
+        // 16 values, 2 exceptions allowed: two large values do not widen.
+        let v = [3u64, 1, 2, 3, 0, 1, 2, 3, 1, 1, 2, 3, 0, 0, 1000, 70_000];
+        assert_eq!(width(v.into_iter(), 16), 2);
+        // Three large values do.
+        let v = [3u64, 1, 2, 3, 0, 1, 2, 3, 1, 1, 2, 3, 0, 900, 1000, 70_000];
+        assert_eq!(width(v.into_iter(), 16), 10);
+        // Short frames have no exceptions.
+        assert_eq!(width([1u64, 1 << 40].into_iter(), 2), 41);
+        assert_eq!(width([u64::MAX; 3].into_iter(), 3), 64);
     }
 }
