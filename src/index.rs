@@ -279,7 +279,8 @@ impl Index {
     /// Rewrites the index at `path` into a fresh directory and swaps it in,
     /// giving back the space sled's log still holds for rewritten and
     /// deleted values (after heavy ingestion, seals and removals, typically
-    /// a third of the directory). Offline: fails with [`Error::Locked`]
+    /// a third of the directory; the index is left as it is when the copy
+    /// would not be smaller). Offline: fails with [`Error::Locked`]
     /// while the index is open, in this process or another. A crash at any
     /// instant leaves the old index or the compacted one, whole (the next
     /// open finishes or undoes the swap). Needs free disk space for a copy.

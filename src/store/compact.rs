@@ -100,7 +100,7 @@ pub(crate) fn recover(path: &Path) -> Result<()> {
 }
 
 /// Compacts the index at `path`; returns its size in bytes before and
-/// after.
+/// after. The copy replaces the index only when it is smaller.
 pub(crate) fn compact(path: &Path) -> Result<(u64, u64)> {
     let (store, _) = Store::open(path, None)?;
     let before = dir_bytes(path)?;
@@ -131,6 +131,13 @@ pub(crate) fn compact(path: &Path) -> Result<(u64, u64)> {
     drop(store);
     wait_closed(&new)?;
     wait_closed(path)?;
+    // sled stores small values less compactly when written in bulk than
+    // some histories leave them (measured: 10k records, 5.1 MB -> 6.0 MB):
+    // keep the copy only when it is smaller.
+    if dir_bytes(&new)? >= before {
+        std::fs::remove_dir_all(&new).map_err(|e| Error::io(&new, e))?;
+        return Ok((before, before));
+    }
     let marker = new.join(COMPLETE);
     std::fs::File::create(&marker)
         .and_then(|f| f.sync_all())
