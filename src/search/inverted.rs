@@ -46,30 +46,8 @@ pub(crate) fn search(scan: &Scan<'_>, top: &mut TopK) -> Result<()> {
             let in_blocks = visible_below.min(sealed_below);
             for &(w, qv) in &q.entries {
                 let idf_w = idf[w as usize];
-                // The scoring is fixed for the whole walk: one specialised
-                // loop per scoring instead of a match per posting. Both
-                // compute exactly `weights::term`.
                 let mut add_run = |docs: &[u64], tfs: &[u32], below: u64| -> bool {
-                    match scoring {
-                        Scoring::Cosine => {
-                            for (&doc, &tf) in docs.iter().zip(tfs) {
-                                if doc >= below {
-                                    return false;
-                                }
-                                acc[doc as usize] += term(Scoring::Cosine, qv, tf, idf_w, 0.0);
-                            }
-                        }
-                        Scoring::L1 => {
-                            for (&doc, &tf) in docs.iter().zip(tfs) {
-                                if doc >= below {
-                                    return false;
-                                }
-                                let d = doc as usize;
-                                acc[d] += term(Scoring::L1, qv, tf, idf_w, norms[d].1);
-                            }
-                        }
-                    }
-                    true
+                    accumulate(acc, norms, scoring, qv, idf_w, docs, tfs, below)
                 };
                 // Blocks are in doc order: past `in_blocks` the rest of a
                 // block is newer still.
@@ -93,4 +71,42 @@ pub(crate) fn search(scan: &Scan<'_>, top: &mut TopK) -> Result<()> {
         }
         result
     })
+}
+
+/// Adds one word's postings (docs, tfs) below `below` to the accumulator;
+/// false once a doc at or above `below` is met. The scoring is fixed for
+/// the whole walk: one specialised loop per scoring instead of a match per
+/// posting, each computing exactly `weights::term`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn accumulate(
+    acc: &mut [f32],
+    norms: &[(f32, f32)],
+    scoring: Scoring,
+    qv: f32,
+    idf_w: f32,
+    docs: &[u64],
+    tfs: &[u32],
+    below: u64,
+) -> bool {
+    match scoring {
+        Scoring::Cosine => {
+            for (&doc, &tf) in docs.iter().zip(tfs) {
+                if doc >= below {
+                    return false;
+                }
+                acc[doc as usize] += term(Scoring::Cosine, qv, tf, idf_w, 0.0);
+            }
+        }
+        Scoring::L1 => {
+            for (&doc, &tf) in docs.iter().zip(tfs) {
+                if doc >= below {
+                    return false;
+                }
+                let d = doc as usize;
+                acc[d] += term(Scoring::L1, qv, tf, idf_w, norms[d].1);
+            }
+        }
+    }
+    true
 }

@@ -124,9 +124,10 @@ pub fn put(out: &mut Vec<u8>, pairs: &[(u64, u32)]) {
 }
 
 /// Reads `out.len()` values of `width` bits at `*pos`, advancing it past
-/// the field.
+/// the field; returns how many have their top bit (bit `width − 1`) set,
+/// for the canonical-width check.
 #[inline(always)]
-fn unpack(b: &[u8], pos: &mut usize, width: u32, out: &mut [u64]) -> Result<(), DecodeError> {
+fn unpack(b: &[u8], pos: &mut usize, width: u32, out: &mut [u64]) -> Result<usize, DecodeError> {
     let m = out.len().min(FRAME);
     let total_bits = m * width as usize;
     let len = total_bits.div_ceil(8);
@@ -136,12 +137,13 @@ fn unpack(b: &[u8], pos: &mut usize, width: u32, out: &mut [u64]) -> Result<(), 
     *pos += len;
     if width == 0 {
         out.fill(0);
-        return Ok(());
+        return Ok(0);
     }
     // The field copied into a zero-padded buffer, so that every value is one
     // unaligned 8-byte load at a known-valid offset.
     let mut padded = [0u8; FRAME * 8 + 16];
     padded[..len].copy_from_slice(field);
+    let mut top = 0u64;
     if width <= 56 {
         let mask = (1u64 << width) - 1;
         for (i, o) in out[..m].iter_mut().enumerate() {
@@ -149,7 +151,9 @@ fn unpack(b: &[u8], pos: &mut usize, width: u32, out: &mut [u64]) -> Result<(), 
             let byte = bit >> 3;
             let mut w = [0u8; 8];
             w.copy_from_slice(&padded[byte..byte + 8]);
-            *o = (u64::from_le_bytes(w) >> (bit & 7)) & mask;
+            let v = (u64::from_le_bytes(w) >> (bit & 7)) & mask;
+            top += v >> (width - 1);
+            *o = v;
         }
     } else {
         let mask = if width == 64 {
@@ -162,7 +166,9 @@ fn unpack(b: &[u8], pos: &mut usize, width: u32, out: &mut [u64]) -> Result<(), 
             let byte = bit >> 3;
             let mut w = [0u8; 16];
             w.copy_from_slice(&padded[byte..byte + 16]);
-            *o = ((u128::from_le_bytes(w) >> (bit & 7)) as u64) & mask;
+            let v = ((u128::from_le_bytes(w) >> (bit & 7)) as u64) & mask;
+            top += v >> (width - 1);
+            *o = v;
         }
     }
     if total_bits % 8 != 0 {
@@ -171,17 +177,19 @@ fn unpack(b: &[u8], pos: &mut usize, width: u32, out: &mut [u64]) -> Result<(), 
             return Err(DecodeError::new("packed frame has non-zero padding bits"));
         }
     }
-    Ok(())
+    Ok(top as usize)
 }
 
-/// Applies `count` exceptions at `*pos` to `vals` (low `width` bits each),
-/// and checks that `width` is the canonical one.
+/// Applies `count` exceptions at `*pos` to `vals` (low `width` bits each,
+/// `top` of them with bit `width − 1` set), and checks that `width` is the
+/// canonical one.
 #[inline(always)]
 fn patch(
     b: &[u8],
     pos: &mut usize,
     count: usize,
     width: u32,
+    mut top: usize,
     vals: &mut [u64],
 ) -> Result<(), DecodeError> {
     let m = vals.len();
@@ -201,14 +209,17 @@ fn patch(
         if high == 0 || width == 64 || (width > 0 && high >> (64 - width) != 0) {
             return Err(DecodeError::new("packed exception out of range"));
         }
+        if width > 0 {
+            // Counted again below, as an exception.
+            top -= (vals[i] >> (width - 1)) as usize;
+        }
         vals[i] |= high << width;
     }
     // Canonical width: at most m / 8 exceptions, and one bit less would
-    // have needed more.
+    // have needed more (the values reaching 2^(width − 1): those with the
+    // top low bit set, and every exception).
     let allowed = m / EXCEPTION_SHARE;
-    if count > allowed
-        || (width > 0 && vals.iter().filter(|&&v| v >> (width - 1) != 0).count() <= allowed)
-    {
+    if count > allowed || (width > 0 && top + count <= allowed) {
         return Err(DecodeError::new(
             "packed frame width is not the canonical one",
         ));
@@ -244,12 +255,19 @@ pub fn get_frame(
             "packed frame widths {bg}/{bt} out of range"
         )));
     }
+    let gtop = unpack(b, pos, bg, gaps)?;
+    if bt == 0 && et == 0 {
+        // Every tf is 1: the common case of a posting block.
+        unpack(b, pos, 0, &mut [])?;
+        patch(b, pos, eg, bg, gtop, gaps)?;
+        tfs.fill(1);
+        return Ok(());
+    }
     let mut extra = [0u64; FRAME];
     let extra = &mut extra[..m];
-    unpack(b, pos, bg, gaps)?;
-    unpack(b, pos, bt, extra)?;
-    patch(b, pos, eg, bg, gaps)?;
-    patch(b, pos, et, bt, extra)?;
+    let ttop = unpack(b, pos, bt, extra)?;
+    patch(b, pos, eg, bg, gtop, gaps)?;
+    patch(b, pos, et, bt, ttop, extra)?;
     for (t, &e) in tfs.iter_mut().zip(extra.iter()) {
         *t = u32::try_from(e + 1).map_err(|_| DecodeError::new("term frequency overflows"))?;
     }
