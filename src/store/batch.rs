@@ -388,8 +388,13 @@ impl Store {
         ];
         apply(&trees, &writes)?;
         self.flush()?;
-        // The batch is durable and visible whatever happens to the seal.
-        self.seal_if_due(g, next_doc)?;
+        // The batch is durable and visible whatever happens to the seal, so
+        // a failed seal is not the batch's error: the tail stays searchable,
+        // the next commit seals again, and an open finishes a seal left
+        // half done.
+        if let Err(e) = self.seal_if_due(g, next_doc) {
+            tracing::warn!(error = %e, "sealing the unsealed records failed; retried on the next commit");
+        }
         Ok(done)
     }
 }

@@ -23,7 +23,10 @@
 //! ignore until the final transaction moves the watermark and removes the
 //! marker. Opening an index with the marker present runs the seal again:
 //! blocks keyed at or above the old watermark are deleted and docs at or
-//! above it are cut from the last block, then the words are sealed afresh.
+//! above it are cut from the last block (of every word: records may have
+//! been removed since), then the words are sealed afresh. A seal that fails
+//! with an error inside a commit does not fail the commit (the batch is
+//! durable); the next commit cleans the same way and seals again.
 
 use std::collections::BTreeMap;
 
@@ -52,9 +55,46 @@ impl Store {
             return Ok(());
         }
         let started = std::time::Instant::now();
+        // A seal that failed earlier in this process (the marker is still
+        // there) may have left blocks for docs that were removed since.
+        if g.stats.get(STAT_SEALING)?.is_some() {
+            self.clean_beyond(g, tail.sealed_below)?;
+        }
         g.stats.insert(STAT_SEALING, &to.to_be_bytes())?;
         self.db.flush()?;
         self.seal_words(g, tail, to, started)
+    }
+
+    /// Removes every posting at or above `from` from the blocks: blocks
+    /// keyed there are deleted, and a block reaching past it is cut. Reads
+    /// the whole postings tree; only run after a seal failed.
+    fn clean_beyond(&self, g: &Generation, from: u64) -> Result<()> {
+        let tree = gen_tree(g.n, "postings");
+        let mut writes: Vec<Write> = Vec::new();
+        for kv in g.postings.iter() {
+            let (k, v) = kv?;
+            let (_, first) = keys::posting_from(&k).map_err(|e| e.at(&tree, &k))?;
+            if first >= from {
+                writes.push((0, k.to_vec(), None));
+            } else {
+                let mut p =
+                    postings::decode_as(g.layout, first, &v).map_err(|e| e.at(&tree, &k))?;
+                let stored = p.len();
+                p.retain(|&(d, _)| d < from);
+                if p.len() != stored {
+                    writes.push((
+                        0,
+                        k.to_vec(),
+                        Some(postings::encode_as(g.layout, first, &p)),
+                    ));
+                }
+            }
+            if writes.len() >= WRITES_PER_TRANSACTION {
+                apply(&[&g.postings], &writes)?;
+                writes.clear();
+            }
+        }
+        apply(&[&g.postings], &writes)
     }
 
     /// Finishes a seal of the active generation interrupted by a crash.
@@ -72,6 +112,9 @@ impl Store {
             return Ok(());
         };
         tracing::info!(generation = n, to, "finishing an interrupted seal");
+        // Records may have been removed after a seal failed and before the
+        // process ended: clean every word, not only the tail's.
+        self.clean_beyond(&g, tail.sealed_below)?;
         self.seal_words(&g, tail, to, std::time::Instant::now())
     }
 
