@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::rng::Rng;
 use mmindex::vocab::Codebook;
-use mmindex::{Error, Feature, Index, RecordId, RunOptions, SearchMode, SearchOptions};
+use mmindex::{Error, Feature, Index, RecordId, RunOptions};
 use ndarray::Array2;
 
 const CHILD_DIR: &str = "MMINDEX_COMPACT_CHILD_INDEX";
@@ -47,32 +47,15 @@ fn fill(dir: &Path, seed: u64) {
 }
 
 fn answers(index: &Index) -> Vec<Vec<(String, u32)>> {
-    let s = index.searcher().expect("searcher");
-    let mut out = Vec::new();
-    for q in [
-        vec![1u32, 2, 3, 5, 8, 13],
-        (0..40).collect(),
-        vec![399, 398, 7],
-    ] {
-        for mode in [SearchMode::Inverted, SearchMode::Sequential] {
-            let hits = s
-                .search_words(
-                    &q,
-                    &SearchOptions {
-                        top_k: 25,
-                        mode,
-                        ..SearchOptions::default()
-                    },
-                )
-                .expect("search");
-            out.push(
-                hits.iter()
-                    .map(|h| (h.id.to_string_lossy(), h.score.to_bits()))
-                    .collect(),
-            );
-        }
-    }
-    out
+    common::word_answers(
+        index,
+        &[
+            vec![1u32, 2, 3, 5, 8, 13],
+            (0..40).collect(),
+            vec![399, 398, 7],
+        ],
+        25,
+    )
 }
 
 fn assert_whole(dir: &Path, expected: &[Vec<(String, u32)>], context: &str) {

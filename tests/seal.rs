@@ -4,9 +4,11 @@
 //! tail in between. The next open finishes the seal, `verify` passes and
 //! both search paths agree with an index that never had the damage.
 
+mod common;
+
 use mmindex::store::codec::{keys, postings, Layout};
 use mmindex::vocab::Codebook;
-use mmindex::{Feature, Index, RecordId, RunOptions, SearchMode, SearchOptions};
+use mmindex::{Feature, Index, RecordId, RunOptions};
 use ndarray::Array2;
 
 const WORDS: usize = 50;
@@ -45,32 +47,15 @@ fn build(dir: &std::path::Path, remove: &[&str]) -> Index {
 }
 
 fn answers(index: &Index) -> Vec<Vec<(String, u32)>> {
-    let s = index.searcher().expect("searcher");
-    let mut out = Vec::new();
-    for q in [
-        vec![0u32, 1, 2],
-        (0..WORDS as u32).collect(),
-        vec![7, 7, 21, 49],
-    ] {
-        for mode in [SearchMode::Inverted, SearchMode::Sequential] {
-            let hits = s
-                .search_words(
-                    &q,
-                    &SearchOptions {
-                        top_k: 50,
-                        mode,
-                        ..SearchOptions::default()
-                    },
-                )
-                .expect("search");
-            out.push(
-                hits.iter()
-                    .map(|h| (h.id.to_string_lossy(), h.score.to_bits()))
-                    .collect(),
-            );
-        }
-    }
-    out
+    common::word_answers(
+        index,
+        &[
+            vec![0u32, 1, 2],
+            (0..WORDS as u32).collect(),
+            vec![7, 7, 21, 49],
+        ],
+        50,
+    )
 }
 
 #[test]

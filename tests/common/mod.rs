@@ -66,3 +66,31 @@ pub fn crash_iterations() -> usize {
         .and_then(|s| s.parse().ok())
         .unwrap_or(20)
 }
+
+/// The top `top_k` hits (id, score bits) of each word query, in both search
+/// modes: what an index must keep answering exactly.
+pub fn word_answers(
+    index: &mmindex::Index,
+    queries: &[Vec<u32>],
+    top_k: usize,
+) -> Vec<Vec<(String, u32)>> {
+    use mmindex::{SearchMode, SearchOptions};
+    let s = index.searcher().expect("searcher");
+    let mut out = Vec::new();
+    for q in queries {
+        for mode in [SearchMode::Inverted, SearchMode::Sequential] {
+            let opts = SearchOptions {
+                top_k,
+                mode,
+                ..SearchOptions::default()
+            };
+            let hits = s.search_words(q, &opts).expect("search");
+            out.push(
+                hits.iter()
+                    .map(|h| (h.id.to_string_lossy(), h.score.to_bits()))
+                    .collect(),
+            );
+        }
+    }
+    out
+}

@@ -100,46 +100,17 @@ pub fn encode_packed(first_doc: u64, postings: &[(u64, u32)]) -> Vec<u8> {
 }
 
 /// Decodes a block of frames whose key names `first_doc`, appending to
-/// `out`.
+/// `out` (the checks of [`for_each_run`], which it collects).
 #[inline]
 pub fn decode_packed_into(
     first_doc: u64,
     b: &[u8],
     out: &mut Vec<(u64, u32)>,
 ) -> Result<(), DecodeError> {
-    let mut pos = 0;
-    let n = varint::get(b, &mut pos)?;
-    if n == 0 || n > packed::max_pairs(b.len() - pos) {
-        return Err(DecodeError::new(format!(
-            "posting block claims {n} postings"
-        )));
-    }
-    out.reserve(n as usize);
-    let (mut gaps, mut tfs) = ([0u64; packed::FRAME], [0u32; packed::FRAME]);
-    let mut doc = first_doc;
-    let mut left = n as usize;
-    let mut first = true;
-    while left > 0 {
-        let m = left.min(packed::FRAME);
-        packed::get_frame(b, &mut pos, &mut gaps[..m], &mut tfs[..m])?;
-        for (&gap, &tf) in gaps[..m].iter().zip(&tfs[..m]) {
-            if first != (gap == 0) {
-                return Err(DecodeError::new(
-                    "posting block docs not strictly increasing from its key",
-                ));
-            }
-            first = false;
-            doc = doc
-                .checked_add(gap)
-                .ok_or_else(|| DecodeError::new("posting doc id overflows"))?;
-            out.push((doc, tf));
-        }
-        left -= m;
-    }
-    if pos != b.len() {
-        return Err(DecodeError::new("trailing bytes after posting block"));
-    }
-    Ok(())
+    for_each_run(Layout::Packed, first_doc, b, |docs, tfs| {
+        out.extend(docs.iter().copied().zip(tfs.iter().copied()));
+        true
+    })
 }
 
 /// Calls `f` with the postings of a block in `layout`, in doc order, as
