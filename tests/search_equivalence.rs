@@ -69,6 +69,7 @@ proptest! {
         idf_seed in proptest::collection::vec(0.1f32..5.0, 60),
         top_k in 1usize..20,
         seal in prop_oneof![Just(1u64), 2u64..300, Just(u64::MAX)],
+        threads in prop_oneof![Just(0usize), 1usize..9],
     ) {
         let docs: Vec<Vec<u32>> = seed_docs.iter().map(|d| d.iter().map(|w| w % words as u32).collect()).collect();
         let query: Vec<u32> = seed_query.iter().map(|w| w % words as u32).collect();
@@ -76,7 +77,7 @@ proptest! {
         let (_dir, index) = index_with(words, idf.clone(), &docs, seal);
         let s = index.searcher().expect("searcher");
         for scoring in [Scoring::Cosine, Scoring::L1] {
-            let run = |mode| s.search_words(&query, &SearchOptions { top_k, mode, scoring: Some(scoring), ..SearchOptions::default() }).expect("search");
+            let run = |mode| s.search_words(&query, &SearchOptions { top_k, mode, scoring: Some(scoring), threads, ..SearchOptions::default() }).expect("search");
             let inv = run(SearchMode::Inverted);
             let seq = run(SearchMode::Sequential);
             prop_assert_eq!(&inv, &seq);
@@ -141,11 +142,12 @@ fn removals_and_replacements(seal: u64) {
         400 - gone.len() as u64
     );
     let s = index.searcher().expect("searcher");
-    for q in [vec![0u32], vec![2, 2, 3], vec![0, 4, 5]] {
+    for (q, threads) in [(vec![0u32], 0), (vec![2, 2, 3], 2), (vec![0, 4, 5], 3)] {
         let o = |mode| SearchOptions {
             top_k: 500,
             mode,
             scoring: None,
+            threads,
             ..SearchOptions::default()
         };
         let inv = s.search_words(&q, &o(SearchMode::Inverted)).expect("inv");

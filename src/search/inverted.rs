@@ -1,112 +1,272 @@
 //! Inverted search: walk only the posting lists of the query's words.
+//!
+//! The query's words are shared among up to [`MAX_PARTS`] tasks on the
+//! rayon pool, each adding its words' terms into its own dense accumulator;
+//! a second round sums the accumulators over disjoint doc ranges, each
+//! range into its own top-k. Terms are fixed-point integers
+//! ([`fixed`]), so the split changes no score.
 
-use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
-use super::weights::{finish, term};
+use super::weights::{finish, fixed, term};
 use super::{Scan, TopK};
 use crate::config::Scoring;
 use crate::error::Result;
+use crate::store::codec::postings::Tfs;
 
-/// A reusable dense accumulator: one slot per doc id below the search's
-/// watermark, zero between searches. Every term is positive, so a slot is
-/// non-zero exactly when its doc shares a word with the query; the final
-/// pass over the slots finds them (and zeroes them again) without a
-/// branchy "seen" list on the hot path.
-#[derive(Default)]
-struct Accumulator {
-    acc: Vec<f32>,
+/// Most tasks one search splits into. Each needs an accumulator of 8 bytes
+/// per doc, and the summing round reads all of them.
+pub(crate) const MAX_PARTS: usize = 8;
+
+/// Below this many docs a search runs as one task: the accumulators are
+/// small enough that splitting costs more than it saves.
+const MIN_DOCS_TO_SPLIT: u64 = 16_384;
+
+/// Idle accumulators, every slot zero: a search takes what it needs and
+/// gives them back zeroed, so no search allocates one proportional to the
+/// collection once the process has warmed up. At most [`POOL_CAP`] are kept.
+static POOL: Mutex<Vec<Vec<u64>>> = Mutex::new(Vec::new());
+const POOL_CAP: usize = 4 * MAX_PARTS;
+
+fn take(n: usize) -> Vec<u64> {
+    let mut a = POOL
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .pop()
+        .unwrap_or_default();
+    if a.len() < n {
+        a.resize(n, 0);
+    }
+    a
 }
 
-thread_local! {
-    static ACC: RefCell<Accumulator> = RefCell::new(Accumulator::default());
+fn give_back(accs: Vec<Vec<u64>>) {
+    let mut pool = POOL.lock().unwrap_or_else(|p| p.into_inner());
+    for a in accs {
+        if pool.len() < POOL_CAP {
+            pool.push(a);
+        }
+    }
+}
+
+/// How many tasks a search over `docs` docs with `words` words uses, when
+/// `asked` (0: choose) were asked for.
+fn parts(asked: usize, docs: u64, words: usize) -> usize {
+    let k = match asked {
+        0 if docs < MIN_DOCS_TO_SPLIT => 1,
+        0 => rayon::current_num_threads(),
+        k => k,
+    };
+    k.clamp(1, MAX_PARTS).min(words.max(1))
 }
 
 pub(crate) fn search(scan: &Scan<'_>, top: &mut TopK) -> Result<()> {
-    let Scan {
-        store,
-        g,
-        idf,
-        q,
-        scoring,
-        visible_below,
-        norms,
-        sealed_below,
-        tail,
-    } = *scan;
-    ACC.with(|cell| {
-        let mut a = cell.borrow_mut();
-        let n = visible_below as usize;
-        if a.acc.len() < n {
-            a.acc.resize(n, 0.0);
-        }
-        let acc = &mut a.acc[..n];
-        let result = (|| {
-            // Each doc is either below the sealed watermark (in blocks) or in
-            // the tail, never both, so the split keeps that order.
-            let in_blocks = visible_below.min(sealed_below);
-            for &(w, qv) in &q.entries {
-                let idf_w = idf[w as usize];
-                let mut add_run = |docs: &[u64], tfs: &[u32], below: u64| -> bool {
-                    accumulate(acc, norms, scoring, qv, idf_w, docs, tfs, below)
-                };
-                // Blocks are in doc order: past `in_blocks` the rest of a
-                // block is newer still.
-                store.for_each_block(g, w, in_blocks, |docs, tfs| add_run(docs, tfs, in_blocks))?;
-                for chunk in tail {
-                    chunk.for_word(w, |docs, tfs| add_run(docs, tfs, visible_below));
-                }
+    let n = scan.visible_below as usize;
+    let k = parts(scan.threads, scan.visible_below, scan.q.entries.len());
+    // Most frequent words first (lowest idf), so that the tasks end
+    // together: the last words handed out are the short lists.
+    let mut order: Vec<usize> = (0..scan.q.entries.len()).collect();
+    order.sort_by(|&a, &b| {
+        let idf = |i: usize| scan.idf.get(scan.q.entries[i].0 as usize).copied();
+        idf(a).unwrap_or(0.0).total_cmp(&idf(b).unwrap_or(0.0))
+    });
+    let next = AtomicUsize::new(0);
+    let mut slots: Vec<(Vec<u64>, Result<()>)> = (0..k).map(|_| (take(n), Ok(()))).collect();
+    let work = |slot: &mut (Vec<u64>, Result<()>)| {
+        slot.1 = add_words(scan, &order, &next, &mut slot.0[..n]);
+    };
+    if k == 1 {
+        work(&mut slots[0]);
+    } else {
+        rayon::scope(|s| {
+            for slot in slots.iter_mut() {
+                s.spawn(move |_| work(slot));
             }
-            Ok(())
-        })();
-        for (d, slot) in acc.iter_mut().enumerate() {
-            if *slot != 0.0 {
-                if result.is_ok() {
-                    let s = finish(scoring, *slot, norms[d].0);
-                    if s > 0.0 {
-                        top.push(d as u64, s);
-                    }
-                }
-                *slot = 0.0;
-            }
+        });
+    }
+    let mut result = Ok(());
+    let mut accs = Vec::with_capacity(k);
+    for (acc, r) in slots {
+        if result.is_ok() {
+            result = r;
         }
-        result
-    })
+        accs.push(acc);
+    }
+    collect(scan, &mut accs, n, k, result.is_ok(), top);
+    give_back(accs);
+    result
 }
 
-/// Adds one word's postings (docs, tfs) below `below` to the accumulator;
-/// false once a doc at or above `below` is met. The scoring is fixed for
-/// the whole walk: one specialised loop per scoring instead of a match per
-/// posting, each computing exactly `weights::term`.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn accumulate(
-    acc: &mut [f32],
-    norms: &[(f32, f32)],
+/// Adds the terms of the words handed out by `next` (indexes into `order`)
+/// to `acc`, until none are left.
+fn add_words(scan: &Scan<'_>, order: &[usize], next: &AtomicUsize, acc: &mut [u64]) -> Result<()> {
+    // Each doc is either below the sealed watermark (in blocks) or in the
+    // tail, never both.
+    let in_blocks = scan.visible_below.min(scan.sealed_below);
+    loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(&e) = order.get(i) else {
+            return Ok(());
+        };
+        let (w, qv) = scan.q.entries[e];
+        let t = Word::new(
+            scan.scoring,
+            qv,
+            scan.idf.get(w as usize).copied().unwrap_or(0.0),
+            scan.norms,
+        );
+        // Blocks are in doc order: past `in_blocks` the rest of a block is
+        // newer still.
+        scan.store
+            .for_each_block(scan.g, w, in_blocks, |docs, tfs| {
+                t.add(acc, docs, tfs, in_blocks)
+            })?;
+        for chunk in scan.tail {
+            chunk.for_word(w, |docs, tfs| {
+                t.add(acc, docs, Tfs::Listed(tfs), scan.visible_below)
+            });
+        }
+    }
+}
+
+/// Term frequencies whose cosine terms are tabulated per word.
+const TABULATED: usize = 16;
+
+/// One query word's constants.
+struct Word<'a> {
     scoring: Scoring,
     qv: f32,
-    idf_w: f32,
-    docs: &[u64],
-    tfs: &[u32],
-    below: u64,
-) -> bool {
-    match scoring {
-        Scoring::Cosine => {
-            for (&doc, &tf) in docs.iter().zip(tfs) {
-                if doc >= below {
-                    return false;
+    idf: f32,
+    norms: &'a [(f32, f32)],
+    /// `fixed(term(Cosine, qv, tf, idf))` at index tf − 1.
+    cosine: [u64; TABULATED],
+}
+
+impl<'a> Word<'a> {
+    fn new(scoring: Scoring, qv: f32, idf: f32, norms: &'a [(f32, f32)]) -> Word<'a> {
+        let mut cosine = [0u64; TABULATED];
+        for (tf, c) in (1u32..).zip(cosine.iter_mut()) {
+            *c = fixed(term(Scoring::Cosine, qv, tf, idf, 0.0));
+        }
+        Word {
+            scoring,
+            qv,
+            idf,
+            norms,
+            cosine,
+        }
+    }
+
+    #[inline(always)]
+    fn cosine(&self, tf: u32) -> u64 {
+        match self.cosine.get((tf as usize).wrapping_sub(1)) {
+            Some(&c) => c,
+            None => fixed(term(Scoring::Cosine, self.qv, tf, self.idf, 0.0)),
+        }
+    }
+
+    /// Adds a run of postings (docs increasing) below `below` to `acc`
+    /// (which is longer than `below`); false once a doc at or above `below`
+    /// is met. Each posting adds exactly `fixed(term(..))`; the loops are
+    /// specialised so that the common case, cosine with every tf 1, adds
+    /// one constant.
+    #[inline(always)]
+    fn add(&self, acc: &mut [u64], docs: &[u64], tfs: Tfs<'_>, below: u64) -> bool {
+        let (docs, more) = match docs.last() {
+            Some(&last) if last >= below => (&docs[..docs.partition_point(|&d| d < below)], false),
+            _ => (docs, true),
+        };
+        match (self.scoring, tfs) {
+            (Scoring::Cosine, Tfs::Ones) => {
+                let c = self.cosine[0];
+                for &d in docs {
+                    if let Some(a) = acc.get_mut(d as usize) {
+                        *a = a.wrapping_add(c);
+                    }
                 }
-                acc[doc as usize] += term(Scoring::Cosine, qv, tf, idf_w, 0.0);
+            }
+            (Scoring::Cosine, Tfs::Listed(tfs)) => {
+                for (&d, &tf) in docs.iter().zip(tfs) {
+                    if let Some(a) = acc.get_mut(d as usize) {
+                        *a = a.wrapping_add(self.cosine(tf));
+                    }
+                }
+            }
+            (Scoring::L1, tfs) => {
+                for (i, &d) in docs.iter().enumerate() {
+                    let tf = match tfs {
+                        Tfs::Ones => 1,
+                        Tfs::Listed(t) => t.get(i).copied().unwrap_or(1),
+                    };
+                    let l1 = self.norms.get(d as usize).map_or(0.0, |n| n.1);
+                    if let Some(a) = acc.get_mut(d as usize) {
+                        *a = a.wrapping_add(fixed(term(Scoring::L1, self.qv, tf, self.idf, l1)));
+                    }
+                }
             }
         }
-        Scoring::L1 => {
-            for (&doc, &tf) in docs.iter().zip(tfs) {
-                if doc >= below {
-                    return false;
-                }
-                let d = doc as usize;
-                acc[d] += term(Scoring::L1, qv, tf, idf_w, norms[d].1);
+        more
+    }
+}
+
+/// Sums the accumulators (zeroing them) and keeps the best docs in `top`;
+/// only zeroes when `keep` is false. Doc ranges are summed in parallel,
+/// each into its own top-k, merged at the end: ties break by doc id, so the
+/// merge is exact.
+fn collect(scan: &Scan<'_>, accs: &mut [Vec<u64>], n: usize, k: usize, keep: bool, top: &mut TopK) {
+    let cap = top.capacity();
+    let range = n.div_ceil(k).max(1);
+    // parts[p] holds every accumulator's slice of range p.
+    let mut parts: Vec<Vec<&mut [u64]>> = (0..n.div_ceil(range)).map(|_| Vec::new()).collect();
+    for acc in accs.iter_mut() {
+        for (p, chunk) in acc[..n].chunks_mut(range).enumerate() {
+            if let Some(part) = parts.get_mut(p) {
+                part.push(chunk);
             }
         }
     }
-    true
+    let sum_range = |p: usize, slices: &mut [&mut [u64]]| -> TopK {
+        let mut t = TopK::new(cap);
+        let Some((first, rest)) = slices.split_first_mut() else {
+            return t;
+        };
+        for other in rest {
+            for (a, b) in first.iter_mut().zip(other.iter_mut()) {
+                *a = a.wrapping_add(*b);
+                *b = 0;
+            }
+        }
+        let base = p * range;
+        for (i, a) in first.iter_mut().enumerate() {
+            if *a != 0 {
+                if keep {
+                    let d = base + i;
+                    let cos = scan.norms.get(d).map_or(0.0, |n| n.0);
+                    let s = finish(scan.scoring, *a, cos);
+                    if s > 0.0 {
+                        t.push(d as u64, s);
+                    }
+                }
+                *a = 0;
+            }
+        }
+        t
+    };
+    let mut tops: Vec<Option<TopK>> = (0..parts.len()).map(|_| None).collect();
+    if parts.len() == 1 {
+        tops[0] = Some(sum_range(0, &mut parts[0]));
+    } else {
+        rayon::scope(|s| {
+            for (p, (slices, out)) in parts.iter_mut().zip(tops.iter_mut()).enumerate() {
+                let sum_range = &sum_range;
+                s.spawn(move |_| *out = Some(sum_range(p, slices)));
+            }
+        });
+    }
+    for t in tops.into_iter().flatten() {
+        for (d, s) in t.into_sorted() {
+            top.push(d, s);
+        }
+    }
 }

@@ -96,6 +96,11 @@ pub struct SearchOptions {
     /// re-ranked (a query given as words has no keypoints). Default =
     /// [`DEFAULT_RERANK`].
     pub rerank: usize,
+    /// Tasks the inverted path may split one search into (on the rayon
+    /// pool), at most 8; 0 chooses: every core once the index holds 16,384
+    /// records, one below that. A server answering many queries at once
+    /// may prefer 1. Scores never depend on it. Default = 0.
+    pub threads: usize,
 }
 
 /// Default re-ranking depth: enough for the right record to be found
@@ -112,6 +117,7 @@ impl Default for SearchOptions {
             mode: SearchMode::Inverted,
             scoring: None,
             rerank: DEFAULT_RERANK,
+            threads: 0,
         }
     }
 }
@@ -175,6 +181,8 @@ pub(crate) struct Scan<'a> {
     pub sealed_below: u64,
     /// The tail inverted in memory (read by the inverted path).
     pub tail: &'a [Arc<tail::Chunk>],
+    /// [`SearchOptions::threads`].
+    pub threads: usize,
 }
 
 /// Searches run again at most this many times when a hit's record was
@@ -293,6 +301,7 @@ impl Searcher {
                 norms: &norms,
                 sealed_below,
                 tail: &tail,
+                threads: opts.threads,
             };
             match opts.mode {
                 SearchMode::Sequential => sequential::search(&scan, &mut top)?,

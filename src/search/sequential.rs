@@ -1,6 +1,6 @@
 //! Sequential search: score every stored histogram against the query.
 
-use super::weights::{finish, term};
+use super::weights::{finish, fixed, term};
 use super::{Scan, TopK};
 use crate::error::Result;
 
@@ -19,10 +19,9 @@ pub(crate) fn search(scan: &Scan<'_>, top: &mut TopK) -> Result<()> {
         if doc >= visible_below {
             continue;
         }
-        // Merge the two increasing word lists: shared words in increasing
-        // order, as the inverted path visits them.
+        // Merge the two increasing word lists to find the shared words.
         let (mut i, mut j) = (0, 0);
-        let mut acc = 0f32;
+        let mut acc = 0u64;
         let mut shared = false;
         while i < q.entries.len() && j < h.entries.len() {
             let (qw, qv) = q.entries[i];
@@ -31,7 +30,8 @@ pub(crate) fn search(scan: &Scan<'_>, top: &mut TopK) -> Result<()> {
                 std::cmp::Ordering::Less => i += 1,
                 std::cmp::Ordering::Greater => j += 1,
                 std::cmp::Ordering::Equal => {
-                    acc += term(scoring, qv, tf, idf[qw as usize], h.l1_norm);
+                    acc =
+                        acc.wrapping_add(fixed(term(scoring, qv, tf, idf[qw as usize], h.l1_norm)));
                     shared = true;
                     i += 1;
                     j += 1;

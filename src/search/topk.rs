@@ -57,6 +57,11 @@ impl TopK {
         }
     }
 
+    /// How many it keeps.
+    pub(crate) fn capacity(&self) -> usize {
+        self.k
+    }
+
     /// Best first.
     pub(crate) fn into_sorted(self) -> Vec<(u64, f32)> {
         let mut v: Vec<Worst> = self.heap.into_vec();

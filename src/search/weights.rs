@@ -8,9 +8,12 @@
 //! exactly the index of "train, then add everything at once". `rebuild`
 //! recomputes them. See docs/SCORING.md.
 //!
-//! Both search paths score a doc by visiting the words it shares with the
-//! query in increasing word order and applying [`term`], then [`finish`]:
-//! the same float operations in the same order, hence bit-identical scores.
+//! Both search paths score a doc by summing [`term`] over the words it
+//! shares with the query, each term rounded to fixed point ([`fixed`]), then
+//! applying [`finish`]. Integer sums do not depend on the order of their
+//! terms, so the scores are bit-identical however a path orders its work:
+//! the sequential path merges word lists, the inverted path splits the
+//! query's words over threads.
 
 use crate::config::Scoring;
 
@@ -80,18 +83,31 @@ pub(crate) fn term(scoring: Scoring, q: f32, tf: u32, idf: f32, l1_norm: f32) ->
     }
 }
 
-/// A doc's score from its accumulator.
+/// One unit of [`fixed`]: 2^32. A term is at most tf·idf (the query is
+/// normalised), and a doc's sum at most its own norm, far below 2^31 for
+/// any real image, while 2^-32 is far below f32's resolution of a term.
+const FIXED_ONE: f64 = 4_294_967_296.0;
+
+/// A term in fixed point, truncated (`as` saturates; sums wrap, which keeps
+/// them order-independent even for absurd stored frequencies).
+#[inline(always)]
+pub(crate) fn fixed(term: f32) -> u64 {
+    (f64::from(term) * FIXED_ONE) as u64
+}
+
+/// A doc's score from its accumulated fixed-point sum.
 #[inline]
-pub(crate) fn finish(scoring: Scoring, acc: f32, cos_norm: f32) -> f32 {
+pub(crate) fn finish(scoring: Scoring, acc: u64, cos_norm: f32) -> f32 {
+    let acc = acc as f64 / FIXED_ONE;
     match scoring {
         Scoring::Cosine => {
             if cos_norm > 0.0 {
-                acc / cos_norm
+                (acc / f64::from(cos_norm)) as f32
             } else {
                 0.0
             }
         }
-        Scoring::L1 => acc,
+        Scoring::L1 => acc as f32,
     }
 }
 
@@ -112,6 +128,21 @@ pub(crate) fn histogram(words: &[u32]) -> Vec<(u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_point_keeps_positive_terms_and_sums_in_any_order() {
+        // The smallest term a real query gives: q_w ≥ 1/‖q‖ with idf ≥ 1.
+        assert!(fixed(1.0 / 20_000.0) > 0);
+        let terms = [0.3f32, 1e-4, 7.25, 0.1, 2.0 / 3.0];
+        let forward = terms.iter().fold(0u64, |a, &t| a.wrapping_add(fixed(t)));
+        let backward = terms
+            .iter()
+            .rev()
+            .fold(0u64, |a, &t| a.wrapping_add(fixed(t)));
+        assert_eq!(forward, backward);
+        let sum: f32 = terms.iter().sum();
+        assert!((finish(Scoring::L1, forward, 0.0) - sum).abs() < 1e-6);
+    }
 
     #[test]
     fn histogram_counts_sorted_words() {
@@ -137,8 +168,8 @@ mod tests {
                 .entries
                 .iter()
                 .zip(&h)
-                .fold(0.0, |a, (&(w, qw), &(_, tf))| {
-                    a + term(s, qw, tf, idf[w as usize], l1)
+                .fold(0u64, |a, (&(w, qw), &(_, tf))| {
+                    a + fixed(term(s, qw, tf, idf[w as usize], l1))
                 });
             assert!((finish(s, acc, cos) - 1.0).abs() < 1e-5, "{s:?}");
         }

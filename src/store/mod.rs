@@ -513,7 +513,7 @@ impl Store {
         g: &Generation,
         word: u32,
         below: u64,
-        mut f: impl FnMut(&[u64], &[u32]) -> bool,
+        mut f: impl FnMut(&[u64], codec::postings::Tfs<'_>) -> bool,
     ) -> Result<()> {
         for kv in g
             .postings

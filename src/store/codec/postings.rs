@@ -108,9 +108,22 @@ pub fn decode_packed_into(
     out: &mut Vec<(u64, u32)>,
 ) -> Result<(), DecodeError> {
     for_each_run(Layout::Packed, first_doc, b, |docs, tfs| {
-        out.extend(docs.iter().copied().zip(tfs.iter().copied()));
+        match tfs {
+            Tfs::Ones => out.extend(docs.iter().map(|&d| (d, 1))),
+            Tfs::Listed(tfs) => out.extend(docs.iter().copied().zip(tfs.iter().copied())),
+        }
         true
     })
+}
+
+/// The term frequencies of a run of postings.
+#[derive(Debug, Clone, Copy)]
+pub enum Tfs<'a> {
+    /// Every tf is 1: how most frames of a posting block decode, which
+    /// lets the search add one constant per posting.
+    Ones,
+    /// One tf (≥ 1) per posting.
+    Listed(&'a [u32]),
 }
 
 /// Calls `f` with the postings of a block in `layout`, in doc order, as
@@ -122,7 +135,7 @@ pub fn for_each_run(
     layout: Layout,
     first_doc: u64,
     b: &[u8],
-    mut f: impl FnMut(&[u64], &[u32]) -> bool,
+    mut f: impl FnMut(&[u64], Tfs<'_>) -> bool,
 ) -> Result<(), DecodeError> {
     let mut pos = 0;
     let n = varint::get(b, &mut pos)?;
@@ -141,8 +154,8 @@ pub fn for_each_run(
     let mut first = true;
     while left > 0 {
         let m = left.min(packed::FRAME);
-        match layout {
-            Layout::Packed => packed::get_frame(b, &mut pos, &mut docs[..m], &mut tfs[..m])?,
+        let ones = match layout {
+            Layout::Packed => packed::get_frame_ones(b, &mut pos, &mut docs[..m], &mut tfs[..m])?,
             Layout::Varint => {
                 for i in 0..m {
                     docs[i] = varint::get(b, &mut pos)?;
@@ -151,29 +164,41 @@ pub fn for_each_run(
                         return Err(DecodeError::new("posting term frequency 0"));
                     }
                 }
+                false
+            }
+        };
+        // Gaps to docs, in place. Only the block's first gap is 0. One OR
+        // over the frame (vectorised) proves every other gap is in
+        // [1, 2^55]: then, with the doc below 2^62, 128 of them cannot
+        // overflow and the sum needs no check per posting.
+        let (head, rest) = docs[..m].split_at(usize::from(first));
+        let bad_head = head.iter().any(|&g| g != 0);
+        let ored = rest.iter().fold(0, |a, &g| a | g.wrapping_sub(1));
+        if bad_head || ored >> 55 != 0 || doc >= 1 << 62 {
+            for (i, d) in docs[..m].iter_mut().enumerate() {
+                if (*d == 0) != (first && i == 0) {
+                    return Err(DecodeError::new(
+                        "posting block docs not strictly increasing from its key",
+                    ));
+                }
+                doc = doc
+                    .checked_add(*d)
+                    .ok_or_else(|| DecodeError::new("posting doc id overflows"))?;
+                *d = doc;
+            }
+        } else {
+            for d in docs[..m].iter_mut() {
+                doc += *d;
+                *d = doc;
             }
         }
-        // Gaps to docs, in place; the checks are folded into flags so the
-        // loop has no branch per posting. Only the first gap is 0.
-        let mut zero = false;
-        let mut overflow = false;
-        for (i, d) in docs[..m].iter_mut().enumerate() {
-            zero |= (*d == 0) != (first && i == 0);
-            let (v, o) = doc.overflowing_add(*d);
-            overflow |= o;
-            doc = v;
-            *d = doc;
-        }
         first = false;
-        if zero {
-            return Err(DecodeError::new(
-                "posting block docs not strictly increasing from its key",
-            ));
-        }
-        if overflow {
-            return Err(DecodeError::new("posting doc id overflows"));
-        }
-        if !f(&docs[..m], &tfs[..m]) {
+        let tfs = if ones {
+            Tfs::Ones
+        } else {
+            Tfs::Listed(&tfs[..m])
+        };
+        if !f(&docs[..m], tfs) {
             return Ok(());
         }
         left -= m;
@@ -239,7 +264,13 @@ mod tests {
             let first = p[0].0;
             let b = encode_as(layout, first, &p);
             let mut got = Vec::new();
-            for_each_run(layout, first, &b, |d, t| { got.extend(d.iter().copied().zip(t.iter().copied())); true }).unwrap();
+            for_each_run(layout, first, &b, |d, t| {
+                match t {
+                    Tfs::Ones => got.extend(d.iter().map(|&d| (d, 1))),
+                    Tfs::Listed(t) => got.extend(d.iter().copied().zip(t.iter().copied())),
+                }
+                true
+            }).unwrap();
             prop_assert_eq!(got, p);
         }
 

@@ -47,6 +47,7 @@ pub fn search(a: SearchArgs) -> anyhow::Result<ExitCode> {
         mode,
         scoring: None,
         rerank: a.rerank,
+        ..SearchOptions::default()
     };
     let mut failures = 0;
     for q in &a.queries {

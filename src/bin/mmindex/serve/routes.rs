@@ -142,6 +142,7 @@ async fn search(
             mode,
             scoring: None,
             rerank,
+            ..SearchOptions::default()
         };
         state
             .index
