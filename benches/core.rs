@@ -103,6 +103,52 @@ fn codecs(c: &mut Criterion) {
             })
         });
     }
+    // A head word's sealed block: the word is in most records (gaps of 1
+    // or 2, a longer one now and then) with tf 1–8, as the Zipf head of the
+    // synthetic corpus; these blocks take most of a query's decoding.
+    let mut doc = 1_000u64;
+    let head: Vec<(u64, u32)> = (0..16_384)
+        .map(|_| {
+            let r = next() % 100;
+            doc += if r < 70 {
+                1
+            } else if r < 95 {
+                2
+            } else {
+                3 + next() % 40
+            };
+            let t = next() % 100;
+            let tf = if t < 40 {
+                1
+            } else if t < 70 {
+                2
+            } else if t < 88 {
+                3
+            } else {
+                4 + (next() % 5) as u32
+            };
+            (doc, tf)
+        })
+        .collect();
+    let head_bytes = postings::encode_as(Layout::Packed, head[0].0, &head);
+    g.throughput(Throughput::Elements(head.len() as u64));
+    g.bench_function("posting_block_frames_head_word_packed", |b| {
+        let mut bufs = postings::FrameBuffers::default();
+        b.iter(|| {
+            let mut s = 0u64;
+            postings::for_each_frame(
+                Layout::Packed,
+                head[0].0,
+                black_box(&head_bytes),
+                &mut bufs,
+                |f| {
+                    s += f.last + f.tf_minus_1.map_or(0, |e| e[0]);
+                    true
+                },
+            )
+            .map(|_| s)
+        })
+    });
     let mut w = 0u32;
     let h = hist::Histogram {
         cos_norm: 1.0,

@@ -63,6 +63,12 @@ fn main() -> ExitCode {
         .position(|a| a == "--seal")
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok());
+    let block_cache: Option<u64> = args
+        .iter()
+        .position(|a| a == "--block-cache")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok());
+    let threads: usize = arg(&args, "--threads", 0);
     let sequential = !args.iter().any(|a| a == "--no-sequential");
     let reuse =
         args.iter().any(|a| a == "--reuse") && std::path::Path::new(&dir).join("conf").exists();
@@ -70,12 +76,16 @@ fn main() -> ExitCode {
     let measure = |ingest: f64| -> mmindex::Result<serde_json::Value> {
         let queries = Corpus::new(shape).queries(q);
         let started = Instant::now();
-        let index = Index::open(&dir)?;
+        let index = match block_cache {
+            Some(n) => Index::builder().block_cache_bytes(n).open(&dir)?,
+            None => Index::open(&dir)?,
+        };
         let searcher = index.searcher()?;
         let opts = |mode| SearchOptions {
             top_k: 10,
             mode,
             scoring: None,
+            threads,
             ..SearchOptions::default()
         };
         searcher.search_words(&queries[0], &opts(SearchMode::Inverted))?;

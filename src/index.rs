@@ -47,6 +47,8 @@ pub(crate) struct Inner {
     pub norms: crate::search::norms::NormCache,
     /// The active generation's unsealed docs inverted, shared by searchers.
     pub tail: crate::search::tail::TailCache,
+    /// Posting blocks read by searches, shared by searchers.
+    pub blocks: crate::search::blocks::BlockCache,
 }
 
 impl Inner {
@@ -202,10 +204,14 @@ impl Index {
     pub fn open(path: impl AsRef<Path>) -> Result<Index> {
         let (store, config) = Store::open(path.as_ref(), None)?;
         crate::ingest::spill::remove_leftovers(path.as_ref());
-        Ok(Index::from_parts(store, config))
+        Ok(Index::from_parts(
+            store,
+            config,
+            crate::search::DEFAULT_BLOCK_CACHE_BYTES,
+        ))
     }
 
-    fn from_parts(store: Store, config: IndexConfig) -> Index {
+    fn from_parts(store: Store, config: IndexConfig, block_cache: u64) -> Index {
         Index {
             inner: Arc::new(Inner {
                 store,
@@ -214,6 +220,7 @@ impl Index {
                 active: RwLock::new(None),
                 norms: Default::default(),
                 tail: Default::default(),
+                blocks: crate::search::blocks::BlockCache::new(block_cache),
             }),
         }
     }
@@ -368,12 +375,15 @@ impl Index {
 /// Options of a new index. Each setter documents its default; the values
 /// matter only when the index is created (opening an existing index keeps
 /// its stored configuration), except
-/// [`seal_postings`](IndexBuilder::seal_postings), a run-time setting.
+/// [`seal_postings`](IndexBuilder::seal_postings) and
+/// [`block_cache_bytes`](IndexBuilder::block_cache_bytes), run-time
+/// settings.
 #[derive(Debug, Clone, Default)]
 #[must_use]
 pub struct IndexBuilder {
     config: IndexConfig,
     seal_postings: Option<u64>,
+    block_cache_bytes: Option<u64>,
 }
 
 impl IndexBuilder {
@@ -435,6 +445,17 @@ impl IndexBuilder {
         self
     }
 
+    /// Bytes of encoded posting blocks that searches keep in memory
+    /// between queries (a run-time setting, not stored): the blocks of the
+    /// words queried most, shared by every searcher of the index; 0 turns
+    /// the cache off. Default =
+    /// [`DEFAULT_BLOCK_CACHE_BYTES`](crate::search::DEFAULT_BLOCK_CACHE_BYTES)
+    /// (64 MiB). See docs/PERFORMANCE.md.
+    pub fn block_cache_bytes(mut self, n: u64) -> Self {
+        self.block_cache_bytes = Some(n);
+        self
+    }
+
     /// Opens the index at `path`, creating it with these options when the
     /// directory is absent or empty.
     pub fn open(self, path: impl AsRef<Path>) -> Result<Index> {
@@ -444,6 +465,11 @@ impl IndexBuilder {
             store.set_seal_postings(n);
         }
         crate::ingest::spill::remove_leftovers(path.as_ref());
-        Ok(Index::from_parts(store, config))
+        Ok(Index::from_parts(
+            store,
+            config,
+            self.block_cache_bytes
+                .unwrap_or(crate::search::DEFAULT_BLOCK_CACHE_BYTES),
+        ))
     }
 }

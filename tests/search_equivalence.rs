@@ -118,6 +118,21 @@ fn removals_and_replacements(seal: u64) {
         .map(|i| vec![0, 1 + i % 7, 1 + (i * 3) % 7])
         .collect();
     let (_dir, index) = index_with(words, vec![1.0; words], &docs, seal);
+    // Searched before the edits too, so that the searches after them would
+    // meet stale posting blocks if the block cache kept any.
+    let before = index.searcher().expect("searcher");
+    for q in [vec![0u32], vec![2, 2, 3], vec![0, 4, 5]] {
+        let hits = before
+            .search_words(
+                &q,
+                &SearchOptions {
+                    top_k: 500,
+                    ..SearchOptions::default()
+                },
+            )
+            .expect("search");
+        assert!(!hits.is_empty());
+    }
     let mut w = index.writer(RunOptions::default()).expect("writer");
     let gone: Vec<String> = [0usize, 1, 127, 128, 129, 255, 256, 399]
         .iter()

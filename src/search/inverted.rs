@@ -13,7 +13,10 @@ use super::weights::{finish, fixed, term};
 use super::{Scan, TopK};
 use crate::config::Scoring;
 use crate::error::Result;
-use crate::store::codec::postings::Tfs;
+use crate::store::codec::keys;
+use crate::store::codec::packed::FRAME;
+use crate::store::codec::postings::{self, Frame, Tfs};
+use crate::store::gen_tree;
 
 /// Most tasks one search splits into. Each needs an accumulator of 8 bytes
 /// per doc, and the summing round reads all of them.
@@ -104,6 +107,7 @@ fn add_words(scan: &Scan<'_>, order: &[usize], next: &AtomicUsize, acc: &mut [u6
     // Each doc is either below the sealed watermark (in blocks) or in the
     // tail, never both.
     let in_blocks = scan.visible_below.min(scan.sealed_below);
+    let mut bufs = postings::FrameBuffers::default();
     loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         let Some(&e) = order.get(i) else {
@@ -118,10 +122,20 @@ fn add_words(scan: &Scan<'_>, order: &[usize], next: &AtomicUsize, acc: &mut [u6
         );
         // Blocks are in doc order: past `in_blocks` the rest of a block is
         // newer still.
-        scan.store
-            .for_each_block(scan.g, w, in_blocks, |docs, tfs| {
-                t.add(acc, docs, tfs, in_blocks)
-            })?;
+        let blocks = scan
+            .blocks
+            .get(scan.store, scan.g, scan.epoch, w, in_blocks)?;
+        for (first, v) in blocks.iter().take_while(|b| b.0 < in_blocks) {
+            let mut more = true;
+            postings::for_each_frame(scan.g.layout, *first, v, &mut bufs, |frame| {
+                more = t.add_frame(acc, frame, in_blocks);
+                more
+            })
+            .map_err(|e| e.at(&gen_tree(scan.g.n, "postings"), &keys::posting(w, *first)))?;
+            if !more {
+                break;
+            }
+        }
         for chunk in scan.tail {
             chunk.for_word(w, |docs, tfs| {
                 t.add(acc, docs, Tfs::Listed(tfs), scan.visible_below)
@@ -164,6 +178,61 @@ impl<'a> Word<'a> {
             Some(&c) => c,
             None => fixed(term(Scoring::Cosine, self.qv, tf, self.idf, 0.0)),
         }
+    }
+
+    /// Adds a frame's postings below `below` to `acc` (which is longer than
+    /// `below`), summing its gaps on the way; false once a doc at or above
+    /// `below` is met. Each posting adds exactly `fixed(term(..))`, as
+    /// [`Word::add`].
+    #[inline(always)]
+    fn add_frame(&self, acc: &mut [u64], f: &Frame<'_>, below: u64) -> bool {
+        if f.last >= below || self.scoring != Scoring::Cosine {
+            // The frame's end is past the watermark (or scoring needs each
+            // doc's norm): the general loop, which stops at `below`.
+            let mut docs = [0u64; FRAME];
+            let mut tfs = [0u32; FRAME];
+            let mut doc = f.base;
+            for (d, &g) in docs.iter_mut().zip(f.gaps) {
+                doc += g;
+                *d = doc;
+            }
+            let m = f.gaps.len();
+            let tfs = match f.tf_minus_1 {
+                None => Tfs::Ones,
+                Some(e) => {
+                    for (t, &e) in tfs.iter_mut().zip(e) {
+                        *t = (e + 1) as u32;
+                    }
+                    Tfs::Listed(&tfs[..m])
+                }
+            };
+            return self.add(acc, &docs[..m], tfs, below);
+        }
+        let mut doc = f.base;
+        match f.tf_minus_1 {
+            None => {
+                let c = self.cosine[0];
+                for &g in f.gaps {
+                    doc += g;
+                    if let Some(a) = acc.get_mut(doc as usize) {
+                        *a = a.wrapping_add(c);
+                    }
+                }
+            }
+            Some(e) => {
+                for (&g, &e) in f.gaps.iter().zip(e) {
+                    doc += g;
+                    let c = match self.cosine.get(e as usize) {
+                        Some(&c) => c,
+                        None => self.cosine((e + 1) as u32),
+                    };
+                    if let Some(a) = acc.get_mut(doc as usize) {
+                        *a = a.wrapping_add(c);
+                    }
+                }
+            }
+        }
+        true
     }
 
     /// Adds a run of postings (docs increasing) below `below` to `acc`

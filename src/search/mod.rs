@@ -21,6 +21,7 @@
 //!   and if one has vanished the search runs again (up to [`RETRIES`] times,
 //!   then the vanished hits are left out).
 
+pub(crate) mod blocks;
 mod inverted;
 pub(crate) mod norms;
 mod ransac;
@@ -108,6 +109,7 @@ pub struct SearchOptions {
 /// one), at about 0.02 ms per candidate (docs/SCORING.md, "Geometric re-ranking").
 pub const DEFAULT_RERANK: usize = 100;
 
+pub use blocks::DEFAULT_BLOCK_CACHE_BYTES;
 pub use rerank::MIN_INLIERS;
 
 impl Default for SearchOptions {
@@ -183,6 +185,11 @@ pub(crate) struct Scan<'a> {
     pub tail: &'a [Arc<tail::Chunk>],
     /// [`SearchOptions::threads`].
     pub threads: usize,
+    /// Posting blocks kept between searches, valid while the store's
+    /// postings epoch is `epoch`.
+    pub blocks: &'a blocks::BlockCache,
+    /// The postings epoch read before anything else.
+    pub epoch: u64,
 }
 
 /// Searches run again at most this many times when a hit's record was
@@ -274,6 +281,9 @@ impl Searcher {
         let g = &active.generation;
         let mut attempt = 0;
         loop {
+            // Before any read: blocks cached since are trusted only while
+            // no posting write has run.
+            let epoch = store.postings_epoch();
             let visible_below = store.next_doc()?;
             let depth = if geometry.is_some() { opts.rerank } else { 0 };
             let mut top = TopK::new(opts.top_k.max(depth));
@@ -302,6 +312,8 @@ impl Searcher {
                 sealed_below,
                 tail: &tail,
                 threads: opts.threads,
+                blocks: &self.inner.blocks,
+                epoch,
             };
             match opts.mode {
                 SearchMode::Sequential => sequential::search(&scan, &mut top)?,

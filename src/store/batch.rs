@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use super::codec::{self, keys, postings::BLOCK_CAP};
 use super::{
-    apply, gen_tree, meta, DocRecord, Generation, Geometry, Histogram, Store, Write, STAT_DOCS,
+    gen_tree, meta, DocRecord, Generation, Geometry, Histogram, Store, Write, STAT_DOCS,
     STAT_POSTINGS, STAT_TAIL,
 };
 use crate::error::Result;
@@ -231,7 +231,7 @@ impl Store {
                 Some(codec::tail::encode(t).to_vec()),
             ));
         }
-        apply(
+        self.write(
             &[&g.hist, &g.postings, &g.stats, &g.geometry, &g.norms],
             &writes,
         )?;
@@ -386,7 +386,7 @@ impl Store {
             &g.geometry,
             &g.norms,
         ];
-        apply(&trees, &writes)?;
+        self.write(&trees, &writes)?;
         self.flush()?;
         // The batch is durable and visible whatever happens to the seal, so
         // a failed seal is not the batch's error: the tail stays searchable,

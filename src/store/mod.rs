@@ -51,7 +51,7 @@ impl From<sled::Error> for Error {
 }
 
 /// Names of a generation's trees.
-fn gen_tree(n: u32, what: &str) -> String {
+pub(crate) fn gen_tree(n: u32, what: &str) -> String {
     format!("g{n}.{what}")
 }
 
@@ -72,6 +72,11 @@ pub(crate) struct Store {
     path: PathBuf,
     /// Tail postings that trigger a seal (see [`seal`]).
     seal_postings: AtomicU64,
+    /// Moves twice around every transaction that writes a posting tree
+    /// (odd while one runs): what [`crate::search::blocks`] checks before
+    /// trusting posting blocks it read earlier. Only this process writes
+    /// (sled locks the directory).
+    postings_epoch: AtomicU64,
 }
 
 /// Default of [`Store::set_seal_postings`]: about 4,000 records of 1,000
@@ -149,6 +154,7 @@ impl Store {
             docs,
             path: path.into(),
             seal_postings: AtomicU64::new(DEFAULT_SEAL_POSTINGS),
+            postings_epoch: AtomicU64::new(0),
         };
         let config = match store.meta.get(meta::MAGIC)? {
             None => {
@@ -331,7 +337,7 @@ impl Store {
         if let Some(c) = config {
             writes.push((0, meta::CONFIG.to_vec(), Some(meta::encode_config(c))));
         }
-        apply(&[&self.meta], &writes)?;
+        self.write(&[&self.meta], &writes)?;
         self.db.flush()?;
         Ok(())
     }
@@ -504,28 +510,50 @@ impl Store {
         })
     }
 
-    /// Calls `f` with the postings of `word` in the blocks whose first doc
-    /// is below `below`, in doc order, as runs of (docs, tfs). Such a block
-    /// may still hold docs at or above `below` (a seal in progress merges
-    /// into the last block): `f` returns false to stop reading the block.
-    pub(crate) fn for_each_block(
+    /// See the `postings_epoch` field: even while no transaction writes
+    /// a posting tree.
+    pub(crate) fn postings_epoch(&self) -> u64 {
+        self.postings_epoch.load(Ordering::SeqCst)
+    }
+
+    /// Applies a write set in one transaction; one that writes a posting
+    /// tree moves the postings epoch before and after it.
+    fn write(&self, trees: &[&Tree], writes: &[Write]) -> Result<()> {
+        let postings = |i: usize| {
+            trees
+                .get(i)
+                .is_some_and(|t| t.name().ends_with(b".postings"))
+        };
+        if !writes.iter().any(|w| postings(w.0)) {
+            return apply(trees, writes);
+        }
+        self.postings_epoch.fetch_add(1, Ordering::SeqCst);
+        let r = apply(trees, writes);
+        self.postings_epoch.fetch_add(1, Ordering::SeqCst);
+        r
+    }
+
+    /// Every block of `word` in generation `g` starting below `below`, in
+    /// doc order: (first doc, encoded block). Such a block may still hold
+    /// docs at or above `below` (a seal in progress merges into a word's
+    /// last block): readers stop at the first such doc.
+    pub(crate) fn blocks(
         &self,
         g: &Generation,
         word: u32,
         below: u64,
-        mut f: impl FnMut(&[u64], codec::postings::Tfs<'_>) -> bool,
-    ) -> Result<()> {
+    ) -> Result<Vec<(u64, sled::IVec)>> {
+        let mut out = Vec::new();
         for kv in g
             .postings
             .range(keys::posting(word, 0)..keys::posting(word, below))
         {
             let (k, v) = kv?;
-            let tree = || gen_tree(g.n, "postings");
-            let (_, first) = keys::posting_from(&k).map_err(|e| e.at(&tree(), &k))?;
-            codec::postings::for_each_run(g.layout, first, &v, &mut f)
-                .map_err(|e| e.at(&tree(), &k))?;
+            let (_, first) =
+                keys::posting_from(&k).map_err(|e| e.at(&gen_tree(g.n, "postings"), &k))?;
+            out.push((first, v));
         }
-        Ok(())
+        Ok(out)
     }
 
     /// Number of records in generation `g`.

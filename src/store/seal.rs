@@ -31,7 +31,7 @@
 use std::collections::BTreeMap;
 
 use super::codec::{self, keys, postings};
-use super::{apply, gen_tree, Generation, Store, TailState, Write, STAT_SEALING, STAT_TAIL};
+use super::{gen_tree, Generation, Store, TailState, Write, STAT_SEALING, STAT_TAIL};
 use crate::error::Result;
 
 /// Most postings a seal merges into one block. Bounds the rewrite of a
@@ -90,11 +90,11 @@ impl Store {
                 }
             }
             if writes.len() >= WRITES_PER_TRANSACTION {
-                apply(&[&g.postings], &writes)?;
+                self.write(&[&g.postings], &writes)?;
                 writes.clear();
             }
         }
-        apply(&[&g.postings], &writes)
+        self.write(&[&g.postings], &writes)
     }
 
     /// Finishes a seal of the active generation interrupted by a crash.
@@ -192,11 +192,11 @@ impl Store {
                 ));
             }
             if writes.len() >= WRITES_PER_TRANSACTION {
-                apply(&[&g.postings], &writes)?;
+                self.write(&[&g.postings], &writes)?;
                 writes.clear();
             }
         }
-        apply(&[&g.postings], &writes)?;
+        self.write(&[&g.postings], &writes)?;
         let after = TailState {
             sealed_below: to,
             epoch: tail.epoch,
@@ -210,7 +210,7 @@ impl Store {
             ),
             (0, STAT_SEALING.to_vec(), None),
         ];
-        apply(&[&g.stats], &stats)?;
+        self.write(&[&g.stats], &stats)?;
         self.db.flush()?;
         tracing::debug!(
             generation = g.n,

@@ -127,7 +127,13 @@ pub fn put(out: &mut Vec<u8>, pairs: &[(u64, u32)]) {
 /// the field; returns how many have their top bit (bit `width − 1`) set,
 /// for the canonical-width check.
 #[inline(always)]
-fn unpack(b: &[u8], pos: &mut usize, width: u32, out: &mut [u64]) -> Result<usize, DecodeError> {
+fn unpack(
+    b: &[u8],
+    pos: &mut usize,
+    width: u32,
+    out: &mut [u64],
+    padded: &mut [u8; PADDED],
+) -> Result<usize, DecodeError> {
     let m = out.len().min(FRAME);
     let total_bits = m * width as usize;
     let len = total_bits.div_ceil(8);
@@ -140,14 +146,14 @@ fn unpack(b: &[u8], pos: &mut usize, width: u32, out: &mut [u64]) -> Result<usiz
         out.fill(0);
         return Ok(0);
     }
-    if m == FRAME {
-        if let Some(top) = unpack_full(&b[start..], width, out) {
-            return Ok(top);
-        }
+    if let Some(top) = unpack_fast(&b[start..], width, &mut out[..m]) {
+        check_padding(field, total_bits)?;
+        return Ok(top);
     }
-    // The field copied into a zero-padded buffer, so that every value is one
-    // unaligned 8-byte load at a known-valid offset.
-    let mut padded = [0u8; FRAME * 8 + 16];
+    // The field copied into a buffer with room after it, so that every
+    // value is one unaligned load at a known-valid offset. Whatever the
+    // bytes past the field hold lands above the value's bits and is masked
+    // off.
     padded[..len].copy_from_slice(field);
     let mut top = 0u64;
     if width <= 56 {
@@ -177,22 +183,28 @@ fn unpack(b: &[u8], pos: &mut usize, width: u32, out: &mut [u64]) -> Result<usiz
             *o = v;
         }
     }
-    if total_bits % 8 != 0 {
-        let used = (total_bits % 8) as u32;
-        if field[len - 1] >> used != 0 {
-            return Err(DecodeError::new("packed frame has non-zero padding bits"));
-        }
-    }
+    check_padding(field, total_bits)?;
     Ok(top as usize)
 }
 
-/// A full frame's field of `width` ≤ 32 bits per value, unpacked by a loop
-/// specialised for that width, reading `tail` (the field and the bytes
-/// after it in the value); `None` for wider fields or when fewer than 8
-/// bytes follow the field. A full frame's field is exactly 16·width bytes,
-/// so it has no padding bits to check.
+/// The unused bits of a field's last byte must be zero.
 #[inline(always)]
-fn unpack_full(tail: &[u8], width: u32, out: &mut [u64]) -> Option<usize> {
+fn check_padding(field: &[u8], total_bits: usize) -> Result<(), DecodeError> {
+    let used = (total_bits % 8) as u32;
+    match field.last() {
+        Some(&last) if used != 0 && last >> used != 0 => {
+            Err(DecodeError::new("packed frame has non-zero padding bits"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A field of `out.len()` ≤ [`FRAME`] values of `width` ≤ 32 bits,
+/// unpacked by a loop specialised for that width, reading `tail` (the
+/// field and the bytes after it in the value); `None` for wider fields or
+/// when fewer than 8 bytes follow the field.
+#[inline(always)]
+fn unpack_fast(tail: &[u8], width: u32, out: &mut [u64]) -> Option<usize> {
     macro_rules! widths {
         ($($w:literal)*) => {
             match width {
@@ -204,29 +216,42 @@ fn unpack_full(tail: &[u8], width: u32, out: &mut [u64]) -> Option<usize> {
     widths!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32)
 }
 
-/// Unpacks 128 values of `W` bits, each by one unaligned 8-byte load
-/// straight from `src` (bits past the field are masked off). With `W` a
-/// constant every offset, shift and mask is a constant and the bounds are
-/// known, so the loop compiles to straight code: no copy into a buffer,
-/// whose narrow stores read back by wide loads would stall the pipeline.
+/// Unpacks `out.len()` values of `W` bits, each by one unaligned 8-byte
+/// load straight from `src` (bits past the field are masked off). With `W`
+/// a constant, every offset, shift and mask within a group of 8 values is a
+/// constant, so the loop compiles to straight code: no copy into a
+/// buffer, whose narrow stores read back by wide loads would stall the
+/// pipeline.
 #[inline(always)]
 fn unpack_const<const W: usize>(src: &[u8], out: &mut [u64]) -> Option<usize> {
-    let src = src.get(..16 * W + 8)?;
-    let out = out.get_mut(..FRAME)?;
-    let mask = (1u64 << W) - 1;
     let mut top = 0u64;
-    for (g, o) in out.chunks_exact_mut(8).enumerate() {
-        for (j, v) in o.iter_mut().enumerate() {
-            let bit = j * W;
-            let at = g * W + bit / 8;
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&src[at..at + 8]);
-            let x = (u64::from_le_bytes(w) >> (bit % 8)) & mask;
-            top += x >> (W - 1);
-            *v = x;
+    if out.len() == FRAME {
+        // Lengths the compiler knows: no bounds checks in the loop.
+        let src = src.get(..16 * W + 8)?;
+        for (g, o) in out.chunks_exact_mut(8).enumerate() {
+            for (j, v) in o.iter_mut().enumerate() {
+                *v = value::<W>(src, g * 8 + j);
+                top += *v >> (W - 1);
+            }
+        }
+    } else {
+        let src = src.get(..(out.len() * W).div_ceil(8) + 8)?;
+        for (i, v) in out.iter_mut().enumerate() {
+            *v = value::<W>(src, i);
+            top += *v >> (W - 1);
         }
     }
     Some(top as usize)
+}
+
+/// Value `i` of a field of `W`-bit values; `src` holds 8 bytes from the
+/// value's first byte.
+#[inline(always)]
+fn value<const W: usize>(src: &[u8], i: usize) -> u64 {
+    let bit = i * W;
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&src[bit / 8..bit / 8 + 8]);
+    (u64::from_le_bytes(w) >> (bit % 8)) & ((1u64 << W) - 1)
 }
 
 /// Applies `count` exceptions at `*pos` to `vals` (low `width` bits each,
@@ -276,6 +301,24 @@ fn patch(
     Ok(())
 }
 
+/// Room for the widest field (128 values of 64 bits) and one 16-byte load
+/// past it.
+const PADDED: usize = FRAME * 8 + 16;
+
+/// Buffers that frame decoding reuses from frame to frame: kept by the
+/// caller so that no frame pays for initialising them.
+pub struct Scratch {
+    padded: [u8; PADDED],
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch {
+            padded: [0; PADDED],
+        }
+    }
+}
+
 /// Decodes one frame of `gaps.len()` pairs (≤ [`FRAME`]) at `*pos` into
 /// `gaps` and `tfs` (tf ≥ 1).
 #[inline(always)]
@@ -285,7 +328,7 @@ pub fn get_frame(
     gaps: &mut [u64],
     tfs: &mut [u32],
 ) -> Result<(), DecodeError> {
-    if get_frame_ones(b, pos, gaps, tfs)? {
+    if get_frame_ones(b, pos, gaps, tfs, &mut Scratch::default())? {
         tfs.fill(1);
     }
     Ok(())
@@ -299,9 +342,36 @@ pub fn get_frame_ones(
     pos: &mut usize,
     gaps: &mut [u64],
     tfs: &mut [u32],
+    scratch: &mut Scratch,
 ) -> Result<bool, DecodeError> {
     let m = gaps.len();
     if m > FRAME || tfs.len() != m {
+        return Err(DecodeError::new("frame buffers of the wrong size"));
+    }
+    let mut extra = [0u64; FRAME];
+    if get_frame_raw(b, pos, gaps, &mut extra[..m], scratch)? {
+        return Ok(true);
+    }
+    for (t, &e) in tfs.iter_mut().zip(extra.iter()) {
+        *t = (e + 1) as u32;
+    }
+    Ok(false)
+}
+
+/// Decodes one frame of `gaps.len()` pairs (≤ [`FRAME`]) at `*pos`: the
+/// gaps into `gaps` and each tf − 1 into `tf_minus_1` (checked to fit: tf
+/// ≤ u32::MAX), unless every tf is 1, which returns true and leaves
+/// `tf_minus_1` untouched.
+#[inline(always)]
+pub fn get_frame_raw(
+    b: &[u8],
+    pos: &mut usize,
+    gaps: &mut [u64],
+    tf_minus_1: &mut [u64],
+    scratch: &mut Scratch,
+) -> Result<bool, DecodeError> {
+    let m = gaps.len();
+    if m > FRAME || tf_minus_1.len() != m {
         return Err(DecodeError::new("frame buffers of the wrong size"));
     }
     let Some(h) = b.get(*pos..*pos + 4) else {
@@ -319,28 +389,22 @@ pub fn get_frame_ones(
             "packed frame widths {bg}/{bt} out of range"
         )));
     }
-    let gtop = unpack(b, pos, bg, gaps)?;
+    let gtop = unpack(b, pos, bg, gaps, &mut scratch.padded)?;
     if bt == 0 && et == 0 {
         patch(b, pos, eg, bg, gtop, gaps)?;
         return Ok(true);
     }
-    let mut extra = [0u64; FRAME];
-    let extra = &mut extra[..m];
-    let ttop = unpack(b, pos, bt, extra)?;
+    let ttop = unpack(b, pos, bt, tf_minus_1, &mut scratch.padded)?;
     patch(b, pos, eg, bg, gtop, gaps)?;
-    patch(b, pos, et, bt, ttop, extra)?;
-    // One check for the frame, then a loop without branches.
-    // e ≥ 2^32, or e = 2^32 − 1 (so that e + 1 does not fit): an OR over
+    patch(b, pos, et, bt, ttop, tf_minus_1)?;
+    // e ≥ 2^32, or e = 2^32 − 1 (so that e + 1 does not fit): one OR over
     // the frame, which vectorises where a maximum of u64s does not.
-    if extra
+    if tf_minus_1
         .iter()
         .fold(0, |a, &e| a | (e >> 32) | (e.wrapping_add(1) >> 32))
         != 0
     {
         return Err(DecodeError::new("term frequency overflows"));
-    }
-    for (t, &e) in tfs.iter_mut().zip(extra.iter()) {
-        *t = (e + 1) as u32;
     }
     Ok(false)
 }

@@ -128,14 +128,79 @@ pub enum Tfs<'a> {
 
 /// Calls `f` with the postings of a block in `layout`, in doc order, as
 /// runs of at most [`packed::FRAME`] (docs, tfs), without collecting them;
-/// stops (without checking the rest) when `f` returns false. The search's
-/// hot path.
+/// stops (without checking the rest) when `f` returns false.
 #[inline]
 pub fn for_each_run(
     layout: Layout,
     first_doc: u64,
     b: &[u8],
     mut f: impl FnMut(&[u64], Tfs<'_>) -> bool,
+) -> Result<(), DecodeError> {
+    let (mut docs, mut tfs) = ([0u64; packed::FRAME], [0u32; packed::FRAME]);
+    for_each_frame(layout, first_doc, b, &mut FrameBuffers::default(), |fr| {
+        let m = fr.gaps.len();
+        let mut doc = fr.base;
+        for (d, &g) in docs.iter_mut().zip(fr.gaps) {
+            doc += g;
+            *d = doc;
+        }
+        let tfs = match fr.tf_minus_1 {
+            None => Tfs::Ones,
+            Some(e) => {
+                for (t, &e) in tfs.iter_mut().zip(e) {
+                    *t = (e + 1) as u32;
+                }
+                Tfs::Listed(&tfs[..m])
+            }
+        };
+        f(&docs[..m], tfs)
+    })
+}
+
+/// One frame of a posting block, decoded and checked but not yet summed:
+/// the search adds each posting as it sums the gaps, in one pass.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    /// The doc before the frame's first: the frame's docs are `base` plus
+    /// the prefix sums of `gaps`.
+    pub base: u64,
+    /// Doc gaps, each ≥ 1, except the block's very first, which is 0.
+    pub gaps: &'a [u64],
+    /// tf − 1 of each posting (tf fits a u32); `None` when every tf is 1.
+    pub tf_minus_1: Option<&'a [u64]>,
+    /// The frame's last doc: the sums cannot overflow.
+    pub last: u64,
+}
+
+/// What [`for_each_frame`] decodes into: a caller decoding many blocks
+/// keeps one, so that no block pays for initialising it.
+pub struct FrameBuffers {
+    gaps: [u64; packed::FRAME],
+    tf_minus_1: [u64; packed::FRAME],
+    scratch: packed::Scratch,
+}
+
+impl Default for FrameBuffers {
+    fn default() -> Self {
+        FrameBuffers {
+            gaps: [0; packed::FRAME],
+            tf_minus_1: [0; packed::FRAME],
+            scratch: packed::Scratch::default(),
+        }
+    }
+}
+
+/// Calls `f` with each frame of a block in `layout` (for
+/// [`Layout::Varint`], runs of up to [`packed::FRAME`] postings), in doc
+/// order, decoding into `bufs`; stops (without checking the rest) when `f`
+/// returns false. The search's hot path.
+#[inline]
+pub fn for_each_frame(
+    layout: Layout,
+    first_doc: u64,
+    b: &[u8],
+    bufs: &mut FrameBuffers,
+    mut f: impl FnMut(&Frame<'_>) -> bool,
 ) -> Result<(), DecodeError> {
     let mut pos = 0;
     let n = varint::get(b, &mut pos)?;
@@ -148,57 +213,60 @@ pub fn for_each_run(
             "posting block claims {n} postings"
         )));
     }
-    let (mut docs, mut tfs) = ([0u64; packed::FRAME], [0u32; packed::FRAME]);
+    let FrameBuffers {
+        gaps,
+        tf_minus_1,
+        scratch,
+    } = bufs;
     let mut doc = first_doc;
     let mut left = n as usize;
     let mut first = true;
     while left > 0 {
         let m = left.min(packed::FRAME);
+        let (gaps, extra) = (&mut gaps[..m], &mut tf_minus_1[..m]);
         let ones = match layout {
-            Layout::Packed => packed::get_frame_ones(b, &mut pos, &mut docs[..m], &mut tfs[..m])?,
+            Layout::Packed => packed::get_frame_raw(b, &mut pos, gaps, extra, scratch)?,
             Layout::Varint => {
-                for i in 0..m {
-                    docs[i] = varint::get(b, &mut pos)?;
-                    tfs[i] = varint::get_u32(b, &mut pos)?;
-                    if tfs[i] == 0 {
+                for (g, e) in gaps.iter_mut().zip(extra.iter_mut()) {
+                    *g = varint::get(b, &mut pos)?;
+                    let tf = varint::get_u32(b, &mut pos)?;
+                    if tf == 0 {
                         return Err(DecodeError::new("posting term frequency 0"));
                     }
+                    *e = u64::from(tf - 1);
                 }
                 false
             }
         };
-        // Gaps to docs, in place. Only the block's first gap is 0. One OR
-        // over the frame (vectorised) proves every other gap is in
-        // [1, 2^55]: then, with the doc below 2^62, 128 of them cannot
-        // overflow and the sum needs no check per posting.
-        let (head, rest) = docs[..m].split_at(usize::from(first));
+        // Only the block's first gap is 0. One OR over the frame
+        // (vectorised) proves every other gap is in [1, 2^55]: then, with
+        // the doc below 2^62, 128 of them cannot overflow.
+        let (head, rest) = gaps.split_at(usize::from(first));
         let bad_head = head.iter().any(|&g| g != 0);
         let ored = rest.iter().fold(0, |a, &g| a | g.wrapping_sub(1));
+        let base = doc;
         if bad_head || ored >> 55 != 0 || doc >= 1 << 62 {
-            for (i, d) in docs[..m].iter_mut().enumerate() {
-                if (*d == 0) != (first && i == 0) {
+            for (i, &g) in gaps.iter().enumerate() {
+                if (g == 0) != (first && i == 0) {
                     return Err(DecodeError::new(
                         "posting block docs not strictly increasing from its key",
                     ));
                 }
                 doc = doc
-                    .checked_add(*d)
+                    .checked_add(g)
                     .ok_or_else(|| DecodeError::new("posting doc id overflows"))?;
-                *d = doc;
             }
         } else {
-            for d in docs[..m].iter_mut() {
-                doc += *d;
-                *d = doc;
-            }
+            doc += gaps.iter().sum::<u64>();
         }
         first = false;
-        let tfs = if ones {
-            Tfs::Ones
-        } else {
-            Tfs::Listed(&tfs[..m])
+        let frame = Frame {
+            base,
+            gaps,
+            tf_minus_1: (!ones).then_some(&*extra),
+            last: doc,
         };
-        if !f(&docs[..m], tfs) {
+        if !f(&frame) {
             return Ok(());
         }
         left -= m;
