@@ -88,6 +88,12 @@ fn compaction_keeps_answers_and_gives_back_space() {
         }
         answers(&index)
     };
+    let blocks = |p: &Path| {
+        let index = Index::open(p).expect("open");
+        let s = index.space().expect("space");
+        (s.posting_blocks, s.postings)
+    };
+    let (blocks_before, _) = blocks(&path);
     let r = Index::compact(&path).expect("compact");
     assert!(
         r.bytes_after < r.bytes_before,
@@ -96,6 +102,15 @@ fn compaction_keeps_answers_and_gives_back_space() {
         r.bytes_after
     );
     assert_whole(&path, &expected, "after compaction");
+    // Seals every 2,000 postings left each of the 400 words several
+    // blocks; the copy holds one per word (each word has far fewer than
+    // 32,768 postings).
+    let (blocks_after, _) = blocks(&path);
+    assert!(blocks_before > 2 * WORDS as u64, "{blocks_before}");
+    assert!(
+        blocks_after <= WORDS as u64,
+        "{blocks_before} -> {blocks_after}"
+    );
     // And again: an already compact index stays whole.
     Index::compact(&path).expect("compact twice");
     assert_whole(&path, &expected, "after a second compaction");

@@ -599,6 +599,7 @@ impl Store {
         };
         if let Some(g) = g {
             s.postings = bytes(&g.postings)?;
+            s.posting_blocks = g.postings.len() as u64;
             s.histograms = bytes(&g.hist)?;
             s.geometry = bytes(&g.geometry)?;
             s.norms = bytes(&g.norms)?;

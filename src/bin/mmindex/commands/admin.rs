@@ -32,6 +32,7 @@ pub struct JsonStats {
 #[derive(Serialize)]
 pub struct JsonSpace {
     postings_bytes: u64,
+    posting_blocks: u64,
     histogram_bytes: u64,
     norms_bytes: u64,
     geometry_bytes: u64,
@@ -56,6 +57,7 @@ fn per(bytes: u64, records: u64) -> f64 {
 pub fn space_json(s: &mmindex::Space, records: u64) -> JsonSpace {
     JsonSpace {
         postings_bytes: s.postings,
+        posting_blocks: s.posting_blocks,
         histogram_bytes: s.histograms,
         norms_bytes: s.norms,
         geometry_bytes: s.geometry,
@@ -128,6 +130,7 @@ pub fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
             );
         }
         println!("  {:<12} {}", "codebook", space.codebook);
+        println!("  {:<12} {}", "blocks", space.posting_blocks);
     }
     Ok(ExitCode::SUCCESS)
 }
