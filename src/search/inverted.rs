@@ -22,9 +22,10 @@ use crate::store::gen_tree;
 /// per doc, and the summing round reads all of them.
 pub(crate) const MAX_PARTS: usize = 8;
 
-/// Below this many docs a search runs as one task: the accumulators are
-/// small enough that splitting costs more than it saves.
-const MIN_DOCS_TO_SPLIT: u64 = 16_384;
+/// Below this many docs a search runs as one task: splitting costs a
+/// few microseconds (10k docs: 2.3–2.5 ms split in two against 4.3 ms in
+/// one).
+const MIN_DOCS_TO_SPLIT: u64 = 2_048;
 
 /// Idle accumulators, every slot zero: a search takes what it needs and
 /// gives them back zeroed, so no search allocates one proportional to the
@@ -122,12 +123,39 @@ fn add_words(scan: &Scan<'_>, order: &[usize], next: &AtomicUsize, acc: &mut [u6
         );
         // Blocks are in doc order: past `in_blocks` the rest of a block is
         // newer still.
-        let blocks = scan
+        let p = scan
             .blocks
             .get(scan.store, scan.g, scan.epoch, w, in_blocks)?;
+        match &p.dense {
+            Some(d) if d.upto >= in_blocks => {
+                let n = usize::try_from(in_blocks).unwrap_or(usize::MAX);
+                t.add_dense(acc, d.tfs.get(..n).unwrap_or(&d.tfs));
+            }
+            _ => t.add_blocks(scan, acc, &p.blocks, w, in_blocks, &mut bufs)?,
+        }
+        for chunk in scan.tail {
+            chunk.for_word(w, |docs, tfs| {
+                t.add(acc, docs, Tfs::Listed(tfs), scan.visible_below)
+            });
+        }
+    }
+}
+
+impl Word<'_> {
+    /// Adds a word's blocks below `in_blocks`.
+    fn add_blocks(
+        &self,
+        scan: &Scan<'_>,
+        acc: &mut [u64],
+        blocks: &[(u64, sled::IVec)],
+        w: u32,
+        in_blocks: u64,
+        bufs: &mut postings::FrameBuffers,
+    ) -> Result<()> {
+        let t = self;
         for (first, v) in blocks.iter().take_while(|b| b.0 < in_blocks) {
             let mut more = true;
-            postings::for_each_frame(scan.g.layout, *first, v, &mut bufs, |frame| {
+            postings::for_each_frame(scan.g.layout, *first, v, bufs, |frame| {
                 more = t.add_frame(acc, frame, in_blocks);
                 more
             })
@@ -136,10 +164,36 @@ fn add_words(scan: &Scan<'_>, order: &[usize], next: &AtomicUsize, acc: &mut [u6
                 break;
             }
         }
-        for chunk in scan.tail {
-            chunk.for_word(w, |docs, tfs| {
-                t.add(acc, docs, Tfs::Listed(tfs), scan.visible_below)
-            });
+        Ok(())
+    }
+
+    /// Adds a word kept dense: `tfs[d]` is its tf in doc `d` (0: absent).
+    /// Adding 0 leaves a slot as it was, so the pass needs no branch.
+    fn add_dense(&self, acc: &mut [u64], tfs: &[u8]) {
+        match self.scoring {
+            Scoring::Cosine => {
+                let mut table = [0u64; 256];
+                for (tf, c) in (1u32..).zip(table.iter_mut().skip(1)) {
+                    *c = self.cosine(tf);
+                }
+                for (a, &t) in acc.iter_mut().zip(tfs) {
+                    *a = a.wrapping_add(table[usize::from(t)]);
+                }
+            }
+            Scoring::L1 => {
+                for (d, (a, &t)) in acc.iter_mut().zip(tfs).enumerate() {
+                    if t != 0 {
+                        let l1 = self.norms.get(d).map_or(0.0, |n| n.1);
+                        *a = a.wrapping_add(fixed(term(
+                            Scoring::L1,
+                            self.qv,
+                            u32::from(t),
+                            self.idf,
+                            l1,
+                        )));
+                    }
+                }
+            }
         }
     }
 }

@@ -98,7 +98,7 @@ pub struct SearchOptions {
     /// [`DEFAULT_RERANK`].
     pub rerank: usize,
     /// Tasks the inverted path may split one search into (on the rayon
-    /// pool), at most 8; 0 chooses: every core once the index holds 16,384
+    /// pool), at most 8; 0 chooses: every core once the index holds 2,048
     /// records, one below that. A server answering many queries at once
     /// may prefer 1. Scores never depend on it. Default = 0.
     pub threads: usize,
