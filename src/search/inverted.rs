@@ -14,7 +14,6 @@ use super::{Scan, TopK};
 use crate::config::Scoring;
 use crate::error::Result;
 use crate::store::codec::keys;
-use crate::store::codec::packed::FRAME;
 use crate::store::codec::postings::{self, Frame, Tfs};
 use crate::store::gen_tree;
 
@@ -240,29 +239,31 @@ impl<'a> Word<'a> {
     /// [`Word::add`].
     #[inline(always)]
     fn add_frame(&self, acc: &mut [u64], f: &Frame<'_>, below: u64) -> bool {
-        if f.last >= below || self.scoring != Scoring::Cosine {
-            // The frame's end is past the watermark (or scoring needs each
-            // doc's norm): the general loop, which stops at `below`.
-            let mut docs = [0u64; FRAME];
-            let mut tfs = [0u32; FRAME];
-            let mut doc = f.base;
-            for (d, &g) in docs.iter_mut().zip(f.gaps) {
-                doc += g;
-                *d = doc;
-            }
-            let m = f.gaps.len();
-            let tfs = match f.tf_minus_1 {
-                None => Tfs::Ones,
-                Some(e) => {
-                    for (t, &e) in tfs.iter_mut().zip(e) {
-                        *t = (e + 1) as u32;
-                    }
-                    Tfs::Listed(&tfs[..m])
-                }
-            };
-            return self.add(acc, &docs[..m], tfs, below);
-        }
         let mut doc = f.base;
+        if f.last >= below || self.scoring != Scoring::Cosine {
+            // The frame ends past the watermark, or the scoring needs each
+            // doc's norm: one posting at a time, stopping at `below`.
+            for (i, &g) in f.gaps.iter().enumerate() {
+                doc += g;
+                if doc >= below {
+                    return false;
+                }
+                let tf = f
+                    .tf_minus_1
+                    .map_or(1, |e| e.get(i).map_or(1, |&e| (e + 1) as u32));
+                let v = match self.scoring {
+                    Scoring::Cosine => self.cosine(tf),
+                    Scoring::L1 => {
+                        let l1 = self.norms.get(doc as usize).map_or(0.0, |n| n.1);
+                        fixed(term(Scoring::L1, self.qv, tf, self.idf, l1))
+                    }
+                };
+                if let Some(a) = acc.get_mut(doc as usize) {
+                    *a = a.wrapping_add(v);
+                }
+            }
+            return true;
+        }
         match f.tf_minus_1 {
             None => {
                 let c = self.cosine[0];

@@ -154,10 +154,18 @@ pub fn compact(a: IndexArg) -> anyhow::Result<ExitCode> {
     let r =
         Index::compact(&a.index).with_context(|| format!("compacting {}", a.index.display()))?;
     println!(
-        "compacted {}: {} -> {} bytes",
+        "compacted {}: {} -> {} bytes ({} posting blocks -> {}; the copy took {} bytes and {})",
         a.index.display(),
         r.bytes_before,
-        r.bytes_after
+        r.bytes_after,
+        r.posting_blocks.0,
+        r.posting_blocks.1,
+        r.copy_bytes,
+        if r.kept {
+            "replaced the index"
+        } else {
+            "was discarded"
+        }
     );
     Ok(ExitCode::SUCCESS)
 }
