@@ -140,63 +140,6 @@ fn add_words(scan: &Scan<'_>, order: &[usize], next: &AtomicUsize, acc: &mut [u6
     }
 }
 
-impl Word<'_> {
-    /// Adds a word's blocks below `in_blocks`.
-    fn add_blocks(
-        &self,
-        scan: &Scan<'_>,
-        acc: &mut [u64],
-        blocks: &[(u64, sled::IVec)],
-        w: u32,
-        in_blocks: u64,
-        bufs: &mut postings::FrameBuffers,
-    ) -> Result<()> {
-        let t = self;
-        for (first, v) in blocks.iter().take_while(|b| b.0 < in_blocks) {
-            let mut more = true;
-            postings::for_each_frame(scan.g.layout, *first, v, bufs, |frame| {
-                more = t.add_frame(acc, frame, in_blocks);
-                more
-            })
-            .map_err(|e| e.at(&gen_tree(scan.g.n, "postings"), &keys::posting(w, *first)))?;
-            if !more {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    /// Adds a word kept dense: `tfs[d]` is its tf in doc `d` (0: absent).
-    /// Adding 0 leaves a slot as it was, so the pass needs no branch.
-    fn add_dense(&self, acc: &mut [u64], tfs: &[u8]) {
-        match self.scoring {
-            Scoring::Cosine => {
-                let mut table = [0u64; 256];
-                for (tf, c) in (1u32..).zip(table.iter_mut().skip(1)) {
-                    *c = self.cosine(tf);
-                }
-                for (a, &t) in acc.iter_mut().zip(tfs) {
-                    *a = a.wrapping_add(table[usize::from(t)]);
-                }
-            }
-            Scoring::L1 => {
-                for (d, (a, &t)) in acc.iter_mut().zip(tfs).enumerate() {
-                    if t != 0 {
-                        let l1 = self.norms.get(d).map_or(0.0, |n| n.1);
-                        *a = a.wrapping_add(fixed(term(
-                            Scoring::L1,
-                            self.qv,
-                            u32::from(t),
-                            self.idf,
-                            l1,
-                        )));
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// Term frequencies whose cosine terms are tabulated per word.
 const TABULATED: usize = 16;
 
@@ -331,6 +274,60 @@ impl<'a> Word<'a> {
             }
         }
         more
+    }
+
+    /// Adds a word's blocks below `in_blocks`.
+    fn add_blocks(
+        &self,
+        scan: &Scan<'_>,
+        acc: &mut [u64],
+        blocks: &[(u64, sled::IVec)],
+        w: u32,
+        in_blocks: u64,
+        bufs: &mut postings::FrameBuffers,
+    ) -> Result<()> {
+        for (first, v) in blocks.iter().take_while(|b| b.0 < in_blocks) {
+            let mut more = true;
+            postings::for_each_frame(scan.g.layout, *first, v, bufs, |frame| {
+                more = self.add_frame(acc, frame, in_blocks);
+                more
+            })
+            .map_err(|e| e.at(&gen_tree(scan.g.n, "postings"), &keys::posting(w, *first)))?;
+            if !more {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds a word kept dense: `tfs[d]` is its tf in doc `d` (0: absent).
+    /// Adding 0 leaves a slot as it was, so the pass needs no branch.
+    fn add_dense(&self, acc: &mut [u64], tfs: &[u8]) {
+        match self.scoring {
+            Scoring::Cosine => {
+                let mut table = [0u64; 256];
+                for (tf, c) in (1u32..).zip(table.iter_mut().skip(1)) {
+                    *c = self.cosine(tf);
+                }
+                for (a, &t) in acc.iter_mut().zip(tfs) {
+                    *a = a.wrapping_add(table[usize::from(t)]);
+                }
+            }
+            Scoring::L1 => {
+                for (d, (a, &t)) in acc.iter_mut().zip(tfs).enumerate() {
+                    if t != 0 {
+                        let l1 = self.norms.get(d).map_or(0.0, |n| n.1);
+                        *a = a.wrapping_add(fixed(term(
+                            Scoring::L1,
+                            self.qv,
+                            u32::from(t),
+                            self.idf,
+                            l1,
+                        )));
+                    }
+                }
+            }
+        }
     }
 }
 

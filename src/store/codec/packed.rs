@@ -328,34 +328,19 @@ pub fn get_frame(
     gaps: &mut [u64],
     tfs: &mut [u32],
 ) -> Result<(), DecodeError> {
-    if get_frame_ones(b, pos, gaps, tfs, &mut Scratch::default())? {
-        tfs.fill(1);
-    }
-    Ok(())
-}
-
-/// [`get_frame`], except that a frame whose every tf is 1 (the common case
-/// of a posting block) leaves `tfs` untouched and returns true.
-#[inline(always)]
-pub fn get_frame_ones(
-    b: &[u8],
-    pos: &mut usize,
-    gaps: &mut [u64],
-    tfs: &mut [u32],
-    scratch: &mut Scratch,
-) -> Result<bool, DecodeError> {
     let m = gaps.len();
     if m > FRAME || tfs.len() != m {
         return Err(DecodeError::new("frame buffers of the wrong size"));
     }
     let mut extra = [0u64; FRAME];
-    if get_frame_raw(b, pos, gaps, &mut extra[..m], scratch)? {
-        return Ok(true);
+    if get_frame_raw(b, pos, gaps, &mut extra[..m], &mut Scratch::default())? {
+        tfs.fill(1);
+    } else {
+        for (t, &e) in tfs.iter_mut().zip(extra.iter()) {
+            *t = (e + 1) as u32;
+        }
     }
-    for (t, &e) in tfs.iter_mut().zip(extra.iter()) {
-        *t = (e + 1) as u32;
-    }
-    Ok(false)
+    Ok(())
 }
 
 /// Decodes one frame of `gaps.len()` pairs (≤ [`FRAME`]) at `*pos`: the
