@@ -14,7 +14,7 @@ use super::{Scan, TopK};
 use crate::config::Scoring;
 use crate::error::Result;
 use crate::store::codec::keys;
-use crate::store::codec::postings::{self, Frame, Tfs};
+use crate::store::codec::postings::{self, Frame};
 use crate::store::gen_tree;
 
 /// Most tasks one search splits into. Each needs an accumulator of 8 bytes
@@ -133,9 +133,7 @@ fn add_words(scan: &Scan<'_>, order: &[usize], next: &AtomicUsize, acc: &mut [u6
             _ => t.add_blocks(scan, acc, &p.blocks, w, in_blocks, &mut bufs)?,
         }
         for chunk in scan.tail {
-            chunk.for_word(w, |docs, tfs| {
-                t.add(acc, docs, Tfs::Listed(tfs), scan.visible_below)
-            });
+            chunk.for_word(w, |docs, tfs| t.add(acc, docs, tfs, scan.visible_below));
         }
     }
 }
@@ -194,15 +192,8 @@ impl<'a> Word<'a> {
                 let tf = f
                     .tf_minus_1
                     .map_or(1, |e| e.get(i).map_or(1, |&e| (e + 1) as u32));
-                let v = match self.scoring {
-                    Scoring::Cosine => self.cosine(tf),
-                    Scoring::L1 => {
-                        let l1 = self.norms.get(doc as usize).map_or(0.0, |n| n.1);
-                        fixed(term(Scoring::L1, self.qv, tf, self.idf, l1))
-                    }
-                };
                 if let Some(a) = acc.get_mut(doc as usize) {
-                    *a = a.wrapping_add(v);
+                    *a = a.wrapping_add(self.value(tf, doc));
                 }
             }
             return true;
@@ -233,47 +224,31 @@ impl<'a> Word<'a> {
         true
     }
 
-    /// Adds a run of postings (docs increasing) below `below` to `acc`
-    /// (which is longer than `below`); false once a doc at or above `below`
-    /// is met. Each posting adds exactly `fixed(term(..))`; the loops are
-    /// specialised so that the common case, cosine with every tf 1, adds
-    /// one constant.
+    /// Adds a run of the tail's postings (docs increasing) below `below`
+    /// to `acc`; false once a doc at or above `below` is met.
     #[inline(always)]
-    fn add(&self, acc: &mut [u64], docs: &[u64], tfs: Tfs<'_>, below: u64) -> bool {
-        let (docs, more) = match docs.last() {
-            Some(&last) if last >= below => (&docs[..docs.partition_point(|&d| d < below)], false),
-            _ => (docs, true),
-        };
-        match (self.scoring, tfs) {
-            (Scoring::Cosine, Tfs::Ones) => {
-                let c = self.cosine[0];
-                for &d in docs {
-                    if let Some(a) = acc.get_mut(d as usize) {
-                        *a = a.wrapping_add(c);
-                    }
-                }
+    fn add(&self, acc: &mut [u64], docs: &[u64], tfs: &[u32], below: u64) -> bool {
+        for (&d, &tf) in docs.iter().zip(tfs) {
+            if d >= below {
+                return false;
             }
-            (Scoring::Cosine, Tfs::Listed(tfs)) => {
-                for (&d, &tf) in docs.iter().zip(tfs) {
-                    if let Some(a) = acc.get_mut(d as usize) {
-                        *a = a.wrapping_add(self.cosine(tf));
-                    }
-                }
-            }
-            (Scoring::L1, tfs) => {
-                for (i, &d) in docs.iter().enumerate() {
-                    let tf = match tfs {
-                        Tfs::Ones => 1,
-                        Tfs::Listed(t) => t.get(i).copied().unwrap_or(1),
-                    };
-                    let l1 = self.norms.get(d as usize).map_or(0.0, |n| n.1);
-                    if let Some(a) = acc.get_mut(d as usize) {
-                        *a = a.wrapping_add(fixed(term(Scoring::L1, self.qv, tf, self.idf, l1)));
-                    }
-                }
+            if let Some(a) = acc.get_mut(d as usize) {
+                *a = a.wrapping_add(self.value(tf, d));
             }
         }
-        more
+        true
+    }
+
+    /// `fixed(term(..))` of one posting, for any scoring.
+    #[inline(always)]
+    fn value(&self, tf: u32, doc: u64) -> u64 {
+        match self.scoring {
+            Scoring::Cosine => self.cosine(tf),
+            Scoring::L1 => {
+                let l1 = self.norms.get(doc as usize).map_or(0.0, |n| n.1);
+                fixed(term(Scoring::L1, self.qv, tf, self.idf, l1))
+            }
+        }
     }
 
     /// Adds a word's blocks below `in_blocks`.
@@ -316,14 +291,7 @@ impl<'a> Word<'a> {
             Scoring::L1 => {
                 for (d, (a, &t)) in acc.iter_mut().zip(tfs).enumerate() {
                     if t != 0 {
-                        let l1 = self.norms.get(d).map_or(0.0, |n| n.1);
-                        *a = a.wrapping_add(fixed(term(
-                            Scoring::L1,
-                            self.qv,
-                            u32::from(t),
-                            self.idf,
-                            l1,
-                        )));
+                        *a = a.wrapping_add(self.value(u32::from(t), d as u64));
                     }
                 }
             }
