@@ -4,12 +4,15 @@
 //!
 //! `scale --index DIR --records N [--words K] [--features F] [--zipf S]
 //!        [--queries Q] [--batch B] [--seed X] [--seal P] [--no-sequential]
-//!        [--reuse]`
+//!        [--reuse] [--warmup W] [--threads T] [--block-cache BYTES]`
 //!
 //! Defaults: 10^5 words, 1,000 features per record, Zipf exponent 0.6,
 //! 100 queries, batches of 1,000, the library's seal threshold (`--seal`
 //! sets `IndexBuilder::seal_postings` for the fill). `--reuse` searches an index filled
-//! before (in this fresh process: the cold-open figure). Prints one JSON
+//! before (in this fresh process: the cold-open figure). `--warmup W` first
+//! runs W untimed queries from another generator, as a long-lived process
+//! has answered earlier queries (default 0: every figure is from a fresh
+//! process). Prints one JSON
 //! object. The records come from `benches/support/synthetic.rs`, which
 //! `benches/search.rs` shares.
 
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok());
     let threads: usize = arg(&args, "--threads", 0);
+    let warmup: usize = arg(&args, "--warmup", 0);
     let sequential = !args.iter().any(|a| a == "--no-sequential");
     let reuse =
         args.iter().any(|a| a == "--reuse") && std::path::Path::new(&dir).join("conf").exists();
@@ -90,6 +94,9 @@ fn main() -> ExitCode {
         };
         searcher.search_words(&queries[0], &opts(SearchMode::Inverted))?;
         let first = started.elapsed().as_secs_f64();
+        for qw in Corpus::new(shape).queries_seeded(warmup, 8) {
+            searcher.search_words(&qw, &opts(SearchMode::Inverted))?;
+        }
         let mut inv = Vec::new();
         for qw in &queries {
             let t = Instant::now();
@@ -116,6 +123,7 @@ fn main() -> ExitCode {
             "bytes_per_record": st.bytes_on_disk as f64 / st.records.max(1) as f64,
             "ingest_seconds": ingest,
             "open_and_first_query_seconds": first,
+            "warmup_queries": warmup,
             "inverted_ms_p50": percentile(&mut inv.clone(), 0.5),
             "inverted_ms_p99": percentile(&mut inv, 0.99),
             "sequential_ms_p50": if seq.is_empty() { serde_json::Value::Null } else { percentile(&mut seq, 0.5).into() },

@@ -216,11 +216,8 @@ impl Index {
     pub fn open(path: impl AsRef<Path>) -> Result<Index> {
         let (store, config) = Store::open(path.as_ref(), None)?;
         crate::ingest::spill::remove_leftovers(path.as_ref());
-        Ok(Index::from_parts(
-            store,
-            config,
-            crate::search::DEFAULT_BLOCK_CACHE_BYTES,
-        ))
+        let cache = crate::search::default_block_cache_bytes();
+        Ok(Index::from_parts(store, config, cache))
     }
 
     fn from_parts(store: Store, config: IndexConfig, block_cache: u64) -> Index {
@@ -460,12 +457,14 @@ impl IndexBuilder {
         self
     }
 
-    /// Bytes of encoded posting blocks that searches keep in memory
-    /// between queries (a run-time setting, not stored): the blocks of the
-    /// words queried most, shared by every searcher of the index; 0 turns
-    /// the cache off. Default =
-    /// [`DEFAULT_BLOCK_CACHE_BYTES`](crate::search::DEFAULT_BLOCK_CACHE_BYTES)
-    /// (64 MiB). See docs/PERFORMANCE.md.
+    /// Bytes of posting lists that searches keep in memory between
+    /// queries (a run-time setting, not stored): the lists of the words
+    /// queried most, shared by every searcher of the index, as read from
+    /// disk on a word's first use and decoded from its second; 0 turns the
+    /// cache off. Default =
+    /// [`default_block_cache_bytes`](crate::search::default_block_cache_bytes):
+    /// an eighth of the memory budget, at least 64 MiB. See
+    /// docs/PERFORMANCE.md.
     pub fn block_cache_bytes(mut self, n: u64) -> Self {
         self.block_cache_bytes = Some(n);
         self
@@ -480,11 +479,9 @@ impl IndexBuilder {
             store.set_seal_postings(n);
         }
         crate::ingest::spill::remove_leftovers(path.as_ref());
-        Ok(Index::from_parts(
-            store,
-            config,
-            self.block_cache_bytes
-                .unwrap_or(crate::search::DEFAULT_BLOCK_CACHE_BYTES),
-        ))
+        let cache = self
+            .block_cache_bytes
+            .unwrap_or_else(crate::search::default_block_cache_bytes);
+        Ok(Index::from_parts(store, config, cache))
     }
 }

@@ -7,17 +7,19 @@ use ndarray::Array2;
 use proptest::prelude::*;
 
 /// An index of `docs`, added 7 per batch; a seal whenever the unsealed
-/// records hold `seal` postings.
+/// records hold `seal` postings; a block cache of `cache` bytes.
 fn index_with(
     words: usize,
     idf: Vec<f32>,
     docs: &[Vec<u32>],
     seal: u64,
+    cache: u64,
 ) -> (tempfile::TempDir, Index) {
     let dir = tempfile::tempdir().expect("temp dir");
     let index = Index::builder()
         .feature(Feature::Sift)
         .seal_postings(seal)
+        .block_cache_bytes(cache)
         .open(dir.path().join("idx"))
         .expect("create");
     let mut w = index
@@ -70,13 +72,18 @@ proptest! {
         top_k in 1usize..20,
         seal in prop_oneof![Just(1u64), 2u64..300, Just(u64::MAX)],
         threads in prop_oneof![Just(0usize), 1usize..9],
+        // Off; so small that only short lists are kept (and decoded); room
+        // for everything.
+        cache in prop_oneof![Just(0u64), Just(1_024u64), Just(64u64 << 20)],
     ) {
         let docs: Vec<Vec<u32>> = seed_docs.iter().map(|d| d.iter().map(|w| w % words as u32).collect()).collect();
         let query: Vec<u32> = seed_query.iter().map(|w| w % words as u32).collect();
         let idf = idf_seed[..words].to_vec();
-        let (_dir, index) = index_with(words, idf.clone(), &docs, seal);
+        let (_dir, index) = index_with(words, idf.clone(), &docs, seal, cache);
         let s = index.searcher().expect("searcher");
-        for scoring in [Scoring::Cosine, Scoring::L1] {
+        // Each word is read from the store, then from the cache as read,
+        // then from the cache decoded.
+        for scoring in [Scoring::Cosine, Scoring::L1, Scoring::Cosine, Scoring::L1] {
             let run = |mode| s.search_words(&query, &SearchOptions { top_k, mode, scoring: Some(scoring), threads, ..SearchOptions::default() }).expect("search");
             let inv = run(SearchMode::Inverted);
             let seq = run(SearchMode::Sequential);
@@ -104,7 +111,9 @@ proptest! {
 #[test]
 fn removals_and_replacements_across_posting_blocks() {
     for seal in [1, 100, 500, u64::MAX] {
-        removals_and_replacements(seal);
+        for cache in [0, 64 << 20] {
+            removals_and_replacements(seal, cache);
+        }
     }
 }
 
@@ -112,19 +121,20 @@ fn removals_and_replacements_across_posting_blocks() {
 /// tail, for seal thresholds above 1); removing docs at block starts,
 /// middles and ends, and replacing some, keeps every invariant and both
 /// modes in agreement.
-fn removals_and_replacements(seal: u64) {
+fn removals_and_replacements(seal: u64, cache: u64) {
     let words = 8;
     let docs: Vec<Vec<u32>> = (0..400u32)
         .map(|i| vec![0, 1 + i % 7, 1 + (i * 3) % 7])
         .collect();
-    let (_dir, index) = index_with(words, vec![1.0; words], &docs, seal);
-    // Searched before the edits too, so that the searches after them would
-    // meet stale posting blocks if the block cache kept any.
+    let (_dir, index) = index_with(words, vec![1.0; words], &docs, seal, cache);
+    // Searched (twice: the second time decodes) before the edits too, so
+    // that the searches after them would meet stale postings if the block
+    // cache kept any.
     let before = index.searcher().expect("searcher");
-    for q in [vec![0u32], vec![2, 2, 3], vec![0, 4, 5]] {
+    for q in [[0u32].as_slice(), &[2, 2, 3], &[0, 4, 5]].repeat(2) {
         let hits = before
             .search_words(
-                &q,
+                q,
                 &SearchOptions {
                     top_k: 500,
                     ..SearchOptions::default()

@@ -102,7 +102,13 @@ impl Corpus {
 
     /// `n` query records, the same for every corpus of this shape.
     pub fn queries(&self, n: usize) -> Vec<Vec<u32>> {
-        let mut rng = Rng::new(7);
+        self.queries_seeded(n, 7)
+    }
+
+    /// `n` query records from generator `seed`: other seeds than 7 give
+    /// queries to warm a process with, none of them a timed one.
+    pub fn queries_seeded(&self, n: usize, seed: u64) -> Vec<Vec<u32>> {
+        let mut rng = Rng::new(seed);
         (0..n)
             .map(|_| Self::draw(&self.zipf, &self.perm, self.shape.features, &mut rng))
             .collect()

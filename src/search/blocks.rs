@@ -27,6 +27,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
+use crate::config::RunOptions;
 use crate::error::Result;
 use crate::store::codec::{keys, postings, varint, Layout};
 use crate::store::{gen_tree, Generation, Store};
@@ -34,10 +35,24 @@ use crate::store::{gen_tree, Generation, Store};
 /// A word's postings as a search reads them.
 #[derive(Default)]
 pub(crate) struct WordPostings {
-    /// (first doc, encoded block), in doc order.
+    /// (first doc, encoded block), in doc order; empty when `decoded`
+    /// holds them.
     pub blocks: Vec<(u64, sled::IVec)>,
     /// The same postings below some doc, one byte per doc.
     pub dense: Option<Dense>,
+    /// Every posting of the word's blocks, decoded.
+    pub decoded: Option<Decoded>,
+}
+
+/// A word's postings decoded and grouped by term frequency, so that a
+/// search adds one constant over each group: no decoding, no per-posting
+/// lookup, about 4 bytes a posting (the encoded blocks take 3.5).
+pub(crate) struct Decoded {
+    /// Docs grouped by tf, each group in doc order.
+    pub docs: Vec<u32>,
+    /// (tf, end), tf increasing: `docs[previous end..end]` have
+    /// frequency tf.
+    pub runs: Vec<(u32, u32)>,
 }
 
 /// A word's tf for every doc below `upto` (0 where absent).
@@ -49,9 +64,18 @@ pub(crate) struct Dense {
 /// A word's postings, shared.
 pub(crate) type Blocks = Arc<WordPostings>;
 
-/// Default of [`BlockCache`]'s capacity: 64 MiB of encoded blocks, the
-/// blocks of the most frequent words at a few hundred thousand records.
-pub const DEFAULT_BLOCK_CACHE_BYTES: u64 = 64 << 20;
+/// The block cache's default capacity: an eighth of the default memory
+/// budget ([`RunOptions::memory_budget`]: 80% of the RAM available when the
+/// index is opened), at least [`MIN_BLOCK_CACHE_BYTES`]. A long-lived
+/// process then keeps the posting lists its queries read most, decoded;
+/// at 100k records of 1,000 features every list fits in about 400 MB
+/// (docs/PERFORMANCE.md).
+pub fn default_block_cache_bytes() -> u64 {
+    (RunOptions::default().memory_budget() / 8).max(MIN_BLOCK_CACHE_BYTES)
+}
+
+/// The least default capacity of the block cache: 64 MiB.
+pub const MIN_BLOCK_CACHE_BYTES: u64 = 64 << 20;
 
 struct Entry {
     blocks: Blocks,
@@ -98,7 +122,7 @@ impl BlockCache {
         if self.capacity == 0 {
             return Ok(Arc::new(WordPostings {
                 blocks: store.blocks(g, word, below)?,
-                dense: None,
+                ..WordPostings::default()
             }));
         }
         {
@@ -116,7 +140,7 @@ impl BlockCache {
             // A posting write is running: nothing read now is kept.
             return Ok(Arc::new(WordPostings {
                 blocks,
-                dense: None,
+                ..WordPostings::default()
             }));
         }
         let dense = if below <= self.capacity / 8 {
@@ -124,9 +148,87 @@ impl BlockCache {
         } else {
             None
         };
-        let p = Arc::new(WordPostings { blocks, dense });
+        let p = Arc::new(WordPostings {
+            blocks,
+            dense,
+            decoded: None,
+        });
         self.insert(store, g.n, epoch, word, &p);
         Ok(p)
+    }
+
+    /// The decoded form of `p`, an entry the cache returned holding
+    /// encoded blocks, kept in its place; `None` when `p` is not such an
+    /// entry or is too large to keep decoded. A word is decoded on its
+    /// second use, not its first: most words of a query are rare and are
+    /// not asked for again before they are evicted, and decoding them
+    /// would only cost time and room.
+    pub(crate) fn upgrade(
+        &self,
+        store: &Store,
+        g: &Generation,
+        epoch: u64,
+        word: u32,
+        p: &Blocks,
+    ) -> Result<Option<Blocks>> {
+        if p.dense.is_some()
+            || p.decoded.is_some()
+            || p.blocks.is_empty()
+            || postings_in(&p.blocks, u64::MAX).saturating_mul(4) > self.capacity / 8
+        {
+            return Ok(None);
+        }
+        let Some(decoded) = decode(g, word, &p.blocks)? else {
+            return Ok(None);
+        };
+        let new = Arc::new(WordPostings {
+            blocks: Vec::new(),
+            dense: None,
+            decoded: Some(decoded),
+        });
+        self.insert(store, g.n, epoch, word, &new);
+        Ok(Some(new))
+    }
+
+    /// The cached postings of each of `words` (`None` where not cached or
+    /// no longer valid), under one lock. Also reads the first byte of each
+    /// word's data: the lookups do not depend on one another, so the
+    /// processor overlaps their cache misses, where a search that looked a
+    /// word up only when it came to it would wait for each in turn (four
+    /// dependent loads a word: map slot, entry, block list, block bytes).
+    pub(crate) fn lookup(
+        &self,
+        store: &Store,
+        g: &Generation,
+        epoch: u64,
+        words: &[u32],
+        out: &mut Vec<Option<Blocks>>,
+    ) {
+        out.clear();
+        let s = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let valid = self.capacity > 0
+            && s.generation == g.n
+            && s.epoch == epoch
+            && store.postings_epoch() == epoch;
+        let mut touched = 0u8;
+        for w in words {
+            let hit = if valid { s.words.get(w) } else { None };
+            out.push(hit.map(|e| {
+                e.used.store(true, Ordering::Relaxed);
+                let p = e.blocks.clone();
+                touched ^= match (&p.dense, &p.decoded) {
+                    (Some(d), _) => d.tfs.first().copied().unwrap_or(0),
+                    (None, Some(d)) => d.docs.first().copied().unwrap_or(0) as u8,
+                    (None, None) => p
+                        .blocks
+                        .first()
+                        .and_then(|b| b.1.first().copied())
+                        .unwrap_or(0),
+                };
+                p
+            }));
+        }
+        std::hint::black_box(touched);
     }
 
     /// Keeps `blocks`, read after the postings epoch was `epoch` (even: no
@@ -138,6 +240,9 @@ impl BlockCache {
             .map(|(_, v)| v.len() as u64 + 24)
             .sum::<u64>()
             + blocks.dense.as_ref().map_or(0, |d| d.tfs.len() as u64)
+            + blocks.decoded.as_ref().map_or(0, |d| {
+                d.docs.len() as u64 * 4 + d.runs.len() as u64 * 8 + 48
+            })
             + 64;
         if bytes > self.capacity / 8 {
             // One word never takes over the cache.
@@ -154,8 +259,15 @@ impl BlockCache {
                 ..State::default()
             };
         }
-        if s.words.contains_key(&word) {
-            return;
+        match s.words.get(&word) {
+            // Only a decoded entry replaces one (holding the same postings).
+            Some(_) if blocks.decoded.is_none() => return,
+            Some(_) => {
+                if let Some(old) = s.words.remove(&word) {
+                    s.bytes -= old.bytes;
+                }
+            }
+            None => {}
         }
         if s.bytes + bytes > self.capacity {
             sweep(&mut s, self.capacity - bytes);
@@ -184,13 +296,7 @@ fn densify(
     if g.layout != Layout::Packed || below == 0 {
         return Ok(None);
     }
-    // Each block starts with its posting count.
-    let mut total = 0u64;
-    for (_, v) in blocks.iter().take_while(|b| b.0 < below) {
-        let mut pos = 0;
-        total += varint::get(v, &mut pos).unwrap_or(0);
-    }
-    if total <= below / 2 {
+    if postings_in(blocks, below) <= below / 2 {
         return Ok(None);
     }
     let Ok(n) = usize::try_from(below) else {
@@ -228,6 +334,67 @@ fn densify(
         }
     }
     Ok(fits.then_some(Dense { upto: below, tfs }))
+}
+
+/// Postings in the blocks starting below `below`, as their headers
+/// claim (each block starts with its posting count).
+fn postings_in(blocks: &[(u64, sled::IVec)], below: u64) -> u64 {
+    blocks
+        .iter()
+        .take_while(|b| b.0 < below)
+        .map(|(_, v)| varint::get(v, &mut 0).unwrap_or(0))
+        .fold(0u64, u64::saturating_add)
+}
+
+/// Every posting of a word's blocks, decoded and grouped by tf; `None`
+/// when a doc id does not fit 32 bits (the search then decodes the blocks).
+fn decode(g: &Generation, word: u32, blocks: &[(u64, sled::IVec)]) -> Result<Option<Decoded>> {
+    let mut ones: Vec<u32> = Vec::with_capacity(
+        usize::try_from(postings_in(blocks, u64::MAX))
+            .unwrap_or(0)
+            .min(1 << 24),
+    );
+    let mut more: Vec<(u32, u32)> = Vec::new();
+    let mut fits = true;
+    let mut bufs = postings::FrameBuffers::default();
+    for (first, v) in blocks {
+        postings::for_each_frame(g.layout, *first, v, &mut bufs, |f| {
+            let mut doc = f.base;
+            for (i, &gap) in f.gaps.iter().enumerate() {
+                doc += gap;
+                let Ok(d) = u32::try_from(doc) else {
+                    fits = false;
+                    return false;
+                };
+                // tf − 1 < u32::MAX, checked by the decoder.
+                match f.tf_minus_1.map_or(0, |e| e[i]) {
+                    0 => ones.push(d),
+                    e => more.push(((e + 1) as u32, d)),
+                }
+            }
+            true
+        })
+        .map_err(|e| e.at(&gen_tree(g.n, "postings"), &keys::posting(word, *first)))?;
+        if !fits {
+            return Ok(None);
+        }
+    }
+    // Docs increase across blocks, so sorting by (tf, doc) keeps each
+    // group in doc order.
+    more.sort_unstable();
+    let mut runs = Vec::new();
+    if !ones.is_empty() {
+        runs.push((1, ones.len() as u32));
+    }
+    let mut docs = ones;
+    for (i, &(tf, d)) in more.iter().enumerate() {
+        docs.push(d);
+        if more.get(i + 1).is_none_or(|n| n.0 != tf) {
+            runs.push((tf, docs.len() as u32));
+        }
+    }
+    docs.shrink_to_fit();
+    Ok(Some(Decoded { docs, runs }))
 }
 
 /// Drops the entries not used since the last sweep and marks the others

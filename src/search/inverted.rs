@@ -9,6 +9,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use super::blocks::Decoded;
 use super::weights::{finish, fixed, term};
 use super::{Scan, TopK};
 use crate::config::Scoring;
@@ -108,11 +109,48 @@ fn add_words(scan: &Scan<'_>, order: &[usize], next: &AtomicUsize, acc: &mut [u6
     // tail, never both.
     let in_blocks = scan.visible_below.min(scan.sealed_below);
     let mut bufs = postings::FrameBuffers::default();
+    let mut batch: Vec<u32> = Vec::with_capacity(BATCH);
+    let mut cached = Vec::with_capacity(BATCH);
     loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        let Some(&e) = order.get(i) else {
+        // The first words (most frequent) one at a time, so that the
+        // tasks share the long lists; then a batch at a time, looked up in
+        // the block cache together.
+        let b = if next.load(Ordering::Relaxed) < ONE_AT_A_TIME {
+            1
+        } else {
+            BATCH
+        };
+        let i = next.fetch_add(b, Ordering::Relaxed);
+        let Some(entries) = order.get(i..order.len().min(i + b)) else {
             return Ok(());
         };
+        batch.clear();
+        batch.extend(entries.iter().map(|&e| scan.q.entries[e].0));
+        scan.blocks
+            .lookup(scan.store, scan.g, scan.epoch, &batch, &mut cached);
+        for (&e, hit) in entries.iter().zip(cached.drain(..)) {
+            add_word(scan, e, hit, in_blocks, acc, &mut bufs)?;
+        }
+    }
+}
+
+/// Words handed out one at a time before batches of [`BATCH`].
+const ONE_AT_A_TIME: usize = 64;
+
+/// Words a task takes at once past the first [`ONE_AT_A_TIME`].
+const BATCH: usize = 16;
+
+/// Adds query entry `e`'s terms to `acc`; `hit` is its postings when the
+/// block cache held them.
+fn add_word(
+    scan: &Scan<'_>,
+    e: usize,
+    hit: Option<super::blocks::Blocks>,
+    in_blocks: u64,
+    acc: &mut [u64],
+    bufs: &mut postings::FrameBuffers,
+) -> Result<()> {
+    {
         let (w, qv) = scan.q.entries[e];
         let t = Word::new(
             scan.scoring,
@@ -122,20 +160,28 @@ fn add_words(scan: &Scan<'_>, order: &[usize], next: &AtomicUsize, acc: &mut [u6
         );
         // Blocks are in doc order: past `in_blocks` the rest of a block is
         // newer still.
-        let p = scan
-            .blocks
-            .get(scan.store, scan.g, scan.epoch, w, in_blocks)?;
-        match &p.dense {
-            Some(d) if d.upto >= in_blocks => {
+        let p = match hit {
+            Some(p) => scan
+                .blocks
+                .upgrade(scan.store, scan.g, scan.epoch, w, &p)?
+                .unwrap_or(p),
+            None => scan
+                .blocks
+                .get(scan.store, scan.g, scan.epoch, w, in_blocks)?,
+        };
+        match (&p.dense, &p.decoded) {
+            (Some(d), _) if d.upto >= in_blocks => {
                 let n = usize::try_from(in_blocks).unwrap_or(usize::MAX);
                 t.add_dense(acc, d.tfs.get(..n).unwrap_or(&d.tfs));
             }
-            _ => t.add_blocks(scan, acc, &p.blocks, w, in_blocks, &mut bufs)?,
+            (_, Some(d)) => t.add_decoded(acc, d, in_blocks),
+            _ => t.add_blocks(scan, acc, &p.blocks, w, in_blocks, bufs)?,
         }
         for chunk in scan.tail {
             chunk.for_word(w, |docs, tfs| t.add(acc, docs, tfs, scan.visible_below));
         }
     }
+    Ok(())
 }
 
 /// Term frequencies whose cosine terms are tabulated per word.
@@ -273,6 +319,34 @@ impl<'a> Word<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Adds a word's decoded postings below `below`: one constant per tf
+    /// group for cosine.
+    fn add_decoded(&self, acc: &mut [u64], d: &Decoded, below: u64) {
+        let mut start = 0;
+        for &(tf, end) in &d.runs {
+            let group = d.docs.get(start..end as usize).unwrap_or_default();
+            start = end as usize;
+            let group = &group[..group.partition_point(|&doc| u64::from(doc) < below)];
+            match self.scoring {
+                Scoring::Cosine => {
+                    let c = self.cosine(tf);
+                    for &doc in group {
+                        if let Some(a) = acc.get_mut(doc as usize) {
+                            *a = a.wrapping_add(c);
+                        }
+                    }
+                }
+                Scoring::L1 => {
+                    for &doc in group {
+                        if let Some(a) = acc.get_mut(doc as usize) {
+                            *a = a.wrapping_add(self.value(tf, u64::from(doc)));
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Adds a word kept dense: `tfs[d]` is its tf in doc `d` (0: absent).

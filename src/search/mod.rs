@@ -109,7 +109,7 @@ pub struct SearchOptions {
 /// one), at about 0.02 ms per candidate (docs/SCORING.md, "Geometric re-ranking").
 pub const DEFAULT_RERANK: usize = 100;
 
-pub use blocks::DEFAULT_BLOCK_CACHE_BYTES;
+pub use blocks::{default_block_cache_bytes, MIN_BLOCK_CACHE_BYTES};
 pub use rerank::MIN_INLIERS;
 
 impl Default for SearchOptions {
