@@ -9,7 +9,6 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use super::blocks::Decoded;
 use super::weights::{finish, fixed, term};
 use super::{Scan, TopK};
 use crate::config::Scoring;
@@ -68,6 +67,9 @@ fn parts(asked: usize, docs: u64, words: usize) -> usize {
 pub(crate) fn search(scan: &Scan<'_>, top: &mut TopK) -> Result<()> {
     let n = scan.visible_below as usize;
     let k = parts(scan.threads, scan.visible_below, scan.q.entries.len());
+    // Each doc is either below the sealed watermark (in blocks) or in the
+    // tail, never both.
+    let in_blocks = scan.visible_below.min(scan.sealed_below);
     // Most frequent words first (lowest idf), so that the tasks end
     // together: the last words handed out are the short lists.
     let mut order: Vec<usize> = (0..scan.q.entries.len()).collect();
@@ -76,38 +78,155 @@ pub(crate) fn search(scan: &Scan<'_>, top: &mut TopK) -> Result<()> {
         idf(a).unwrap_or(0.0).total_cmp(&idf(b).unwrap_or(0.0))
     });
     let next = AtomicUsize::new(0);
-    let mut slots: Vec<(Vec<u64>, Result<()>)> = (0..k).map(|_| (take(n), Ok(()))).collect();
-    let work = |slot: &mut (Vec<u64>, Result<()>)| {
-        slot.1 = add_words(scan, &order, &next, &mut slot.0[..n]);
-    };
-    if k == 1 {
-        work(&mut slots[0]);
-    } else {
-        rayon::scope(|s| {
-            for slot in slots.iter_mut() {
-                s.spawn(move |_| work(slot));
-            }
+    let mut slots: Vec<Slot<'_>> = (0..k)
+        .map(|_| Slot {
+            acc: take(n),
+            result: Ok(()),
+            held: Vec::new(),
+        })
+        .collect();
+    // Round 1: every word is looked up; what has to be decoded is added
+    // as it is decoded, what the cache holds in memory is set aside.
+    run(&mut slots, |slot| {
+        slot.result = add_words(
+            scan,
+            &order,
+            &next,
+            in_blocks,
+            &mut slot.acc[..n],
+            &mut slot.held,
+        );
+    });
+    // Round 2: the words set aside, shared out by size, each task adding
+    // its share tile by tile.
+    let mut held: Vec<Held<'_>> = slots.iter_mut().flat_map(|s| s.held.drain(..)).collect();
+    if slots.iter().all(|s| s.result.is_ok()) && !held.is_empty() {
+        let shares = share_out(&mut held, slots.len());
+        let mut jobs: Vec<(&mut Slot<'_>, Vec<&Held<'_>>)> = slots.iter_mut().zip(shares).collect();
+        run(&mut jobs, |(slot, share)| {
+            add_tiled(share, &mut slot.acc[..n], in_blocks, TILE);
         });
     }
     let mut result = Ok(());
     let mut accs = Vec::with_capacity(k);
-    for (acc, r) in slots {
+    for slot in slots {
         if result.is_ok() {
-            result = r;
+            result = slot.result;
         }
-        accs.push(acc);
+        accs.push(slot.acc);
     }
     collect(scan, &mut accs, n, k, result.is_ok(), top);
     give_back(accs);
     result
 }
 
+/// One task's accumulator, outcome and words set aside.
+struct Slot<'a> {
+    acc: Vec<u64>,
+    result: Result<()>,
+    held: Vec<Held<'a>>,
+}
+
+/// A word whose postings the block cache holds in memory (decoded or
+/// dense), to add in round 2.
+struct Held<'a> {
+    word: Word<'a>,
+    postings: super::blocks::Blocks,
+    /// Slots it touches: its postings, or every doc when dense.
+    cost: u64,
+}
+
+/// Runs `f` on every item, one rayon task each (inline for one item).
+fn run<T: Send>(items: &mut [T], f: impl Fn(&mut T) + Sync) {
+    if let [one] = items {
+        f(one);
+        return;
+    }
+    let f = &f;
+    rayon::scope(|s| {
+        for item in items.iter_mut() {
+            s.spawn(move |_| f(item));
+        }
+    });
+}
+
+/// Splits `held` into `k` shares of about equal cost (largest first, each
+/// to the share with the least so far).
+fn share_out<'h, 'a>(held: &'h mut [Held<'a>], k: usize) -> Vec<Vec<&'h Held<'a>>> {
+    held.sort_unstable_by_key(|h| std::cmp::Reverse(h.cost));
+    let mut shares: Vec<(u64, Vec<&Held<'a>>)> = (0..k.max(1)).map(|_| (0, Vec::new())).collect();
+    for h in held.iter() {
+        if let Some(s) = shares.iter_mut().min_by_key(|s| s.0) {
+            s.0 += h.cost;
+            s.1.push(h);
+        }
+    }
+    shares.into_iter().map(|s| s.1).collect()
+}
+
+/// Docs per tile of round 2: 1 MiB of accumulator, which stays in a
+/// core's L2 cache (2 MiB here) while every word of the share adds its
+/// postings in that range. At a million docs an accumulator is 8 MB, and
+/// adding word after word over all of it missed the L2 cache at nearly
+/// every posting: 70–76 ms a query against 46–52 tiled (2^16 docs: 49–54,
+/// 2^15: 56).
+const TILE: usize = 1 << 17;
+
+/// Adds the words of `share` to `acc`, one doc range of `tile` docs at a
+/// time ([`TILE`] in searches), keeping a cursor in each tf group.
+fn add_tiled(share: &[&Held<'_>], acc: &mut [u64], in_blocks: u64, tile: usize) {
+    let m = acc
+        .len()
+        .min(usize::try_from(in_blocks).unwrap_or(usize::MAX));
+    let groups: usize = share
+        .iter()
+        .map(|h| h.postings.decoded.as_ref().map_or(0, |d| d.runs.len()))
+        .sum();
+    let mut cursors = vec![0usize; groups];
+    let mut lo = 0;
+    while lo < m {
+        let hi = (lo + tile.max(1)).min(m);
+        let tile = &mut acc[lo..hi];
+        let mut c = cursors.iter_mut();
+        for h in share {
+            match (&h.postings.dense, &h.postings.decoded) {
+                (Some(d), _) => {
+                    if let Some(tfs) = d.tfs.get(lo..hi) {
+                        h.word.add_dense(tile, tfs, lo);
+                    }
+                }
+                (None, Some(d)) => {
+                    let mut start = 0;
+                    for (&(tf, end), cursor) in d.runs.iter().zip(&mut c) {
+                        let group = d.docs.get(start..end as usize).unwrap_or_default();
+                        start = end as usize;
+                        *cursor += h.word.add_group(
+                            tile,
+                            lo,
+                            group.get(*cursor..).unwrap_or_default(),
+                            tf,
+                        );
+                    }
+                }
+                // Not held (round 1 added it).
+                (None, None) => {}
+            }
+        }
+        lo = hi;
+    }
+}
+
 /// Adds the terms of the words handed out by `next` (indexes into `order`)
-/// to `acc`, until none are left.
-fn add_words(scan: &Scan<'_>, order: &[usize], next: &AtomicUsize, acc: &mut [u64]) -> Result<()> {
-    // Each doc is either below the sealed watermark (in blocks) or in the
-    // tail, never both.
-    let in_blocks = scan.visible_below.min(scan.sealed_below);
+/// to `acc`, until none are left; words the cache holds in memory are
+/// pushed to `held` instead.
+fn add_words<'a>(
+    scan: &Scan<'a>,
+    order: &[usize],
+    next: &AtomicUsize,
+    in_blocks: u64,
+    acc: &mut [u64],
+    held: &mut Vec<Held<'a>>,
+) -> Result<()> {
     let mut bufs = postings::FrameBuffers::default();
     let mut batch: Vec<u32> = Vec::with_capacity(BATCH);
     let mut cached = Vec::with_capacity(BATCH);
@@ -129,7 +248,9 @@ fn add_words(scan: &Scan<'_>, order: &[usize], next: &AtomicUsize, acc: &mut [u6
         scan.blocks
             .lookup(scan.store, scan.g, scan.epoch, &batch, &mut cached);
         for (&e, hit) in entries.iter().zip(cached.drain(..)) {
-            add_word(scan, e, hit, in_blocks, acc, &mut bufs)?;
+            if let Some(h) = add_word(scan, e, hit, in_blocks, acc, &mut bufs)? {
+                held.push(h);
+            }
         }
     }
 }
@@ -140,48 +261,51 @@ const ONE_AT_A_TIME: usize = 64;
 /// Words a task takes at once past the first [`ONE_AT_A_TIME`].
 const BATCH: usize = 16;
 
-/// Adds query entry `e`'s terms to `acc`; `hit` is its postings when the
-/// block cache held them.
-fn add_word(
-    scan: &Scan<'_>,
+/// Adds query entry `e`'s terms to `acc`, except those the block cache
+/// holds in memory (decoded or dense), returned to be added in round 2;
+/// `hit` is its postings when the block cache held them.
+fn add_word<'a>(
+    scan: &Scan<'a>,
     e: usize,
     hit: Option<super::blocks::Blocks>,
     in_blocks: u64,
     acc: &mut [u64],
     bufs: &mut postings::FrameBuffers,
-) -> Result<()> {
-    {
-        let (w, qv) = scan.q.entries[e];
-        let t = Word::new(
-            scan.scoring,
-            qv,
-            scan.idf.get(w as usize).copied().unwrap_or(0.0),
-            scan.norms,
-        );
-        // Blocks are in doc order: past `in_blocks` the rest of a block is
-        // newer still.
-        let p = match hit {
-            Some(p) => scan
-                .blocks
-                .upgrade(scan.store, scan.g, scan.epoch, w, &p)?
-                .unwrap_or(p),
-            None => scan
-                .blocks
-                .get(scan.store, scan.g, scan.epoch, w, in_blocks)?,
-        };
-        match (&p.dense, &p.decoded) {
-            (Some(d), _) if d.upto >= in_blocks => {
-                let n = usize::try_from(in_blocks).unwrap_or(usize::MAX);
-                t.add_dense(acc, d.tfs.get(..n).unwrap_or(&d.tfs));
-            }
-            (_, Some(d)) => t.add_decoded(acc, d, in_blocks),
-            _ => t.add_blocks(scan, acc, &p.blocks, w, in_blocks, bufs)?,
-        }
-        for chunk in scan.tail {
-            chunk.for_word(w, |docs, tfs| t.add(acc, docs, tfs, scan.visible_below));
-        }
+) -> Result<Option<Held<'a>>> {
+    let (w, qv) = scan.q.entries[e];
+    let t = Word::new(
+        scan.scoring,
+        qv,
+        scan.idf.get(w as usize).copied().unwrap_or(0.0),
+        scan.norms,
+    );
+    let p = match hit {
+        Some(p) => scan
+            .blocks
+            .upgrade(scan.store, scan.g, scan.epoch, w, &p)?
+            .unwrap_or(p),
+        None => scan
+            .blocks
+            .get(scan.store, scan.g, scan.epoch, w, in_blocks)?,
+    };
+    for chunk in scan.tail {
+        chunk.for_word(w, |docs, tfs| t.add(acc, docs, tfs, scan.visible_below));
     }
-    Ok(())
+    let cost = match (&p.dense, &p.decoded) {
+        (Some(d), _) if d.upto >= in_blocks => in_blocks,
+        (_, Some(d)) => d.docs.len() as u64,
+        _ => {
+            // Blocks are in doc order: past `in_blocks` the rest of a block
+            // is newer still.
+            t.add_blocks(scan, acc, &p.blocks, w, in_blocks, bufs)?;
+            return Ok(None);
+        }
+    };
+    Ok(Some(Held {
+        word: t,
+        postings: p,
+        cost,
+    }))
 }
 
 /// Term frequencies whose cosine terms are tabulated per word.
@@ -321,37 +445,47 @@ impl<'a> Word<'a> {
         Ok(())
     }
 
-    /// Adds a word's decoded postings below `below`: one constant per tf
-    /// group for cosine.
-    fn add_decoded(&self, acc: &mut [u64], d: &Decoded, below: u64) {
-        let mut start = 0;
-        for &(tf, end) in &d.runs {
-            let group = d.docs.get(start..end as usize).unwrap_or_default();
-            start = end as usize;
-            let group = &group[..group.partition_point(|&doc| u64::from(doc) < below)];
-            match self.scoring {
-                Scoring::Cosine => {
-                    let c = self.cosine(tf);
-                    for &doc in group {
-                        if let Some(a) = acc.get_mut(doc as usize) {
-                            *a = a.wrapping_add(c);
-                        }
+    /// Adds the docs of one tf group below `lo + tile.len()` (from the
+    /// group's cursor on, docs increasing) to `tile`, which starts at doc
+    /// `lo`; returns how many it added.
+    #[inline]
+    fn add_group(&self, tile: &mut [u64], lo: usize, group: &[u32], tf: u32) -> usize {
+        let hi = lo + tile.len();
+        let mut added = 0;
+        match self.scoring {
+            Scoring::Cosine => {
+                let c = self.cosine(tf);
+                for &doc in group {
+                    let d = doc as usize;
+                    if d >= hi {
+                        break;
                     }
+                    if let Some(a) = tile.get_mut(d.wrapping_sub(lo)) {
+                        *a = a.wrapping_add(c);
+                    }
+                    added += 1;
                 }
-                Scoring::L1 => {
-                    for &doc in group {
-                        if let Some(a) = acc.get_mut(doc as usize) {
-                            *a = a.wrapping_add(self.value(tf, u64::from(doc)));
-                        }
+            }
+            Scoring::L1 => {
+                for &doc in group {
+                    let d = doc as usize;
+                    if d >= hi {
+                        break;
                     }
+                    if let Some(a) = tile.get_mut(d.wrapping_sub(lo)) {
+                        *a = a.wrapping_add(self.value(tf, u64::from(doc)));
+                    }
+                    added += 1;
                 }
             }
         }
+        added
     }
 
-    /// Adds a word kept dense: `tfs[d]` is its tf in doc `d` (0: absent).
-    /// Adding 0 leaves a slot as it was, so the pass needs no branch.
-    fn add_dense(&self, acc: &mut [u64], tfs: &[u8]) {
+    /// Adds a word kept dense: `tfs[i]` is its tf in doc `base + i` (0:
+    /// absent), added to `acc[i]`. Adding 0 leaves a slot as it was, so the
+    /// pass needs no branch.
+    fn add_dense(&self, acc: &mut [u64], tfs: &[u8], base: usize) {
         match self.scoring {
             Scoring::Cosine => {
                 let mut table = [0u64; 256];
@@ -363,7 +497,7 @@ impl<'a> Word<'a> {
                 }
             }
             Scoring::L1 => {
-                for (d, (a, &t)) in acc.iter_mut().zip(tfs).enumerate() {
+                for (d, (a, &t)) in (base..).zip(acc.iter_mut().zip(tfs)) {
                     if t != 0 {
                         *a = a.wrapping_add(self.value(u32::from(t), d as u64));
                     }
@@ -431,5 +565,124 @@ fn collect(scan: &Scan<'_>, accs: &mut [Vec<u64>], n: usize, k: usize, keep: boo
         for (d, s) in t.into_sorted() {
             top.push(d, s);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::blocks::{Decoded, Dense, WordPostings};
+    use std::sync::Arc;
+
+    /// Seeded xorshift: the tests' postings.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    fn decoded(postings: &[(u32, u32)]) -> Decoded {
+        let mut by_tf: Vec<(u32, u32)> = postings.iter().map(|&(d, tf)| (tf, d)).collect();
+        by_tf.sort_unstable();
+        let mut docs = Vec::new();
+        let mut runs: Vec<(u32, u32)> = Vec::new();
+        for (tf, d) in by_tf {
+            docs.push(d);
+            match runs.last_mut() {
+                Some(r) if r.0 == tf => r.1 = docs.len() as u32,
+                _ => runs.push((tf, docs.len() as u32)),
+            }
+        }
+        Decoded { docs, runs }
+    }
+
+    #[test]
+    fn tiles_add_what_one_pass_adds() {
+        for seed in 1..=20u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let n = 50 + (rng.next() % 900) as usize;
+            let norms: Vec<(f32, f32)> = (0..n).map(|i| (1.0 + i as f32, 2.0 + i as f32)).collect();
+            for scoring in [Scoring::Cosine, Scoring::L1] {
+                let mut lists = Vec::new();
+                let mut held = Vec::new();
+                for w in 0..4 {
+                    let word = Word::new(scoring, 0.1 + w as f32 * 0.2, 1.5, &norms);
+                    let mut postings = Vec::new();
+                    for d in 0..n as u32 {
+                        if rng.next() % 3 == 0 {
+                            // Past the cosine table too.
+                            postings.push((d, 1 + (rng.next() % 20) as u32));
+                        }
+                    }
+                    let p = WordPostings {
+                        decoded: Some(decoded(&postings)),
+                        ..WordPostings::default()
+                    };
+                    lists.push(postings);
+                    held.push(Held {
+                        word,
+                        postings: Arc::new(p),
+                        cost: 0,
+                    });
+                }
+                let tfs: Vec<u8> = (0..n).map(|_| (rng.next() % 4) as u8).collect();
+                let dense = WordPostings {
+                    dense: Some(Dense {
+                        upto: n as u64,
+                        tfs: tfs.clone(),
+                    }),
+                    ..WordPostings::default()
+                };
+                held.push(Held {
+                    word: Word::new(scoring, 0.7, 2.0, &norms),
+                    postings: Arc::new(dense),
+                    cost: 0,
+                });
+                for in_blocks in [n as u64, (n / 2) as u64] {
+                    let mut want = vec![0u64; n];
+                    for (h, postings) in held.iter().zip(&lists) {
+                        for &(d, tf) in postings.iter().filter(|p| u64::from(p.0) < in_blocks) {
+                            want[d as usize] =
+                                want[d as usize].wrapping_add(h.word.value(tf, u64::from(d)));
+                        }
+                    }
+                    let m = in_blocks as usize;
+                    held[4].word.add_dense(&mut want[..m], &tfs[..m], 0);
+                    let share: Vec<&Held<'_>> = held.iter().collect();
+                    for tile in [1, 2, 7, 64, n - 1, n, TILE] {
+                        let mut got = vec![0u64; n];
+                        add_tiled(&share, &mut got, in_blocks, tile);
+                        assert_eq!(
+                            got, want,
+                            "seed {seed}, {scoring:?}, tile {tile}, below {in_blocks}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shares_balance_cost() {
+        let norms = [(1.0, 1.0)];
+        let mut held: Vec<Held<'_>> = [9u64, 1, 5, 4, 3, 2]
+            .iter()
+            .map(|&cost| Held {
+                word: Word::new(Scoring::Cosine, 1.0, 1.0, &norms),
+                postings: Arc::new(WordPostings::default()),
+                cost,
+            })
+            .collect();
+        let shares = share_out(&mut held, 2);
+        let totals: Vec<u64> = shares
+            .iter()
+            .map(|s| s.iter().map(|h| h.cost).sum())
+            .collect();
+        assert_eq!(totals.iter().sum::<u64>(), 24);
+        assert_eq!(totals, vec![12, 12]);
     }
 }
