@@ -148,21 +148,41 @@ impl BlockCache {
         } else {
             None
         };
+        // Decoded at once while the cache has room for it; once the cache
+        // is full, only on a second use (see `upgrade`).
+        let decoded_bytes = postings_in(&blocks, u64::MAX).saturating_mul(4);
+        let decoded = if dense.is_none()
+            && decoded_bytes <= self.capacity / 8
+            && self.bytes().saturating_add(decoded_bytes) <= self.capacity
+        {
+            decode(g, word, &blocks)?
+        } else {
+            None
+        };
         let p = Arc::new(WordPostings {
-            blocks,
+            blocks: if decoded.is_some() {
+                Vec::new()
+            } else {
+                blocks
+            },
             dense,
-            decoded: None,
+            decoded,
         });
         self.insert(store, g.n, epoch, word, &p);
         Ok(p)
     }
 
+    /// Bytes held now.
+    fn bytes(&self) -> u64 {
+        self.state.read().unwrap_or_else(|p| p.into_inner()).bytes
+    }
+
     /// The decoded form of `p`, an entry the cache returned holding
     /// encoded blocks, kept in its place; `None` when `p` is not such an
-    /// entry or is too large to keep decoded. A word is decoded on its
-    /// second use, not its first: most words of a query are rare and are
-    /// not asked for again before they are evicted, and decoding them
-    /// would only cost time and room.
+    /// entry or is too large to keep decoded. Once the cache is full, a
+    /// word is decoded on its second use, not its first: most words of a
+    /// query are rare and are not asked for again before they are evicted,
+    /// and decoding them would only cost time and room.
     pub(crate) fn upgrade(
         &self,
         store: &Store,
