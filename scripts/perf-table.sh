@@ -4,7 +4,9 @@
 # index and answering the first query in a fresh process, bytes per record on
 # disk and fill time, at 10k and 100k synthetic records (and 1M with
 # MMINDEX_PERF_MILLION=1, about 45 minutes and 8 GB of disk), each straight
-# after the fill and again after `mmindex compact`; then quantization speed
+# after the fill and again after `mmindex compact` (each in a fresh process),
+# then after compact in a process that has answered 1,000 other queries
+# first (warm: a long-lived process); then quantization speed
 # (flat against tree). docs/PERFORMANCE.md explains the figures.
 #
 #   bash scripts/perf-table.sh [WORKDIR]      # default: target/perf-table
@@ -33,12 +35,14 @@ for n in "${sizes[@]}"; do
         touch "$work/compacted-$n"
     fi
     target/release/examples/scale --index "$dir" --records "$n" --queries 200 --reuse --no-sequential > "$work/compacted-$n.json"
+    # A long-lived process: the same 200 queries after 1,000 others.
+    target/release/examples/scale --index "$dir" --records "$n" --queries 200 --warmup 1000 --reuse --no-sequential > "$work/warm-$n.json"
 done
 python3 - "$work" "${sizes[@]}" <<'PY'
 import json, sys
 work, sizes = sys.argv[1], sys.argv[2:]
-print("| records | inverted p50 | inverted p99 | sequential p50 | sequential / inverted | open + first query | bytes/record on disk | fill | after compact: p50 | p99 | bytes/record |")
-print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+print("| records | inverted p50 | inverted p99 | sequential p50 | sequential / inverted | open + first query | bytes/record on disk | fill | after compact: p50 | p99 | bytes/record | warm: p50 | p99 |")
+print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for n in sizes:
     s = json.load(open(f"{work}/search-{n}.json"))
     try:
@@ -49,9 +53,11 @@ for n in sizes:
     ratio = "%.0f×" % (seq / s["inverted_ms_p50"]) if seq else "–"
     seq = "%.0f ms" % seq if seq else "–"
     c = json.load(open(f"{work}/compacted-{n}.json"))
+    w = json.load(open(f"{work}/warm-{n}.json"))
     print(f"| {int(n):,} | {s['inverted_ms_p50']:.1f} ms | {s['inverted_ms_p99']:.1f} ms | {seq} | {ratio} | "
           f"{s['open_and_first_query_seconds']:.2f} s | {s['bytes_per_record']:,.0f} | {fill} | "
-          f"{c['inverted_ms_p50']:.1f} ms | {c['inverted_ms_p99']:.1f} ms | {c['bytes_per_record']:,.0f} |")
+          f"{c['inverted_ms_p50']:.1f} ms | {c['inverted_ms_p99']:.1f} ms | {c['bytes_per_record']:,.0f} | "
+          f"{w['inverted_ms_p50']:.1f} ms | {w['inverted_ms_p99']:.1f} ms |")
 PY
 echo
 skip=(--skip-million)
