@@ -459,9 +459,9 @@ impl IndexBuilder {
 
     /// Bytes of posting lists that searches keep in memory between
     /// queries (a run-time setting, not stored): the lists of the words
-    /// queried most, shared by every searcher of the index, as read from
-    /// disk on a word's first use and decoded from its second; 0 turns the
-    /// cache off. Default =
+    /// queried most, shared by every searcher of the index, decoded (once
+    /// full, a word is decoded on its second use, kept as read before);
+    /// 0 turns the cache off. Default =
     /// [`default_block_cache_bytes`](crate::search::default_block_cache_bytes):
     /// an eighth of the memory budget, at least 64 MiB. See
     /// docs/PERFORMANCE.md.
