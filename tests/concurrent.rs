@@ -16,9 +16,12 @@ use ndarray::Array2;
 
 const WORDS: usize = 64;
 
-fn new_index(dir: &std::path::Path, idf: &[f32]) -> Index {
+/// A new index; its unsealed records are sealed into posting blocks
+/// whenever they hold `seal` postings.
+fn new_index(dir: &std::path::Path, idf: &[f32], seal: u64) -> Index {
     let index = Index::builder()
         .feature(Feature::Sift)
+        .seal_postings(seal)
         .open(dir)
         .expect("create");
     let mut w = index
@@ -64,7 +67,7 @@ fn searches_never_see_partial_batches() {
     // Scores in a quiet index holding every record. IDF is frozen per
     // generation, so a record's score does not depend on the others.
     let quiet_dir = tempfile::tempdir().expect("temp");
-    let quiet = new_index(quiet_dir.path(), &idf);
+    let quiet = new_index(quiet_dir.path(), &idf, u64::MAX);
     let mut w = quiet.writer(RunOptions::default()).expect("writer");
     w.add_words(
         records
@@ -87,7 +90,10 @@ fn searches_never_see_partial_batches() {
         .collect();
 
     let dir = tempfile::tempdir().expect("temp");
-    let index = new_index(dir.path(), &idf);
+    // Seals every few batches: the searches meet posting blocks written
+    // while they run, and the block cache's entries (as read and decoded)
+    // going stale under them.
+    let index = new_index(dir.path(), &idf, 256);
     let mut w = index
         .writer(RunOptions {
             batch_size: 8,
