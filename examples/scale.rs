@@ -4,7 +4,7 @@
 //!
 //! `scale --index DIR --records N [--words K] [--features F] [--zipf S]
 //!        [--queries Q] [--batch B] [--seed X] [--seal P] [--no-sequential]
-//!        [--reuse] [--warmup W] [--threads T] [--block-cache BYTES]`
+//!        [--reuse] [--warmup W] [--warm] [--threads T] [--block-cache BYTES]`
 //!
 //! Defaults: 10^5 words, 1,000 features per record, Zipf exponent 0.6,
 //! 100 queries, batches of 1,000, the library's seal threshold (`--seal`
@@ -12,7 +12,8 @@
 //! before (in this fresh process: the cold-open figure). `--warmup W` first
 //! runs W untimed queries from another generator, as a long-lived process
 //! has answered earlier queries (default 0: every figure is from a fresh
-//! process). Prints one JSON
+//! process). `--warm` calls `Searcher::warm` after the first query (timed
+//! apart: `warm.seconds`), as a server would at start. Prints one JSON
 //! object. The records come from `benches/support/synthetic.rs`, which
 //! `benches/search.rs` shares.
 
@@ -73,6 +74,7 @@ fn main() -> ExitCode {
         .and_then(|v| v.parse().ok());
     let threads: usize = arg(&args, "--threads", 0);
     let warmup: usize = arg(&args, "--warmup", 0);
+    let warm = args.iter().any(|a| a == "--warm");
     let sequential = !args.iter().any(|a| a == "--no-sequential");
     let reuse =
         args.iter().any(|a| a == "--reuse") && std::path::Path::new(&dir).join("conf").exists();
@@ -94,6 +96,13 @@ fn main() -> ExitCode {
         };
         searcher.search_words(&queries[0], &opts(SearchMode::Inverted))?;
         let first = started.elapsed().as_secs_f64();
+        // After the first query, so that `first` stays a cold start.
+        let mut warmed = serde_json::Value::Null;
+        if warm {
+            let t = Instant::now();
+            let r = searcher.warm(u64::MAX)?;
+            warmed = serde_json::json!({"seconds": t.elapsed().as_secs_f64(), "words": r.words, "bytes": r.bytes});
+        }
         for qw in Corpus::new(shape).queries_seeded(warmup, 8) {
             searcher.search_words(&qw, &opts(SearchMode::Inverted))?;
         }
@@ -124,6 +133,7 @@ fn main() -> ExitCode {
             "ingest_seconds": ingest,
             "open_and_first_query_seconds": first,
             "warmup_queries": warmup,
+            "warm": warmed,
             "inverted_ms_p50": percentile(&mut inv.clone(), 0.5),
             "inverted_ms_p99": percentile(&mut inv, 0.99),
             "sequential_ms_p50": if seq.is_empty() { serde_json::Value::Null } else { percentile(&mut seq, 0.5).into() },

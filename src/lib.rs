@@ -61,7 +61,9 @@ pub use ingest::{
     source, AddReport, IndexWriter, Progress, RebuildReport, RecordError, Source, TrainReport,
 };
 pub use record::RecordId;
-pub use search::{Hit, Query, SearchMode, SearchOptions, Searcher, DEFAULT_RERANK, MIN_INLIERS};
+pub use search::{
+    Hit, Query, SearchMode, SearchOptions, Searcher, WarmReport, DEFAULT_RERANK, MIN_INLIERS,
+};
 
 /// The README's examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

@@ -1,6 +1,9 @@
 //! The sequential and inverted paths rank identically, on random word
 //! histograms, and both agree with a plain model of TF-IDF scoring.
 
+mod common;
+
+use common::rng::Rng;
 use mmindex::vocab::Codebook;
 use mmindex::{Feature, Index, RecordId, RunOptions, Scoring, SearchMode, SearchOptions};
 use ndarray::Array2;
@@ -181,5 +184,54 @@ fn removals_and_replacements(seal: u64, cache: u64) {
             s.search_words(&q, &o(SearchMode::Sequential)).expect("seq")
         );
         assert!(inv.iter().all(|h| !gone.contains(&h.id.to_string_lossy())));
+    }
+}
+
+/// `Searcher::warm` reads lists into the block cache, the most frequent
+/// words first, never past its limit, and changes no answer.
+#[test]
+fn warming_fills_the_cache_and_changes_no_answer() {
+    let seed = Rng::seed("warming_fills_the_cache_and_changes_no_answer");
+    let mut rng = Rng::new(seed);
+    let words = 40;
+    // Word w has IDF 1 + w / 10: low words are the frequent ones.
+    let idf: Vec<f32> = (0..words).map(|w| 1.0 + w as f32 / 10.0).collect();
+    let docs: Vec<Vec<u32>> = (0..300)
+        .map(|_| {
+            (0..1 + rng.below(20))
+                .map(|_| rng.below(words as u64) as u32)
+                .collect()
+        })
+        .collect();
+    let queries: Vec<Vec<u32>> = (0..5)
+        .map(|_| (0..10).map(|_| rng.below(words as u64) as u32).collect())
+        .collect();
+    for (cache, limit) in [(64u64 << 20, u64::MAX), (64 << 20, 2_000), (0, u64::MAX)] {
+        let (_dir, index) = index_with(words, idf.clone(), &docs, 100, cache);
+        let s = index.searcher().expect("searcher");
+        let r = s.warm(limit).expect("warm");
+        match (cache, limit) {
+            (0, _) => assert_eq!((r.words, r.bytes), (0, 0), "seed {seed}"),
+            (_, u64::MAX) => {
+                assert_eq!(r.words, words as u64, "seed {seed}");
+                assert!(r.bytes > 0, "seed {seed}");
+            }
+            _ => {
+                assert!(r.bytes <= limit, "seed {seed}: {r:?}");
+                assert!(r.words < words as u64, "seed {seed}: {r:?}");
+            }
+        }
+        for q in &queries {
+            let o = |mode| SearchOptions {
+                top_k: 50,
+                mode,
+                ..SearchOptions::default()
+            };
+            assert_eq!(
+                s.search_words(q, &o(SearchMode::Inverted)).expect("inv"),
+                s.search_words(q, &o(SearchMode::Sequential)).expect("seq"),
+                "seed {seed}, cache {cache}, limit {limit}"
+            );
+        }
     }
 }

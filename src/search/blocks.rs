@@ -79,6 +79,9 @@ pub fn default_block_cache_bytes() -> u64 {
     (RunOptions::default().memory_budget() / 8).max(MIN_BLOCK_CACHE_BYTES)
 }
 
+/// Words [`BlockCache::warm`] reads at a time.
+const WARM_CHUNK: usize = 256;
+
 /// The least default capacity of the block cache: 64 MiB.
 pub const MIN_BLOCK_CACHE_BYTES: u64 = 64 << 20;
 
@@ -128,18 +131,35 @@ impl BlockCache {
         word: u32,
         below: u64,
     ) -> Result<Blocks> {
+        Ok(self
+            .read(store, g, epoch, word, below, None)?
+            .unwrap_or_default())
+    }
+
+    /// [`BlockCache::get`]; with a `limit`, a word not cached yet is kept
+    /// only if the cache then holds at most `limit` bytes, and `None` is
+    /// returned when it is not.
+    fn read(
+        &self,
+        store: &Store,
+        g: &Generation,
+        epoch: u64,
+        word: u32,
+        below: u64,
+        limit: Option<u64>,
+    ) -> Result<Option<Blocks>> {
         if self.capacity == 0 {
-            return Ok(Arc::new(WordPostings {
+            return Ok(Some(Arc::new(WordPostings {
                 blocks: store.blocks(g, word, below)?,
                 ..WordPostings::default()
-            }));
+            })));
         }
         {
             let s = self.state.read().unwrap_or_else(|p| p.into_inner());
             if s.generation == g.n && s.epoch == epoch && store.postings_epoch() == epoch {
                 if let Some(e) = s.words.get(&word) {
                     e.used.store(true, Ordering::Relaxed);
-                    return Ok(e.blocks.clone());
+                    return Ok(Some(e.blocks.clone()));
                 }
             }
         }
@@ -147,10 +167,10 @@ impl BlockCache {
         let blocks = store.blocks(g, word, u64::MAX)?;
         if epoch % 2 != 0 {
             // A posting write is running: nothing read now is kept.
-            return Ok(Arc::new(WordPostings {
+            return Ok(Some(Arc::new(WordPostings {
                 blocks,
                 ..WordPostings::default()
-            }));
+            })));
         }
         let dense = if below <= self.capacity / 8 {
             densify(g, word, &blocks, below)?
@@ -177,13 +197,64 @@ impl BlockCache {
             dense,
             decoded,
         });
+        if limit.is_some_and(|l| self.bytes().saturating_add(entry_bytes(&p)) > l) {
+            return Ok(None);
+        }
         self.insert(store, g.n, epoch, word, &p);
-        Ok(p)
+        Ok(Some(p))
     }
 
     /// Bytes held now.
-    fn bytes(&self) -> u64 {
+    pub(crate) fn bytes(&self) -> u64 {
         self.state.read().unwrap_or_else(|p| p.into_inner()).bytes
+    }
+
+    /// Reads the lists of generation `g`'s words into the cache, lowest IDF
+    /// (most frequent in training) first, until the next would take it past
+    /// `limit` bytes (at most its capacity) or every word was read; returns
+    /// the words read. Never evicts: entries are only added while they fit
+    /// (the clock would otherwise evict the first, most frequent, words for
+    /// the last). Each chunk of words is read on the rayon pool, a chunk
+    /// after the other, so that the most frequent words are read first.
+    pub(crate) fn warm(
+        &self,
+        store: &Store,
+        g: &Generation,
+        idf: &[f32],
+        limit: u64,
+    ) -> Result<u64> {
+        use rayon::prelude::*;
+        let limit = limit.min(self.capacity);
+        let mut order: Vec<u32> = (0..idf.len())
+            .filter_map(|w| u32::try_from(w).ok())
+            .collect();
+        order.sort_by(|&a, &b| idf[a as usize].total_cmp(&idf[b as usize]).then(a.cmp(&b)));
+        let mut read = 0u64;
+        let full = AtomicBool::new(false);
+        for chunk in order.chunks(WARM_CHUNK) {
+            if full.load(Ordering::Relaxed) || self.bytes() >= limit {
+                break;
+            }
+            // As a search would see the index now.
+            let epoch = store.postings_epoch();
+            let visible = store.next_doc()?;
+            let below = match store.tail_state(g)? {
+                Some(t) => visible.min(t.sealed_below),
+                None => visible,
+            };
+            let kept = chunk
+                .par_iter()
+                .map(|&w| {
+                    let kept = self.read(store, g, epoch, w, below, Some(limit))?.is_some();
+                    if !kept {
+                        full.store(true, Ordering::Relaxed);
+                    }
+                    Ok(u64::from(kept))
+                })
+                .sum::<Result<u64>>()?;
+            read += kept;
+        }
+        Ok(read)
     }
 
     /// The decoded form of `p`, an entry the cache returned holding
@@ -263,16 +334,7 @@ impl BlockCache {
     /// Keeps `blocks`, read after the postings epoch was `epoch` (even: no
     /// posting write was running), unless a posting write began since.
     fn insert(&self, store: &Store, generation: u32, epoch: u64, word: u32, blocks: &Blocks) {
-        let bytes: u64 = blocks
-            .blocks
-            .iter()
-            .map(|(_, v)| v.len() as u64 + 24)
-            .sum::<u64>()
-            + blocks.dense.as_ref().map_or(0, |d| d.tfs.len() as u64)
-            + blocks.decoded.as_ref().map_or(0, |d| {
-                d.docs.len() as u64 * 4 + d.runs.len() as u64 * 8 + 48
-            })
-            + 64;
+        let bytes = entry_bytes(blocks);
         if bytes > self.capacity / 8 {
             // One word never takes over the cache.
             return;
@@ -363,6 +425,19 @@ fn densify(
         }
     }
     Ok(fits.then_some(Dense { upto: below, tfs }))
+}
+
+/// The bytes an entry holding `p` counts against the capacity.
+fn entry_bytes(p: &WordPostings) -> u64 {
+    p.blocks
+        .iter()
+        .map(|(_, v)| v.len() as u64 + 24)
+        .sum::<u64>()
+        + p.dense.as_ref().map_or(0, |d| d.tfs.len() as u64)
+        + p.decoded.as_ref().map_or(0, |d| {
+            d.docs.len() as u64 * 4 + d.runs.len() as u64 * 8 + 48
+        })
+        + 64
 }
 
 /// Postings in the blocks starting below `below`, as their headers

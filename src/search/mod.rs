@@ -124,6 +124,16 @@ impl Default for SearchOptions {
     }
 }
 
+/// What [`Searcher::warm`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WarmReport {
+    /// Words whose lists it read (or found cached).
+    pub words: u64,
+    /// Bytes the block cache held when it returned.
+    pub bytes: u64,
+}
+
 /// One search result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
@@ -341,6 +351,30 @@ impl Searcher {
                 return Ok(hits);
             }
         }
+    }
+
+    /// Reads posting lists into the index's block cache ahead of queries,
+    /// the vocabulary's most frequent words first (lowest IDF: the words
+    /// most queries share), until the cache holds `max_bytes` (at most its
+    /// capacity, [`IndexBuilder::block_cache_bytes`](crate::IndexBuilder::block_cache_bytes))
+    /// or every word's list was read. A process that opens an index to
+    /// answer many queries calls it once, so that its first queries do not
+    /// each read their lists from disk (docs/PERFORMANCE.md). Searches and
+    /// writes may run meanwhile; the cache stays exact across writes as for
+    /// any search. Uses the rayon pool.
+    pub fn warm(&self, max_bytes: u64) -> Result<WarmReport> {
+        let active = self.active()?;
+        let blocks = &self.inner.blocks;
+        let words = blocks.warm(
+            &self.inner.store,
+            &active.generation,
+            &active.idf,
+            max_bytes,
+        )?;
+        Ok(WarmReport {
+            words,
+            bytes: blocks.bytes(),
+        })
     }
 
     /// Number of visual words in the vocabulary searched now.

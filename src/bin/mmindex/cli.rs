@@ -65,6 +65,11 @@ pub struct ServeArgs {
     /// still completes).
     #[arg(long, default_value_t = 120)]
     pub timeout_secs: u64,
+    /// After start, read the most frequent words' posting lists into
+    /// memory in the background (until the block cache is full), so that
+    /// the first searches do not each read theirs from disk.
+    #[arg(long)]
+    pub warm: bool,
     #[command(flatten)]
     pub run: RunArgs,
 }

@@ -92,6 +92,23 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
             std::thread::available_parallelism().map_or(1, |n| n.get()),
         ),
     });
+    if a.warm {
+        let state = state.clone();
+        // Searches are answered meanwhile; a failure only leaves the
+        // cache colder.
+        std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            match state.index.searcher().and_then(|s| s.warm(u64::MAX)) {
+                Ok(r) => eprintln!(
+                    "warmed {} words ({} MB) in {:.1} s",
+                    r.words,
+                    r.bytes >> 20,
+                    started.elapsed().as_secs_f64()
+                ),
+                Err(e) => eprintln!("warming the block cache failed: {e}"),
+            }
+        });
+    }
     let app = routes::router(state.clone()).layer(DefaultBodyLimit::max(a.max_upload_bytes));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
