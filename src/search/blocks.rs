@@ -18,6 +18,7 @@
 //!
 //! The capacity bounds the bytes of all entries; when an insert needs room,
 //! a clock hand evicts entries not used since it last passed them.
+//! [`BlockCache::warm`] fills the cache ahead of queries.
 //!
 //! Validity: an entry holds a word's blocks as one read saw them, tagged
 //! with the store's postings epoch ([`Store::postings_epoch`]) read before
