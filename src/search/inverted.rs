@@ -216,6 +216,25 @@ fn add_tiled(share: &[&Held<'_>], acc: &mut [u64], in_blocks: u64, tile: usize) 
     }
 }
 
+/// Adds `value(doc)` to `tile[doc − lo]` for the docs of `group`
+/// (increasing) below `lo + tile.len()`; returns how many.
+#[inline(always)]
+fn add_below(tile: &mut [u64], lo: usize, group: &[u32], value: impl Fn(u32) -> u64) -> usize {
+    let hi = lo + tile.len();
+    let mut added = 0;
+    for &doc in group {
+        let d = doc as usize;
+        if d >= hi {
+            break;
+        }
+        if let Some(a) = tile.get_mut(d.wrapping_sub(lo)) {
+            *a = a.wrapping_add(value(doc));
+        }
+        added += 1;
+    }
+    added
+}
+
 /// Adds the terms of the words handed out by `next` (indexes into `order`)
 /// to `acc`, until none are left; words the cache holds in memory are
 /// pushed to `held` instead.
@@ -450,36 +469,13 @@ impl<'a> Word<'a> {
     /// `lo`; returns how many it added.
     #[inline]
     fn add_group(&self, tile: &mut [u64], lo: usize, group: &[u32], tf: u32) -> usize {
-        let hi = lo + tile.len();
-        let mut added = 0;
         match self.scoring {
             Scoring::Cosine => {
                 let c = self.cosine(tf);
-                for &doc in group {
-                    let d = doc as usize;
-                    if d >= hi {
-                        break;
-                    }
-                    if let Some(a) = tile.get_mut(d.wrapping_sub(lo)) {
-                        *a = a.wrapping_add(c);
-                    }
-                    added += 1;
-                }
+                add_below(tile, lo, group, |_| c)
             }
-            Scoring::L1 => {
-                for &doc in group {
-                    let d = doc as usize;
-                    if d >= hi {
-                        break;
-                    }
-                    if let Some(a) = tile.get_mut(d.wrapping_sub(lo)) {
-                        *a = a.wrapping_add(self.value(tf, u64::from(doc)));
-                    }
-                    added += 1;
-                }
-            }
+            Scoring::L1 => add_below(tile, lo, group, |doc| self.value(tf, u64::from(doc))),
         }
-        added
     }
 
     /// Adds a word kept dense: `tfs[i]` is its tf in doc `base + i` (0:
