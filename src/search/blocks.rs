@@ -89,7 +89,7 @@ pub const MIN_BLOCK_CACHE_BYTES: u64 = 64 << 20;
 struct Entry {
     blocks: Blocks,
     bytes: u64,
-    /// Set on use, cleared by an eviction sweep (second chance).
+    /// Set on use, cleared when the clock hand passes (a second chance).
     used: AtomicBool,
 }
 
@@ -105,7 +105,7 @@ struct State {
     hand: usize,
 }
 
-/// Posting blocks by word, bounded by a byte capacity.
+/// Posting lists by word, bounded by a byte capacity.
 pub(crate) struct BlockCache {
     capacity: u64,
     state: RwLock<State>,
