@@ -6,7 +6,9 @@
 # MMINDEX_PERF_MILLION=1, about 45 minutes and 8 GB of disk), each straight
 # after the fill and again after `mmindex compact` (each in a fresh process),
 # then after compact in a process that has answered 1,000 other queries
-# first (warm: a long-lived process); then quantization speed
+# first (warm: a long-lived process) and in a fresh process that calls
+# `Searcher::warm` first (its time in the last column); then quantization
+# speed
 # (flat against tree). docs/PERFORMANCE.md explains the figures.
 #
 #   bash scripts/perf-table.sh [WORKDIR]      # default: target/perf-table
@@ -37,12 +39,14 @@ for n in "${sizes[@]}"; do
     target/release/examples/scale --index "$dir" --records "$n" --queries 200 --reuse --no-sequential > "$work/compacted-$n.json"
     # A long-lived process: the same 200 queries after 1,000 others.
     target/release/examples/scale --index "$dir" --records "$n" --queries 200 --warmup 1000 --reuse --no-sequential > "$work/warm-$n.json"
+    # A fresh process that calls Searcher::warm first, as `serve --warm`.
+    target/release/examples/scale --index "$dir" --records "$n" --queries 200 --warm --reuse --no-sequential > "$work/warmed-$n.json"
 done
 python3 - "$work" "${sizes[@]}" <<'PY'
 import json, sys
 work, sizes = sys.argv[1], sys.argv[2:]
-print("| records | inverted p50 | inverted p99 | sequential p50 | sequential / inverted | open + first query | bytes/record on disk | fill | after compact: p50 | p99 | bytes/record | warm: p50 | p99 |")
-print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+print("| records | inverted p50 | inverted p99 | sequential p50 | sequential / inverted | open + first query | bytes/record on disk | fill | after compact: p50 | p99 | bytes/record | warm: p50 | p99 | after warm(): p50 | p99 | warm() |")
+print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for n in sizes:
     s = json.load(open(f"{work}/search-{n}.json"))
     try:
@@ -54,10 +58,12 @@ for n in sizes:
     seq = "%.0f ms" % seq if seq else "–"
     c = json.load(open(f"{work}/compacted-{n}.json"))
     w = json.load(open(f"{work}/warm-{n}.json"))
+    d = json.load(open(f"{work}/warmed-{n}.json"))
     print(f"| {int(n):,} | {s['inverted_ms_p50']:.1f} ms | {s['inverted_ms_p99']:.1f} ms | {seq} | {ratio} | "
           f"{s['open_and_first_query_seconds']:.2f} s | {s['bytes_per_record']:,.0f} | {fill} | "
           f"{c['inverted_ms_p50']:.1f} ms | {c['inverted_ms_p99']:.1f} ms | {c['bytes_per_record']:,.0f} | "
-          f"{w['inverted_ms_p50']:.1f} ms | {w['inverted_ms_p99']:.1f} ms |")
+          f"{w['inverted_ms_p50']:.1f} ms | {w['inverted_ms_p99']:.1f} ms | "
+          f"{d['inverted_ms_p50']:.1f} ms | {d['inverted_ms_p99']:.1f} ms | {d['warm']['seconds']:.2f} s |")
 PY
 echo
 skip=(--skip-million)
