@@ -185,7 +185,7 @@ impl BlockCache {
             && decoded_bytes <= self.capacity / 8
             && self.bytes().saturating_add(decoded_bytes) <= self.capacity
         {
-            decode(g, word, &blocks)?
+            decode(g.layout, g.n, word, &blocks)?
         } else {
             None
         };
@@ -279,7 +279,7 @@ impl BlockCache {
         {
             return Ok(None);
         }
-        let Some(decoded) = decode(g, word, &p.blocks)? else {
+        let Some(decoded) = decode(g.layout, g.n, word, &p.blocks)? else {
             return Ok(None);
         };
         let new = Arc::new(WordPostings {
@@ -453,7 +453,12 @@ fn postings_in(blocks: &[(u64, sled::IVec)], below: u64) -> u64 {
 
 /// Every posting of a word's blocks, decoded and grouped by tf; `None`
 /// when a doc id does not fit 32 bits (the search then decodes the blocks).
-fn decode(g: &Generation, word: u32, blocks: &[(u64, sled::IVec)]) -> Result<Option<Decoded>> {
+fn decode(
+    layout: Layout,
+    generation: u32,
+    word: u32,
+    blocks: &[(u64, sled::IVec)],
+) -> Result<Option<Decoded>> {
     let mut ones: Vec<u32> = Vec::with_capacity(
         usize::try_from(postings_in(blocks, u64::MAX))
             .unwrap_or(0)
@@ -463,7 +468,7 @@ fn decode(g: &Generation, word: u32, blocks: &[(u64, sled::IVec)]) -> Result<Opt
     let mut fits = true;
     let mut bufs = postings::FrameBuffers::default();
     for (first, v) in blocks {
-        postings::for_each_frame(g.layout, *first, v, &mut bufs, |f| {
+        postings::for_each_frame(layout, *first, v, &mut bufs, |f| {
             let mut doc = f.base;
             for (i, &gap) in f.gaps.iter().enumerate() {
                 doc += gap;
@@ -479,7 +484,12 @@ fn decode(g: &Generation, word: u32, blocks: &[(u64, sled::IVec)]) -> Result<Opt
             }
             true
         })
-        .map_err(|e| e.at(&gen_tree(g.n, "postings"), &keys::posting(word, *first)))?;
+        .map_err(|e| {
+            e.at(
+                &gen_tree(generation, "postings"),
+                &keys::posting(word, *first),
+            )
+        })?;
         if !fits {
             return Ok(None);
         }
@@ -561,6 +571,68 @@ mod tests {
             s.bytes += bytes;
         }
         s
+    }
+
+    #[test]
+    fn decoding_groups_docs_by_tf_in_doc_order() {
+        let seed = 0x5EED_u64;
+        let mut x = seed;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for layout in [Layout::Packed, Layout::Varint] {
+            // Three blocks of a word, docs increasing across them.
+            let mut postings: Vec<(u64, u32)> = Vec::new();
+            let mut doc = 0u64;
+            for _ in 0..700 {
+                doc += 1 + next() % 50;
+                postings.push((
+                    doc,
+                    1 + (next() % 5) as u32 / 3 + u32::from(next() % 97 == 0) * 300,
+                ));
+            }
+            let blocks: Vec<(u64, sled::IVec)> = postings
+                .chunks(250)
+                .map(|c| {
+                    (
+                        c[0].0,
+                        sled::IVec::from(postings::encode_as(layout, c[0].0, c)),
+                    )
+                })
+                .collect();
+            let d = decode(layout, 1, 7, &blocks)
+                .expect("decodes")
+                .expect("docs fit u32");
+            let mut got = Vec::new();
+            let mut start = 0;
+            let mut last_tf = 0;
+            for &(tf, end) in &d.runs {
+                assert!(tf > last_tf, "seed {seed:#x}: tfs increase");
+                last_tf = tf;
+                let group = &d.docs[start..end as usize];
+                assert!(group.windows(2).all(|w| w[0] < w[1]), "seed {seed:#x}");
+                got.extend(group.iter().map(|&doc| (u64::from(doc), tf)));
+                start = end as usize;
+            }
+            got.sort_unstable();
+            assert_eq!(got, postings, "seed {seed:#x}, {layout:?}");
+        }
+        // A doc past u32: left to the block decoder.
+        let far = 1u64 << 33;
+        let block = (
+            far,
+            sled::IVec::from(postings::encode_as(
+                Layout::Packed,
+                far,
+                &[(far, 1), (far + 2, 3)],
+            )),
+        );
+        assert!(decode(Layout::Packed, 1, 7, &[block])
+            .expect("decodes")
+            .is_none());
     }
 
     #[test]
