@@ -1,10 +1,13 @@
 //! Inverted search: walk only the posting lists of the query's words.
 //!
 //! The query's words are shared among up to [`MAX_PARTS`] tasks on the
-//! rayon pool, each adding its words' terms into its own dense accumulator;
-//! a second round sums the accumulators over disjoint doc ranges, each
-//! range into its own top-k. Terms are fixed-point integers
-//! ([`fixed`]), so the split changes no score.
+//! rayon pool, each adding terms into its own dense accumulator, in two
+//! rounds: the first looks every word up in the block cache and adds the
+//! lists it has to decode as it decodes them; the second adds the lists
+//! the cache holds in memory, shared out by size, one L2-sized tile of
+//! docs at a time. A last round sums the accumulators over disjoint doc
+//! ranges, each range into its own top-k. Terms are fixed-point integers
+//! ([`fixed`]), so neither the split nor the order changes a score.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
