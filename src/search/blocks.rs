@@ -157,7 +157,7 @@ impl BlockCache {
         }
         {
             let s = self.state.read().unwrap_or_else(|p| p.into_inner());
-            if s.generation == g.n && s.epoch == epoch && store.postings_epoch() == epoch {
+            if serves(&s, store, g.n, epoch) {
                 if let Some(e) = s.words.get(&word) {
                     e.used.store(true, Ordering::Relaxed);
                     return Ok(Some(e.blocks.clone()));
@@ -180,10 +180,10 @@ impl BlockCache {
         };
         // Decoded at once while the cache has room for it; once the cache
         // is full, only on a second use (see `upgrade`).
-        let decoded_bytes = postings_in(&blocks, u64::MAX).saturating_mul(4);
         let decoded = if dense.is_none()
-            && decoded_bytes <= self.capacity / 8
-            && self.bytes().saturating_add(decoded_bytes) <= self.capacity
+            && self
+                .decoded_size(&blocks)
+                .is_some_and(|b| self.bytes().saturating_add(b) <= self.capacity)
         {
             decode(g.layout, g.n, word, &blocks)?
         } else {
@@ -203,6 +203,14 @@ impl BlockCache {
         }
         self.insert(store, g.n, epoch, word, &p);
         Ok(Some(p))
+    }
+
+    /// The bytes `blocks` would take decoded, when a list that size may be
+    /// kept decoded at all (one word never takes over the cache: at most an
+    /// eighth of it).
+    fn decoded_size(&self, blocks: &[(u64, sled::IVec)]) -> Option<u64> {
+        let bytes = postings_in(blocks, u64::MAX).saturating_mul(4);
+        (bytes <= self.capacity / 8).then_some(bytes)
     }
 
     /// Bytes held now.
@@ -275,7 +283,7 @@ impl BlockCache {
         if p.dense.is_some()
             || p.decoded.is_some()
             || p.blocks.is_empty()
-            || postings_in(&p.blocks, u64::MAX).saturating_mul(4) > self.capacity / 8
+            || self.decoded_size(&p.blocks).is_none()
         {
             return Ok(None);
         }
@@ -307,10 +315,7 @@ impl BlockCache {
     ) {
         out.clear();
         let s = self.state.read().unwrap_or_else(|p| p.into_inner());
-        let valid = self.capacity > 0
-            && s.generation == g.n
-            && s.epoch == epoch
-            && store.postings_epoch() == epoch;
+        let valid = self.capacity > 0 && serves(&s, store, g.n, epoch);
         let mut touched = 0u8;
         for w in words {
             let hit = if valid { s.words.get(w) } else { None };
@@ -426,6 +431,13 @@ fn densify(
         }
     }
     Ok(fits.then_some(Dense { upto: below, tfs }))
+}
+
+/// Whether the entries of `s` may serve a search of `generation` that read
+/// the postings epoch `epoch` before anything else: they were read in that
+/// epoch, and no posting write has begun since.
+fn serves(s: &State, store: &Store, generation: u32, epoch: u64) -> bool {
+    s.generation == generation && s.epoch == epoch && store.postings_epoch() == epoch
 }
 
 /// The bytes an entry holding `p` counts against the capacity.

@@ -549,18 +549,15 @@ fn collect(scan: &Scan<'_>, accs: &mut [Vec<u64>], n: usize, k: usize, keep: boo
         }
         t
     };
-    let mut tops: Vec<Option<TopK>> = (0..parts.len()).map(|_| None).collect();
-    if parts.len() == 1 {
-        tops[0] = Some(sum_range(0, &mut parts[0]));
-    } else {
-        rayon::scope(|s| {
-            for (p, (slices, out)) in parts.iter_mut().zip(tops.iter_mut()).enumerate() {
-                let sum_range = &sum_range;
-                s.spawn(move |_| *out = Some(sum_range(p, slices)));
-            }
-        });
-    }
-    for t in tops.into_iter().flatten() {
+    let mut jobs: Vec<_> = parts
+        .into_iter()
+        .enumerate()
+        .map(|(p, slices)| (p, slices, None))
+        .collect();
+    run(&mut jobs, |(p, slices, out)| {
+        *out = Some(sum_range(*p, slices))
+    });
+    for t in jobs.into_iter().filter_map(|j| j.2) {
         for (d, s) in t.into_sorted() {
             top.push(d, s);
         }

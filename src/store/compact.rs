@@ -111,13 +111,17 @@ pub(crate) fn recover(path: &Path) -> Result<()> {
 struct Writer {
     tree: sled::Tree,
     batch: sled::Batch,
+    /// Keys in `batch`.
     n: usize,
+    /// Keys inserted in all.
+    written: u64,
 }
 
 impl Writer {
     fn insert(&mut self, k: impl Into<sled::IVec>, v: impl Into<sled::IVec>) -> Result<()> {
         self.batch.insert(k, v);
         self.n += 1;
+        self.written += 1;
         if self.n == KEYS_PER_BATCH {
             self.tree.apply_batch(std::mem::take(&mut self.batch))?;
             self.n = 0;
@@ -156,8 +160,9 @@ fn copy_postings(
     sealed_below: u64,
     src: &sled::Tree,
     dst: &mut Writer,
-) -> Result<()> {
+) -> Result<u64> {
     let tree = gen_tree(g.n, "postings");
+    let mut read = 0u64;
     let mut word: Option<u32> = None;
     let mut list: Vec<(u64, u32)> = Vec::new();
     let flush = |w: Option<u32>, list: &mut Vec<(u64, u32)>, dst: &mut Writer| -> Result<()> {
@@ -174,6 +179,7 @@ fn copy_postings(
     };
     for kv in src.iter() {
         let (k, v) = kv?;
+        read += 1;
         let (w, first) = keys::posting_from(&k).map_err(|e| e.at(&tree, &k))?;
         if word != Some(w) {
             flush(word, &mut list, dst)?;
@@ -190,7 +196,8 @@ fn copy_postings(
         postings::decode_into_as(Layout::Packed, first, &v, &mut list)
             .map_err(|e| e.at(&tree, &k))?;
     }
-    flush(word, &mut list, dst)
+    flush(word, &mut list, dst)?;
+    Ok(read)
 }
 
 /// What a compaction did.
@@ -225,12 +232,12 @@ pub(crate) fn compact(path: &Path) -> Result<Compacted> {
                 tree: db.open_tree(&name)?,
                 batch: sled::Batch::default(),
                 n: 0,
+                written: 0,
             };
             match packed_postings(&store, &name)? {
                 Some((g, sealed_below)) => {
-                    blocks_before += src.len() as u64;
-                    copy_postings(&g, sealed_below, &src, &mut dst)?;
-                    blocks_after += dst.tree.len() as u64 + dst.n as u64;
+                    blocks_before += copy_postings(&g, sealed_below, &src, &mut dst)?;
+                    blocks_after += dst.written;
                 }
                 None => {
                     for kv in src.iter() {

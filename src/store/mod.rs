@@ -585,21 +585,23 @@ impl Store {
     /// generation `g`, of its postings, histograms, codebook and counters.
     /// Reads every entry: O(size of the index).
     pub(crate) fn space(&self, g: Option<&Generation>) -> Result<crate::index::Space> {
-        fn bytes(t: &Tree) -> Result<u64> {
-            let mut n = 0u64;
+        /// (bytes of keys and values, entries), in one pass.
+        fn sizes(t: &Tree) -> Result<(u64, u64)> {
+            let (mut bytes, mut entries) = (0u64, 0u64);
             for kv in t.iter() {
                 let (k, v) = kv?;
-                n += (k.len() + v.len()) as u64;
+                bytes += (k.len() + v.len()) as u64;
+                entries += 1;
             }
-            Ok(n)
+            Ok((bytes, entries))
         }
+        let bytes = |t: &Tree| sizes(t).map(|s| s.0);
         let mut s = crate::index::Space {
             metadata: bytes(&self.meta)? + bytes(&self.records)? + bytes(&self.docs)?,
             ..Default::default()
         };
         if let Some(g) = g {
-            s.postings = bytes(&g.postings)?;
-            s.posting_blocks = g.postings.len() as u64;
+            (s.postings, s.posting_blocks) = sizes(&g.postings)?;
             s.histograms = bytes(&g.hist)?;
             s.geometry = bytes(&g.geometry)?;
             s.norms = bytes(&g.norms)?;
