@@ -71,7 +71,7 @@ fn codecs(c: &mut Criterion) {
         let block: Vec<(u64, u32)> = (0..len)
             .map(|_| {
                 doc += 1 + next() % 100;
-                (doc, if next() % 10 == 0 { 2 } else { 1 })
+                (doc, if next().is_multiple_of(10) { 2 } else { 1 })
             })
             .collect();
         let first = block[0].0;

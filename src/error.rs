@@ -91,6 +91,15 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A compaction's copy did not hold what the index holds, so it was
+    /// deleted and the index left as it was.
+    #[error("compaction refused its copy {}: {reason}; the index was left as it was", path.display())]
+    CompactionCheck {
+        /// The copy (deleted).
+        path: PathBuf,
+        /// What differed.
+        reason: String,
+    },
     /// Clustering failed inside the k-means implementation.
     #[error("k-means training failed: {0}")]
     Training(String),

@@ -21,6 +21,11 @@ const WORDS: usize = 400;
 /// An index of 600 records added 20 per batch with a seal every 2,000
 /// postings, then 150 removed: plenty of rewritten and deleted values.
 fn fill(dir: &Path, seed: u64) {
+    fill_n(dir, seed, 600);
+}
+
+/// [`fill`] with `n` records, every fourth removed.
+fn fill_n(dir: &Path, seed: u64, n: usize) {
     let index = Index::builder()
         .feature(Feature::Sift)
         .seal_postings(2_000)
@@ -35,14 +40,14 @@ fn fill(dir: &Path, seed: u64) {
     w.install_codebook(Codebook::from_float(Array2::zeros((WORDS, 2))), None)
         .expect("install");
     let mut rng = Rng::new(seed);
-    let recs = (0..600)
+    let recs = (0..n)
         .map(|i| {
             let words = (0..60).map(|_| rng.below(WORDS as u64) as u32).collect();
             (RecordId::from(format!("r{i}")), words)
         })
         .collect();
     w.add_words(recs).expect("add");
-    let gone: Vec<String> = (0..600).step_by(4).map(|i| format!("r{i}")).collect();
+    let gone: Vec<String> = (0..n).step_by(4).map(|i| format!("r{i}")).collect();
     w.remove(gone.iter().map(String::as_str)).expect("remove");
 }
 
@@ -59,10 +64,14 @@ fn answers(index: &Index) -> Vec<Vec<(String, u32)>> {
 }
 
 fn assert_whole(dir: &Path, expected: &[Vec<(String, u32)>], context: &str) {
+    assert_whole_n(dir, expected, 450, context);
+}
+
+fn assert_whole_n(dir: &Path, expected: &[Vec<(String, u32)>], records: u64, context: &str) {
     let index = Index::open(dir).unwrap_or_else(|e| panic!("{context}: open: {e}"));
     let v = index.verify().expect("verify runs");
     assert!(v.is_ok(), "{context}: {:?}", v.violations);
-    assert_eq!(index.stats().expect("stats").records, 450, "{context}");
+    assert_eq!(index.stats().expect("stats").records, records, "{context}");
     assert_eq!(answers(&index), expected, "{context}");
     let parent = dir.parent().expect("parent");
     for e in std::fs::read_dir(parent).expect("parent") {
@@ -175,6 +184,86 @@ fn killed_compaction_leaves_a_whole_index() {
     eprintln!(
         "{} kills over a {full} ms compaction: {compacted} left the compacted index, the others the old one",
         common::crash_iterations()
+    );
+}
+
+const RACE_TEST: &str = "opens_racing_a_compaction_never_touch_it";
+
+/// Other opens while a compaction runs (in another process) wait for it or
+/// fail with `Locked`; they never touch its copy. Some compactions are also
+/// killed after the racing open. Every record survives every timing.
+#[test]
+fn opens_racing_a_compaction_never_touch_it() {
+    if let Ok(dir) = std::env::var(CHILD_DIR) {
+        Index::compact(&dir).expect("child compacts");
+        println!("compacted");
+        return;
+    }
+    let seed = Rng::seed(RACE_TEST);
+    let mut rng = Rng::new(seed);
+    let work = tempfile::tempdir().expect("temp");
+    // MMINDEX_RACE_RECORDS makes the compaction long enough for racing
+    // opens to give up (`Locked`).
+    let n: usize = std::env::var("MMINDEX_RACE_RECORDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(600);
+    let records = (n - n.div_ceil(4)) as u64;
+    let template = work.path().join("template");
+    fill_n(&template, seed, n);
+    let expected = answers(&Index::open(&template).expect("open template"));
+    let exe = std::env::current_exe().expect("test binary");
+    let run_child = |dir: &Path| {
+        Command::new(&exe)
+            .args(["--exact", RACE_TEST, "--nocapture", "--test-threads", "1"])
+            .env(CHILD_DIR, dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn child")
+    };
+    let probe = work.path().join("probe").join("idx");
+    common::copy_dir(&template, &probe);
+    let started = Instant::now();
+    assert!(run_child(&probe).wait().expect("probe").success());
+    let full = started.elapsed().as_millis() as u64;
+    let iterations = std::env::var("MMINDEX_RACE_ITERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(12);
+    let (mut locked, mut opened, mut waited, mut killed) = (0, 0, 0, 0);
+    for iter in 0..iterations {
+        let dir = work.path().join(format!("run{iter}")).join("idx");
+        common::copy_dir(&template, &dir);
+        let delay = Duration::from_millis(rng.below(full + full / 5));
+        let kill = rng.below(3) == 0;
+        let context = format!("iteration {iter} (seed {seed}), open after {delay:?}, kill {kill}");
+        let mut child = run_child(&dir);
+        std::thread::sleep(delay);
+        let t = Instant::now();
+        match Index::open(&dir) {
+            Ok(index) => {
+                opened += 1;
+                // Opening a closed index takes a few ms; longer means it
+                // waited for the compaction's lock.
+                if t.elapsed() > Duration::from_millis(20) {
+                    waited += 1;
+                }
+                assert_eq!(index.stats().expect("stats").records, records, "{context}");
+            }
+            Err(Error::Locked { .. }) => locked += 1,
+            Err(e) => panic!("{context}: racing open failed: {e}"),
+        }
+        if kill {
+            let _ = child.kill();
+            killed += 1;
+        }
+        let status = child.wait().expect("wait");
+        assert!(kill || status.success(), "{context}: compaction failed");
+        assert_whole_n(&dir, &expected, records, &context);
+    }
+    eprintln!(
+        "{iterations} opens racing a {full} ms compaction of {records} records: {opened} opened ({waited} after waiting for it), {locked} Locked, {killed} compactions killed after the open"
     );
 }
 

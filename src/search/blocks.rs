@@ -166,7 +166,7 @@ impl BlockCache {
         }
         // Every block, so that the entry serves any later watermark.
         let blocks = store.blocks(g, word, u64::MAX)?;
-        if epoch % 2 != 0 {
+        if !epoch.is_multiple_of(2) {
             // A posting write is running: nothing read now is kept.
             return Ok(Some(Arc::new(WordPostings {
                 blocks,

@@ -609,7 +609,7 @@ mod tests {
                     let word = Word::new(scoring, 0.1 + w as f32 * 0.2, 1.5, &norms);
                     let mut postings = Vec::new();
                     for d in 0..n as u32 {
-                        if rng.next() % 3 == 0 {
+                        if rng.next().is_multiple_of(3) {
                             // Past the cosine table too.
                             postings.push((d, 1 + (rng.next() % 20) as u32));
                         }

@@ -24,9 +24,12 @@
 
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use super::codec::{keys, postings, Layout};
+use super::lock::{canonical, sibling, DirLock};
 use super::seal::SEALED_BLOCK_CAP;
-use super::{gen_of, gen_tree, open_db, Generation, Store};
+use super::{gen_of, gen_tree, open_db, Generation, Store, LOCK_WAIT};
 use crate::error::{Error, Result};
 
 const NEW_SUFFIX: &str = ".mmindex-compact";
@@ -36,12 +39,6 @@ const COMPLETE: &str = "mmindex-compact-complete";
 /// Keys per batch written to the copy: sled stores batches of about a
 /// thousand keys most compactly (docs/STORAGE.md, "Sealing").
 const KEYS_PER_BATCH: usize = 1_000;
-
-fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
-}
 
 /// Bytes of the files under `path`.
 pub(crate) fn dir_bytes(path: &Path) -> Result<u64> {
@@ -79,7 +76,9 @@ fn wait_closed(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Finishes or undoes a compaction of `path` interrupted by a crash.
+/// Finishes or undoes a compaction of `path` (canonical) interrupted by a
+/// crash. Only the holder of the index's lock may call it: the lock is
+/// what tells a crashed compaction from a live one.
 pub(crate) fn recover(path: &Path) -> Result<()> {
     let new = sibling(path, NEW_SUFFIX);
     let old = sibling(path, OLD_SUFFIX);
@@ -216,14 +215,22 @@ fn keep_copy(before: u64, copy: u64, blocks_before: u64, blocks_after: u64) -> b
 }
 
 /// Compacts the index at `path`: see [`Compacted`] and [`keep_copy`].
+///
+/// Holds the index's lock throughout, so no other open can run recovery
+/// against the copy while it is being filled; and checks the copy (record
+/// and doc counts, active generation, [`verify`](super::verify)) before
+/// the swap, so that only a whole copy ever replaces the index.
 pub(crate) fn compact(path: &Path) -> Result<Compacted> {
-    let (store, _) = Store::open(path, None)?;
+    let path = &canonical(path)?;
+    let lock = Arc::new(DirLock::acquire(path, LOCK_WAIT)?);
+    let (store, _) = Store::open_holding(path, None, lock.clone())?;
     let before = dir_bytes(path)?;
     let (mut blocks_before, mut blocks_after) = (0u64, 0u64);
     let new = sibling(path, NEW_SUFFIX);
     if new.exists() {
         std::fs::remove_dir_all(&new).map_err(|e| Error::io(&new, e))?;
     }
+    let expected = Census::of(&store)?;
     {
         let db = sled::Config::new().path(&new).open()?;
         for name in store.db.tree_names() {
@@ -268,6 +275,10 @@ pub(crate) fn compact(path: &Path) -> Result<Compacted> {
         std::fs::remove_dir_all(&new).map_err(|e| Error::io(&new, e))?;
         return Ok(done(false));
     }
+    if let Err(e) = check_copy(&new, &expected) {
+        std::fs::remove_dir_all(&new).map_err(|e| Error::io(&new, e))?;
+        return Err(e);
+    }
     let marker = new.join(COMPLETE);
     std::fs::File::create(&marker)
         .and_then(|f| f.sync_all())
@@ -279,5 +290,63 @@ pub(crate) fn compact(path: &Path) -> Result<Compacted> {
     std::fs::rename(&new, path).map_err(|e| Error::io(&new, e))?;
     sync_dir(&parent_of(path))?;
     recover(path)?;
+    drop(lock);
     Ok(done(true))
+}
+
+/// What a copy must hold to replace the index.
+#[derive(Debug, PartialEq)]
+struct Census {
+    records: usize,
+    docs: usize,
+    active: Option<u32>,
+    trees: Vec<(Vec<u8>, usize)>,
+}
+
+impl Census {
+    fn of(store: &Store) -> Result<Census> {
+        let mut trees = Vec::new();
+        for name in store.db.tree_names() {
+            // Posting trees are re-blocked by the copy; their postings are
+            // checked against the stats by `verify`.
+            if gen_of(&name).is_some() && name.ends_with(b".postings") {
+                continue;
+            }
+            trees.push((name.to_vec(), store.db.open_tree(&name)?.len()));
+        }
+        trees.sort();
+        Ok(Census {
+            records: store.records.len(),
+            docs: store.docs.len(),
+            active: store.active()?,
+            trees,
+        })
+    }
+}
+
+/// Opens the copy (under the index's lock, which the caller holds) and
+/// refuses it unless its census equals the index's and it verifies clean.
+fn check_copy(new: &Path, expected: &Census) -> Result<()> {
+    let refuse = |reason: String| Error::CompactionCheck {
+        path: new.into(),
+        reason,
+    };
+    let (copy, _) = Store::open_with(new, None, None)
+        .map_err(|e| refuse(format!("the copy does not open: {e}")))?;
+    let found = Census::of(&copy)?;
+    if &found != expected {
+        return Err(refuse(format!(
+            "the copy holds {} records and {} docs (active generation {:?}), the index {} and {} ({:?})",
+            found.records, found.docs, found.active, expected.records, expected.docs, expected.active
+        )));
+    }
+    let violations = super::verify(&copy)?;
+    if let Some(first) = violations.first() {
+        return Err(refuse(format!(
+            "the copy fails verify ({} violations; first: {first})",
+            violations.len()
+        )));
+    }
+    drop(copy);
+    wait_closed(new)
 }

@@ -22,11 +22,13 @@
 mod batch;
 pub mod codec;
 mod compact;
+mod lock;
 mod seal;
 mod verify;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use sled::{Db, Transactional, Tree};
 
@@ -77,6 +79,10 @@ pub(crate) struct Store {
     /// trusting posting blocks it read earlier. Only this process writes
     /// (sled locks the directory).
     postings_epoch: AtomicU64,
+    /// The index's lock ([`lock`]), held as long as the database is open;
+    /// `None` only for a compaction's copy, opened under the index's lock.
+    /// Declared after `db`, so it is released after sled is closed.
+    _lock: Option<Arc<lock::DirLock>>,
 }
 
 /// Default of [`Store::set_seal_postings`]: about 4,000 records of 1,000
@@ -117,8 +123,30 @@ const STAT_SEALING: &[u8] = b"sealing";
 impl Store {
     /// Opens the index at `path`; creates it with `create` when the directory
     /// is absent or empty. Returns the stored configuration.
+    ///
+    /// Waits up to [`LOCK_WAIT`] for another holder of the index (an open
+    /// index, a compaction), then fails with [`Error::Locked`].
     pub(crate) fn open(path: &Path, create: Option<&IndexConfig>) -> Result<(Store, IndexConfig)> {
-        compact::recover(path)?;
+        let lock = lock::DirLock::acquire(&lock::canonical(path)?, LOCK_WAIT)?;
+        Store::open_holding(path, create, Arc::new(lock))
+    }
+
+    /// [`open`](Self::open) with the index's lock already held: finishes or
+    /// undoes an interrupted compaction first, which only the holder may.
+    pub(crate) fn open_holding(
+        path: &Path,
+        create: Option<&IndexConfig>,
+        lock: Arc<lock::DirLock>,
+    ) -> Result<(Store, IndexConfig)> {
+        compact::recover(&lock::canonical(path)?)?;
+        Store::open_with(path, create, Some(lock))
+    }
+
+    pub(crate) fn open_with(
+        path: &Path,
+        create: Option<&IndexConfig>,
+        lock: Option<Arc<lock::DirLock>>,
+    ) -> Result<(Store, IndexConfig)> {
         let exists = path.exists();
         if exists && !path.is_dir() {
             return Err(Error::NotAnIndex {
@@ -155,6 +183,7 @@ impl Store {
             path: path.into(),
             seal_postings: AtomicU64::new(DEFAULT_SEAL_POSTINGS),
             postings_epoch: AtomicU64::new(0),
+            _lock: lock,
         };
         let config = match store.meta.get(meta::MAGIC)? {
             None => {
@@ -632,7 +661,7 @@ impl Store {
 /// How long `open` waits for the directory lock. sled finishes its last
 /// background writes after a handle is dropped, so a close followed at once
 /// by an open in the same process can find the lock still held for a moment.
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+pub(crate) const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Deletes the snapshot files sled left half-written (`snap.*.generating`).
 ///
