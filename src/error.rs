@@ -52,6 +52,18 @@ pub enum Error {
         /// The newest version this build reads (and the one it writes).
         supported: u32,
     },
+    /// The index's storage is damaged: sled found an entry it cannot read,
+    /// or its recovery discarded writes that were acknowledged (see the
+    /// commit ledger in docs/STORAGE.md). Nothing more is written to it.
+    #[error(
+        "the index is damaged: {reason}. Run `mmindex verify --index DIR`: it reports what is \
+         damaged without changing the index; then restore the index from a backup, or rebuild \
+         it from its images"
+    )]
+    Damaged {
+        /// What was found.
+        reason: String,
+    },
     /// The directory exists but is not an mmindex index.
     #[error("{} is not an mmindex index ({reason})", path.display())]
     NotAnIndex {

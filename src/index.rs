@@ -192,11 +192,15 @@ pub struct RecordInfo {
     pub features: u64,
 }
 
-/// The outcome of [`Index::verify`].
+/// The outcome of [`Index::verify`] and [`Index::verify_path`].
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct VerifyReport {
     /// Each invariant violation found, as a sentence.
     pub violations: Vec<String>,
+    /// Facts that are not violations by themselves, as sentences: what the
+    /// next open's recovery will rewrite, leftovers it will settle.
+    pub notes: Vec<String>,
 }
 
 impl VerifyReport {
@@ -317,6 +321,23 @@ impl Index {
     pub fn verify(&self) -> Result<VerifyReport> {
         Ok(VerifyReport {
             violations: store::verify(&self.inner.store)?,
+            notes: Vec::new(),
+        })
+    }
+
+    /// Checks the index at `path`, which must not be open, without writing
+    /// a byte of it: the checks of [`verify`](Self::verify) run on a copy
+    /// (`<dir>.mmindex-verify`, deleted afterwards), so that the storage
+    /// engine's recovery, which rewrites the end of a damaged log when an
+    /// index is opened, cannot destroy the evidence. Reports acknowledged
+    /// writes that recovery would discard as violations, and what it would
+    /// rewrite (offsets in the log) as notes. Needs free disk space for one
+    /// copy of the index. See docs/HARDENING.md, "Damage".
+    pub fn verify_path(path: impl AsRef<Path>) -> Result<VerifyReport> {
+        let found = store::verify_copy(path.as_ref())?;
+        Ok(VerifyReport {
+            violations: found.violations,
+            notes: found.notes,
         })
     }
 

@@ -53,7 +53,7 @@ pub mod search;
 pub mod store;
 pub mod vocab;
 
-pub use config::{Feature, IndexConfig, RunOptions, Scoring};
+pub use config::{Feature, IndexConfig, RunOptions, Scoring, MAX_WORKERS};
 pub use error::{Error, Result};
 pub use features::augment;
 pub use index::{CompactReport, Index, IndexBuilder, RecordInfo, Space, Stats, VerifyReport};

@@ -332,3 +332,135 @@ fn an_index_open_elsewhere_is_reported_as_locked() {
         text(&out.stderr)
     );
 }
+
+/// Runs `mmindex args`, killing it after `secs`: `None` when it had to be
+/// killed.
+fn mmindex_within(args: &[&str], secs: u64) -> Option<Output> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mmindex"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run mmindex");
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(secs) {
+        if child.try_wait().expect("wait").is_some() {
+            return Some(child.wait_with_output().expect("output"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// Inputs a careless or hostile caller gives the command line: each is
+/// refused with a clear message, reads nothing it should not, and leaves
+/// nothing half-made.
+#[test]
+fn hostile_command_lines_are_refused_cleanly() {
+    let dir = tempfile::tempdir().expect("temp");
+    let images = photo_folder(dir.path(), 3);
+    let idx = dir.path().join("idx");
+    index_folder("build", &idx, &images, 50);
+    let records = |file: &Path| {
+        [
+            "add",
+            "--index",
+            s(&idx),
+            "--records",
+            s(file),
+            "--id-field",
+            "pk",
+            "--field",
+            "picture",
+            "--files-dir",
+            s(&images),
+        ]
+        .map(str::to_string)
+    };
+    let run = |args: &[String]| mmindex(&args.iter().map(String::as_str).collect::<Vec<_>>());
+
+    // A directory as the records file: reading it fails at once and for
+    // ever; the command must end with an error, not loop.
+    let args = records(dir.path());
+    let out = mmindex_within(&args.iter().map(String::as_str).collect::<Vec<_>>(), 20)
+        .expect("`add --records DIR` did not end within 20 s");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("is a directory"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Image paths that leave --files-dir, and ids the index cannot take,
+    // are refused per line, naming the line; the image outside is not read.
+    let outside = dir.path().join("outside.png");
+    std::fs::copy(&common::photos()[5], &outside).expect("copy");
+    let rows = format!(
+        "{{\"pk\": \"abs\", \"picture\": {:?}}}\n{{\"pk\": \"up\", \"picture\": \"../outside.png\"}}\n{{\"pk\": \"\", \"picture\": {:?}}}\n",
+        s(&outside),
+        common::photo_id(&common::photos()[0])
+    );
+    let file = dir.path().join("rows.jsonl");
+    std::fs::write(&file, rows).expect("write");
+    let out = run(&records(&file));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("line 1: field `picture` must name a file inside"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 2: field `picture` must name a file inside"),
+        "{err}"
+    );
+    assert!(err.contains("line 3: id field `pk` must be 1 to"), "{err}");
+    let index = mmindex::Index::open(&idx).expect("open");
+    assert_eq!(index.stats().expect("stats").records, 3);
+    assert!(!index.contains("abs").expect("contains"));
+    drop(index);
+
+    // Out-of-range numbers are usage errors (exit 2), before any work.
+    for args in [
+        vec!["search", "--index", s(&idx), "--top-k", "0", "q.png"],
+        vec!["search", "--index", s(&idx), "--rerank", "10001", "q.png"],
+        vec!["add", "--index", s(&idx), "--workers", "2000", "q.png"],
+    ] {
+        let out = mmindex(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let too_many = mmindex::RunOptions {
+        workers: mmindex::MAX_WORKERS + 1,
+        ..mmindex::RunOptions::default()
+    };
+    assert!(too_many.validate().is_err());
+
+    // A build that fails leaves no index behind: an empty folder (nothing
+    // to train on) and a bad option.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    for (name, extra) in [("e1", vec![]), ("e2", vec!["--batch-size", "0"])] {
+        let target = dir.path().join(name);
+        let mut args = vec!["build", "--index", s(&target), "--images"];
+        args.push(if extra.is_empty() {
+            s(&empty)
+        } else {
+            s(&images)
+        });
+        args.extend(extra);
+        let out = mmindex(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(!target.exists(), "{args:?} left {}", target.display());
+    }
+}

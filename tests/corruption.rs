@@ -213,3 +213,69 @@ fn an_unfinished_sled_snapshot_does_not_stop_an_open() {
     let q = Query::path(common::photos()[0].clone());
     assert_eq!(s.search(&q, 3).expect("search"), expected);
 }
+
+/// Every file under `dir` with its bytes.
+fn files(dir: &std::path::Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    for e in std::fs::read_dir(dir).expect("read_dir") {
+        let p = e.expect("entry").path();
+        if p.is_dir() {
+            out.extend(files(&p));
+        } else {
+            out.insert(p.clone(), std::fs::read(&p).expect("read"));
+        }
+    }
+    out
+}
+
+/// A byte flipped in the middle of sled's log makes sled's recovery discard
+/// everything after it when the index is opened, acknowledged writes
+/// included. `verify_path` (and `mmindex verify`) must report it without
+/// changing a byte of the index, and an open must refuse the index as
+/// `Damaged` rather than serve what recovery left.
+#[test]
+fn a_flipped_log_byte_is_reported_without_rewriting_the_index() {
+    let dir = tempfile::tempdir().expect("temp");
+    let clean = dir.path().join("clean");
+    drop(build(&clean));
+    let before = files(&clean);
+    let r = Index::verify_path(&clean).expect("verify_path");
+    assert!(r.is_ok() && r.notes.is_empty(), "{r:?}");
+    assert!(files(&clean) == before, "verify_path changed a clean index");
+
+    let db_len = std::fs::metadata(clean.join("db")).expect("db").len();
+    for (i, share) in [0.3, 0.5, 0.7].into_iter().enumerate() {
+        let path = dir.path().join(format!("flip{i}"));
+        common::copy_dir(&clean, &path);
+        let at = (db_len as f64 * share) as u64;
+        let mut db = std::fs::read(path.join("db")).expect("db");
+        db[at as usize] ^= 0xFF;
+        std::fs::write(path.join("db"), &db).expect("write db");
+        let damaged = files(&path);
+
+        let r = Index::verify_path(&path).expect("verify_path");
+        assert!(!r.is_ok(), "flip at {at}: verify_path found nothing: {r:?}");
+        assert!(
+            files(&path) == damaged,
+            "flip at {at}: verify_path changed the index"
+        );
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mmindex"))
+            .args(["verify", "--index"])
+            .arg(&path)
+            .output()
+            .expect("run mmindex");
+        assert_eq!(out.status.code(), Some(1), "flip at {at}: {out:?}");
+        assert!(
+            files(&path) == damaged,
+            "flip at {at}: mmindex verify changed the index"
+        );
+        match Index::open(&path) {
+            Err(Error::Damaged { reason }) => assert!(reason.contains("commits"), "{reason}"),
+            Err(e) => panic!("flip at {at}: expected Damaged, got {e}"),
+            Ok(index) => panic!(
+                "flip at {at}: opened with {} of 4 records",
+                index.stats().expect("stats").records
+            ),
+        }
+    }
+}

@@ -1,9 +1,9 @@
-//! Doc records, meta integers, the stored configuration and a generation's
-//! tail state: decoding never panics.
+//! Doc records, meta integers, the stored configuration, a generation's
+//! tail state and the commit ledger: decoding never panics.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mmindex::store::codec::{doc, meta, tail};
+use mmindex::store::codec::{doc, ledger, meta, tail};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(d) = doc::decode(data) {
@@ -14,5 +14,8 @@ fuzz_target!(|data: &[u8]| {
     let _ = meta::decode_config(data);
     if let Ok(t) = tail::decode(data) {
         assert_eq!(tail::decode(&tail::encode(&t)), Ok(t));
+    }
+    if let Ok(n) = ledger::decode(data) {
+        assert_eq!(ledger::encode(n).as_slice(), data);
     }
 });

@@ -2,11 +2,12 @@
 //! walk; a JSON-lines records file.
 
 use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::features::ImageInput;
 use crate::ingest::RecordError;
+use crate::store::codec::MAX_RECORD_ID;
 use crate::RecordId;
 
 /// One record to index: its id and its image.
@@ -144,18 +145,27 @@ fn os_bytes(s: &std::ffi::OsStr) -> Vec<u8> {
 
 /// Records from a JSON-lines file: each non-blank line an object whose
 /// `id_field` (a string or an integer) is the record id and whose `field` (a
-/// string) names the image file under `files_dir`. A line that does not fit
-/// is an error for that line (its id is `line N`); the rest go on.
+/// string) names the image file under `files_dir`, as a relative path
+/// without `..`. A line that does not fit is an error for that line (its id
+/// is `line N`); the rest go on. A file that cannot be read (a directory, an
+/// I/O error part way) is [`Error::Records`]: nothing is returned.
 pub fn records_file(
     file: &Path,
     id_field: &str,
     field: &str,
     files_dir: &Path,
 ) -> Result<(Vec<Source>, Vec<RecordError>)> {
-    let f = std::fs::File::open(file).map_err(|e| Error::Records {
+    let refuse = |reason: String| Error::Records {
         path: file.into(),
-        reason: format!("cannot open: {e}"),
-    })?;
+        reason,
+    };
+    let f = std::fs::File::open(file).map_err(|e| refuse(format!("cannot open: {e}")))?;
+    let kind = f
+        .metadata()
+        .map_err(|e| refuse(format!("cannot read: {e}")))?;
+    if kind.is_dir() {
+        return Err(refuse("is a directory, not a records file".into()));
+    }
     let files_dir = &std::path::absolute(files_dir).map_err(|e| Error::io(files_dir, e))?;
     let mut sources = Vec::new();
     let mut errors = Vec::new();
@@ -165,10 +175,13 @@ pub fn records_file(
             |reason: String| RecordError::new(RecordId::from(format!("line {n}")), file, reason);
         let line = match line {
             Ok(l) => l,
-            Err(e) => {
+            // The line was read, but is not UTF-8: only it is lost.
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
                 errors.push(err(format!("line {n}: unreadable: {e}")));
                 continue;
             }
+            // The file itself fails: reading on would fail forever.
+            Err(e) => return Err(refuse(format!("cannot read line {n}: {e}"))),
         };
         if line.trim().is_empty() {
             continue;
@@ -194,9 +207,33 @@ pub fn records_file(
                 continue;
             }
         };
+        if id.is_empty() || id.len() > MAX_RECORD_ID {
+            errors.push(err(format!(
+                "line {n}: id field `{id_field}` must be 1 to {MAX_RECORD_ID} bytes long, \
+                 not {}",
+                id.len()
+            )));
+            continue;
+        }
         match v.get(field) {
             Some(serde_json::Value::String(name)) => {
-                sources.push(Source::path(id, files_dir.join(name)));
+                let rel = Path::new(name);
+                let escapes = rel.is_absolute()
+                    || rel
+                        .components()
+                        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
+                if escapes || name.is_empty() {
+                    errors.push(RecordError::new(
+                        RecordId::from(id),
+                        file,
+                        format!(
+                            "line {n}: field `{field}` must name a file inside the files \
+                             folder (a relative path without `..`), found {name:?}"
+                        ),
+                    ));
+                    continue;
+                }
+                sources.push(Source::path(id, files_dir.join(rel)));
             }
             Some(other) => errors.push(RecordError::new(
                 RecordId::from(id),

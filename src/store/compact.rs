@@ -71,7 +71,7 @@ fn parent_of(path: &Path) -> PathBuf {
 /// Waits until no sled handle holds `path` any more: sled finishes its
 /// background work after the last handle is dropped, and the directory must
 /// not be renamed under it.
-fn wait_closed(path: &Path) -> Result<()> {
+pub(super) fn wait_closed(path: &Path) -> Result<()> {
     drop(open_db(path)?);
     Ok(())
 }
@@ -331,7 +331,7 @@ fn check_copy(new: &Path, expected: &Census) -> Result<()> {
         path: new.into(),
         reason,
     };
-    let (copy, _) = Store::open_with(new, None, None)
+    let (copy, _) = Store::open_with(new, None, None, super::LedgerCheck::Enforce)
         .map_err(|e| refuse(format!("the copy does not open: {e}")))?;
     let found = Census::of(&copy)?;
     if &found != expected {

@@ -84,18 +84,35 @@ impl DirLock {
             }
             Err(e) => return Err(Error::io(&lock_path, e)),
         };
-        let started = Instant::now();
-        loop {
-            match file.try_lock() {
-                Ok(()) => return Ok(DirLock { _file: Some(file) }),
-                Err(TryLockError::WouldBlock) => {
-                    if started.elapsed() >= wait {
-                        return Err(Error::Locked { path: path.into() });
-                    }
-                    std::thread::sleep(Duration::from_millis(10));
+        lock_within(&file, &lock_path, path, wait)?;
+        Ok(DirLock { _file: Some(file) })
+    }
+}
+
+/// Takes the lock sled itself holds on the index's log file `db` while a
+/// database is open (an exclusive `flock`), waiting up to `wait`. sled
+/// finishes its background writes after the last handle is dropped and
+/// releases this lock only then, so the holder of the returned file sees
+/// the log at rest, and no sled opens it meanwhile.
+pub(crate) fn hold_sled_log(index: &Path, wait: Duration) -> Result<File> {
+    let db = index.join("db");
+    let file = File::open(&db).map_err(|e| Error::io(&db, e))?;
+    lock_within(&file, &db, index, wait)?;
+    Ok(file)
+}
+
+fn lock_within(file: &File, file_path: &Path, index: &Path, wait: Duration) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(TryLockError::WouldBlock) => {
+                if started.elapsed() >= wait {
+                    return Err(Error::Locked { path: index.into() });
                 }
-                Err(TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
+                std::thread::sleep(Duration::from_millis(10));
             }
+            Err(TryLockError::Error(e)) => return Err(Error::io(file_path, e)),
         }
     }
 }

@@ -22,6 +22,8 @@
 mod batch;
 pub mod codec;
 mod compact;
+mod inspect;
+mod ledger;
 mod lock;
 mod seal;
 mod verify;
@@ -44,11 +46,19 @@ pub use codec::geometry::Geometry;
 pub use codec::hist::Histogram;
 pub use codec::tail::TailState;
 pub(crate) use compact::compact;
+pub(crate) use inspect::verify_copy;
 pub(crate) use verify::verify;
 
 impl From<sled::Error> for Error {
     fn from(e: sled::Error) -> Self {
-        Error::Storage(e.to_string())
+        match e {
+            // sled's only word for a checksum mismatch or an unreadable
+            // snapshot: damage, not a passing storage failure.
+            sled::Error::Corruption { .. } => Error::Damaged {
+                reason: format!("the storage engine reports {e}"),
+            },
+            e => Error::Storage(e.to_string()),
+        }
     }
 }
 
@@ -83,6 +93,22 @@ pub(crate) struct Store {
     /// `None` only for a compaction's copy, opened under the index's lock.
     /// Declared after `db`, so it is released after sled is closed.
     _lock: Option<Arc<lock::DirLock>>,
+    /// The commit ledger ([`ledger`]).
+    ledger: ledger::Ledger,
+    /// Durable commits so far, as stored in `meta`; held across a whole
+    /// [`flush`](Store::flush) so that the counter, sled's flush and the
+    /// ledger move together.
+    commits: std::sync::Mutex<u64>,
+}
+
+/// Whether an open compares `meta`'s commit counter with the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LedgerCheck {
+    /// Refuse the index ([`Error::Damaged`]) when acknowledged commits are
+    /// missing.
+    Enforce,
+    /// Open it anyway: for inspecting a copy, which reports the loss itself.
+    Skip,
 }
 
 /// Default of [`Store::set_seal_postings`]: about 4,000 records of 1,000
@@ -139,13 +165,14 @@ impl Store {
         lock: Arc<lock::DirLock>,
     ) -> Result<(Store, IndexConfig)> {
         compact::recover(&lock::canonical(path)?)?;
-        Store::open_with(path, create, Some(lock))
+        Store::open_with(path, create, Some(lock), LedgerCheck::Enforce)
     }
 
     pub(crate) fn open_with(
         path: &Path,
         create: Option<&IndexConfig>,
         lock: Option<Arc<lock::DirLock>>,
+        check: LedgerCheck,
     ) -> Result<(Store, IndexConfig)> {
         let exists = path.exists();
         if exists && !path.is_dir() {
@@ -171,10 +198,31 @@ impl Store {
                 reason: "directory holds other files".into(),
             });
         }
+        // Read before sled recovers its log, which is what the ledger
+        // checks.
+        let acknowledged = ledger::read(path)?;
         let db = open_db(path)?;
         let meta = db.open_tree("meta")?;
         let records = db.open_tree("records")?;
         let docs = db.open_tree("docs")?;
+        let commits = match meta.get(meta::COMMITS)? {
+            None => 0,
+            Some(v) => meta::u64_from(&v).map_err(|e| e.at("meta", meta::COMMITS))?,
+        };
+        if let ledger::Reading::Commits(n) = acknowledged {
+            if commits < n && check == LedgerCheck::Enforce {
+                return Err(Error::Damaged {
+                    reason: lost_commits(path, commits, n),
+                });
+            }
+        }
+        if let ledger::Reading::Unreadable(why) = &acknowledged {
+            tracing::warn!(path = %path.display(), reason = %why, "the commit ledger is unreadable; it is written anew");
+        }
+        let ledger = ledger::Ledger::open(path)?;
+        if acknowledged != ledger::Reading::Commits(commits) {
+            ledger.record(commits)?;
+        }
         let store = Store {
             db,
             meta,
@@ -184,6 +232,8 @@ impl Store {
             seal_postings: AtomicU64::new(DEFAULT_SEAL_POSTINGS),
             postings_epoch: AtomicU64::new(0),
             _lock: lock,
+            ledger,
+            commits: std::sync::Mutex::new(commits),
         };
         let config = match store.meta.get(meta::MAGIC)? {
             None => {
@@ -209,7 +259,7 @@ impl Store {
                         Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
                     })
                     .map_err(tx_err)?;
-                store.db.flush()?;
+                store.flush()?;
                 cfg.clone()
             }
             Some(m) => {
@@ -347,7 +397,7 @@ impl Store {
         g.stats
             .insert(STAT_TAIL, &codec::tail::encode(&TailState::default()))?;
         g.layout = codec::Layout::Packed;
-        self.db.flush()?;
+        self.flush()?;
         Ok(g)
     }
 
@@ -367,7 +417,7 @@ impl Store {
             writes.push((0, meta::CONFIG.to_vec(), Some(meta::encode_config(c))));
         }
         self.write(&[&self.meta], &writes)?;
-        self.db.flush()?;
+        self.flush()?;
         Ok(())
     }
 
@@ -645,9 +695,16 @@ impl Store {
         Ok(self.db.size_on_disk()?)
     }
 
-    /// Writes everything durable now.
+    /// Writes everything durable now, as one more commit: the counter in
+    /// `meta` first (so that it lands after everything this flush covers),
+    /// then sled's flush, then the ledger ([`ledger`]).
     pub(crate) fn flush(&self) -> Result<()> {
+        let mut commits = self.commits.lock().unwrap_or_else(|p| p.into_inner());
+        let next = *commits + 1;
+        self.meta.insert(meta::COMMITS, &next.to_be_bytes())?;
         self.db.flush()?;
+        self.ledger.record(next)?;
+        *commits = next;
         Ok(())
     }
 
@@ -656,6 +713,16 @@ impl Store {
     pub(crate) fn raw_tree(&self, name: &str) -> Result<Tree> {
         Ok(self.db.open_tree(name)?)
     }
+}
+
+/// Why an index whose `meta` holds `found` commits while its ledger
+/// acknowledged `acknowledged` is refused.
+pub(crate) fn lost_commits(path: &Path, found: u64, acknowledged: u64) -> String {
+    format!(
+        "{} holds {found} of the {acknowledged} commits it acknowledged: sled's recovery \
+         discarded the end of its log, as it does past an entry it cannot read",
+        path.display()
+    )
 }
 
 /// How long `open` waits for the directory lock. sled finishes its last

@@ -61,7 +61,7 @@ impl Store {
             self.clean_beyond(g, tail.sealed_below)?;
         }
         g.stats.insert(STAT_SEALING, &to.to_be_bytes())?;
-        self.db.flush()?;
+        self.flush()?;
         self.seal_words(g, tail, to, started)
     }
 
@@ -211,7 +211,7 @@ impl Store {
             (0, STAT_SEALING.to_vec(), None),
         ];
         self.write(&[&g.stats], &stats)?;
-        self.db.flush()?;
+        self.flush()?;
         tracing::debug!(
             generation = g.n,
             from,

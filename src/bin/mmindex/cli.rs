@@ -5,6 +5,23 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// Largest `--top-k` and `--rerank`, as the server's `top_k` and `rerank`:
+/// bounds the cost of one query.
+pub const MAX_RESULTS: usize = 10_000;
+
+/// A parser of integers in `lo..=hi`: clap then refuses anything else as a
+/// usage error (exit 2) naming the range.
+fn bounded(lo: usize, hi: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
+    move |s: &str| {
+        let n: usize = s.parse().map_err(|e| format!("{e}"))?;
+        if (lo..=hi).contains(&n) {
+            Ok(n)
+        } else {
+            Err(format!("must be in {lo}..={hi}"))
+        }
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "mmindex",
@@ -83,8 +100,8 @@ pub struct IndexArg {
 
 #[derive(Args)]
 pub struct RunArgs {
-    /// Extraction threads (0 = all cores).
-    #[arg(long, default_value_t = 0)]
+    /// Extraction threads (0 = one per core; at most 256).
+    #[arg(long, default_value_t = 0, value_parser = bounded(0, mmindex::MAX_WORKERS))]
     pub workers: usize,
     /// Records per batch (one transaction each).
     #[arg(long, default_value_t = 50)]
@@ -167,15 +184,15 @@ pub struct RemoveArgs {
 pub struct SearchArgs {
     #[command(flatten)]
     pub index: IndexArg,
-    /// Results per query.
-    #[arg(long, default_value_t = 10)]
+    /// Results per query (1 to 10,000).
+    #[arg(long, default_value_t = 10, value_parser = bounded(1, MAX_RESULTS))]
     pub top_k: usize,
     /// Search path: inverted or sequential.
     #[arg(long, default_value = "inverted")]
     pub mode: String,
     /// Best bag-of-words candidates re-ranked by geometric verification
-    /// (0 = off).
-    #[arg(long, default_value_t = mmindex::DEFAULT_RERANK)]
+    /// (0 = off; at most 10,000).
+    #[arg(long, default_value_t = mmindex::DEFAULT_RERANK, value_parser = bounded(0, MAX_RESULTS))]
     pub rerank: usize,
     /// One JSON object per query and line.
     #[arg(long)]

@@ -7,6 +7,7 @@
 //! | `config` | [`IndexConfig`](crate::IndexConfig), bincode |
 //! | `active` | active generation, u32 BE (absent = no codebook yet) |
 //! | `next_doc` | next doc id to assign, u64 BE |
+//! | `commits` | durable commits so far, u64 BE (absent = 0; see the commit ledger, [`ledger`](super::ledger)) |
 
 use super::DecodeError;
 
@@ -20,6 +21,8 @@ pub const CONFIG: &[u8] = b"config";
 pub const ACTIVE: &[u8] = b"active";
 /// Key of the doc id counter.
 pub const NEXT_DOC: &[u8] = b"next_doc";
+/// Key of the durable commit counter.
+pub const COMMITS: &[u8] = b"commits";
 
 /// Decodes a u32 BE value.
 pub fn u32_from(b: &[u8]) -> Result<u32, DecodeError> {

@@ -16,6 +16,7 @@ pub mod doc;
 pub mod geometry;
 pub mod hist;
 pub mod keys;
+pub mod ledger;
 pub mod meta;
 pub mod packed;
 pub mod postings;

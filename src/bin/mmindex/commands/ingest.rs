@@ -37,8 +37,47 @@ fn exit_for(failed: &[RecordError]) -> ExitCode {
 
 pub fn build(a: BuildArgs, train_only: bool) -> anyhow::Result<ExitCode> {
     let feature: Feature = a.feature.parse()?;
+    a.run.options().validate()?;
     // Walk the folder first: a missing folder must not leave an empty index.
-    let (sources, mut walk_errors) = mmindex::source::folder(&a.images)?;
+    let (sources, walk_errors) = mmindex::source::folder(&a.images)?;
+    let dir = &a.index.index;
+    let existed = dir.exists();
+    let fresh = !existed || std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none());
+    let result = build_into(&a, feature, sources, walk_errors, train_only);
+    if result.is_err() && fresh {
+        // The index was created by this command and holds nothing: leave
+        // the directory as it was found.
+        let cleaned = if existed {
+            std::fs::read_dir(dir).and_then(|entries| {
+                entries.into_iter().try_for_each(|e| {
+                    let p = e?.path();
+                    if p.is_dir() {
+                        std::fs::remove_dir_all(p)
+                    } else {
+                        std::fs::remove_file(p)
+                    }
+                })
+            })
+        } else {
+            std::fs::remove_dir_all(dir)
+        };
+        if let Err(e) = cleaned {
+            eprintln!(
+                "could not remove the unfinished index {}: {e}",
+                dir.display()
+            );
+        }
+    }
+    result
+}
+
+fn build_into(
+    a: &BuildArgs,
+    feature: Feature,
+    sources: Vec<Source>,
+    mut walk_errors: Vec<RecordError>,
+    train_only: bool,
+) -> anyhow::Result<ExitCode> {
     let index = Index::builder()
         .feature(feature)
         .words(a.words)
