@@ -95,6 +95,11 @@ pub struct RunArgs {
     /// Absolute memory cap in bytes (applied after the fraction).
     #[arg(long)]
     pub memory_limit: Option<u64>,
+    /// Largest image file read, in bytes; a larger file fails its record
+    /// unread.
+    #[arg(long, default_value_t = mmindex::config::DEFAULT_MAX_FILE_BYTES,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_file_bytes: u64,
 }
 
 impl RunArgs {
@@ -105,6 +110,7 @@ impl RunArgs {
             batch_size: self.batch_size,
             memory_fraction: self.memory_fraction,
             memory_limit: self.memory_limit,
+            max_file_bytes: self.max_file_bytes,
         }
     }
 }
