@@ -61,28 +61,16 @@ fn a_symlink_swapped_during_an_add_never_brings_in_the_outside_file() {
     let (in_hash, out_hash) = (hash("ref-in"), hash("ref-out"));
     assert_ne!(in_hash, out_hash);
 
-    let link = root.join("swap.jpg");
-    std::os::unix::fs::symlink(&inside, &link).expect("symlink");
+    // swap.jpg is in turn a regular file inside the root and a symlink
+    // out of it.
+    let entry = root.join("swap.jpg");
+    std::fs::hard_link(&inside, &entry).expect("hard link");
     let stop = Arc::new(AtomicBool::new(false));
     let swapper = {
-        let (stop, link, inside, outside) =
-            (stop.clone(), link.clone(), inside.clone(), outside.clone());
+        let (stop, entry, inside, outside) =
+            (stop.clone(), entry.clone(), inside.clone(), outside.clone());
         std::thread::spawn(move || {
-            let tmp = link.with_extension("tmp");
-            let mut flips = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let target = if flips.is_multiple_of(2) {
-                    &outside
-                } else {
-                    &inside
-                };
-                let _ = std::fs::remove_file(&tmp);
-                std::os::unix::fs::symlink(target, &tmp).expect("symlink");
-                std::fs::rename(&tmp, &link).expect("rename");
-                flips += 1;
-                std::thread::sleep(Duration::from_micros(200));
-            }
-            flips
+            common::swap_until(&stop, &entry, &inside, &outside, Duration::from_micros(200))
         })
     };
     let sources = (0..80)

@@ -346,13 +346,17 @@ fn a_symlink_swapped_during_batches_never_lets_the_outside_file_in() {
     let (in_hash, out_hash) = (hash("ref-in"), hash("ref-out"));
     assert_ne!(in_hash, out_hash);
 
-    let link = root.join("swap.jpg");
-    std::os::unix::fs::symlink(&inside, &link).expect("symlink");
+    // swap.jpg is in turn a regular file inside the root and a symlink
+    // out of it.
+    let entry = root.join("swap.jpg");
+    std::fs::hard_link(&inside, &entry).expect("hard link");
     let stop = Arc::new(AtomicBool::new(false));
     let swapper = {
-        let (stop, link) = (stop.clone(), link.clone());
+        let (stop, entry) = (stop.clone(), entry.clone());
         let (inside, outside) = (inside.clone(), outside.clone());
-        std::thread::spawn(move || swap_until(&stop, &link, &inside, &outside))
+        std::thread::spawn(move || {
+            common::swap_until(&stop, &entry, &inside, &outside, Duration::from_millis(1))
+        })
     };
     let (mut accepted, mut stored, mut refused) = (0, 0, 0);
     for round in 0..20 {
@@ -382,24 +386,11 @@ fn a_symlink_swapped_during_batches_never_lets_the_outside_file_in() {
         }
     }
     stop.store(true, Ordering::Relaxed);
-    swapper.join().expect("swapper");
-    eprintln!("{accepted} batches: {stored} records stored from inside, {refused} refused");
+    let flips = swapper.join().expect("swapper");
+    eprintln!(
+        "{accepted} batches, {flips} swaps: {stored} records stored from inside, {refused} refused"
+    );
     assert!(accepted > 0, "every batch was refused whole");
-}
-
-/// Points `link` at `a` and `b` in turn, atomically (a new link renamed
-/// over it), until `stop`.
-fn swap_until(stop: &AtomicBool, link: &Path, a: &Path, b: &Path) {
-    let tmp = link.with_extension("tmp");
-    let mut flips = 0u64;
-    while !stop.load(Ordering::Relaxed) {
-        let target = if flips.is_multiple_of(2) { b } else { a };
-        let _ = std::fs::remove_file(&tmp);
-        std::os::unix::fs::symlink(target, &tmp).expect("symlink");
-        std::fs::rename(&tmp, link).expect("rename");
-        flips += 1;
-        std::thread::sleep(Duration::from_millis(1));
-    }
 }
 
 fn token_server(dir: &Path, extra: &[&str]) -> Server {
