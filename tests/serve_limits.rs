@@ -243,37 +243,71 @@ fn idle_and_slow_connections_are_closed() {
     assert_eq!(health(&server.url)["status"], "ok");
 }
 
+/// Whether the server has closed `c`, without waiting.
+fn closed_now(c: &TcpStream) -> bool {
+    c.set_nonblocking(true).expect("nonblocking");
+    let mut buf = [0u8; 64];
+    match (&*c).read(&mut buf) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+    }
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn the_connection_cap_holds_and_health_still_answers() {
     let dir = tempfile::tempdir().expect("temp");
     let idx = trained_index(dir.path());
+    // Timeouts far longer than the test: only the cap's eviction of quiet
+    // connections can let /health in.
     let server = Server::start(
         &idx,
-        &["--max-connections", "4", "--header-timeout-secs", "2"],
+        &[
+            "--max-connections",
+            "4",
+            "--header-timeout-secs",
+            "600",
+            "--idle-timeout-secs",
+            "600",
+        ],
     );
-    let idle: Vec<TcpStream> = (0..12)
+    let silent: Vec<TcpStream> = (0..12)
         .map(|_| TcpStream::connect(server.addr()).expect("connect"))
         .collect();
     // Time for a server without a cap to accept them all.
     std::thread::sleep(Duration::from_millis(500));
     let sockets = server.tcp_sockets();
-    assert!(sockets <= 1 + 4, "{sockets} sockets open with a cap of 4");
-    assert_eq!(health(&server.url)["status"], "ok");
-    drop(idle);
+    // The listener, four connections, and one accepted waiting for a slot.
+    assert!(
+        sockets <= 1 + 4 + 1,
+        "{sockets} sockets open with a cap of 4"
+    );
+    let quick = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(30))
+        .build();
+    let (code, v) = answer(quick.get(&format!("{}/health", server.url)).call());
+    assert_eq!(code, 200, "{v}");
+    let closed = silent.iter().filter(|c| closed_now(c)).count();
+    assert!(
+        closed >= 12 - 4,
+        "only {closed} of 12 silent connections were closed"
+    );
+    drop(silent);
     drop(server);
 
-    // Under an open-file limit of 64, 80 idle connections: the cap fits
-    // under the limit, accepts never fail, and /health gets its turn.
-    let server = Server::start_with_nofile(&idx, &["--header-timeout-secs", "2"], 64);
-    let idle: Vec<TcpStream> = (0..80)
+    // Under an open-file limit of 64, 80 silent connections: the cap fits
+    // under the limit and accepts never fail.
+    let server = Server::start_with_nofile(&idx, &[], 64);
+    let silent: Vec<TcpStream> = (0..80)
         .map(|_| TcpStream::connect(server.addr()).expect("connect"))
         .collect();
     std::thread::sleep(Duration::from_millis(500));
     let sockets = server.tcp_sockets();
     assert!(sockets <= 64, "{sockets} sockets under a limit of 64");
-    assert_eq!(health(&server.url)["status"], "ok");
-    drop(idle);
+    let (code, v) = answer(quick.get(&format!("{}/health", server.url)).call());
+    assert_eq!(code, 200, "{v}");
+    drop(silent);
 }
 
 #[test]

@@ -168,7 +168,8 @@ mod tests {
     fn reason(r: Result<Vec<u8>>) -> String {
         match r {
             Err(Error::Image { reason, .. }) => reason,
-            other => panic!("expected an Image error, got {other:?}"),
+            Ok(b) => panic!("expected an Image error, read {} bytes", b.len()),
+            Err(e) => panic!("expected an Image error, got {e}"),
         }
     }
 

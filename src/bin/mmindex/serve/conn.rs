@@ -2,13 +2,19 @@
 //! deadline for a request's head and for an idle connection, and a deadline
 //! on shutdown after which the connections still open are dropped.
 //!
-//! Beyond the cap the server stops accepting: new clients wait in the
-//! listen backlog until a connection closes (the timeouts see that one
-//! does). An accept that fails for want of resources (EMFILE, ENFILE,
-//! ENOMEM) is retried after a pause, never in a busy loop.
+//! At the cap, a new connection is accepted and the oldest connection with
+//! no request under way is asked to close (at once if it is waiting for a
+//! head, after its answer is out otherwise); the new one is served when a
+//! slot frees. Meanwhile no further connection is accepted: clients wait in
+//! the listen backlog, and at most one connection beyond the cap is open.
+//! So idle or stalled clients cannot keep others out, and a flood of them
+//! cannot exhaust the file descriptors. An accept that fails for want of
+//! resources (EMFILE, ENFILE, ENOMEM) is retried after a pause, never in a
+//! busy loop.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::Body;
 use axum::Router;
@@ -16,7 +22,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::{Duration, Instant};
 use tower_service::Service;
@@ -50,32 +56,33 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let registry = Arc::new(Registry::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut conns = JoinSet::new();
     let mut last_complaint: Option<Instant> = None;
     tokio::pin!(shutdown);
     loop {
         while conns.try_join_next().is_some() {}
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            _ = &mut shutdown => break,
-        };
         let accepted = tokio::select! {
             r = listener.accept() => r,
             _ = &mut shutdown => break,
         };
         match accepted {
             Ok((stream, _)) => {
+                let permit = match slots.clone().try_acquire_owned() {
+                    Ok(p) => p,
+                    Err(_) => tokio::select! {
+                        p = make_room(&slots, &registry) => p,
+                        _ = &mut shutdown => break,
+                    },
+                };
                 conns.spawn(serve_one(
                     stream,
                     app.clone(),
                     limits,
                     stop_rx.clone(),
                     permit,
-                    open.clone(),
+                    (open.clone(), registry.clone()),
                 ));
             }
             Err(e) if is_per_connection(&e) => {}
@@ -104,6 +111,58 @@ pub async fn run(
             limits.shutdown_grace.as_secs()
         );
         conns.shutdown().await;
+    }
+}
+
+/// Waits for a connection slot, asking the oldest quiet connection to close
+/// meanwhile (again every so often, as connections turn quiet).
+async fn make_room(slots: &Arc<Semaphore>, registry: &Registry) -> OwnedSemaphorePermit {
+    const RETRY: Duration = Duration::from_millis(100);
+    loop {
+        registry.evict_one();
+        // The semaphore is never closed.
+        if let Ok(Ok(p)) = tokio::time::timeout(RETRY, slots.clone().acquire_owned()).await {
+            return p;
+        }
+    }
+}
+
+/// Each open connection's clock and its request to close, oldest first.
+type Members = BTreeMap<usize, (Arc<Clock>, Arc<Notify>)>;
+
+/// The open connections.
+#[derive(Default)]
+struct Registry {
+    next: AtomicUsize,
+    open: Mutex<Members>,
+}
+
+impl Registry {
+    fn join(self: &Arc<Self>, clock: Arc<Clock>) -> (Member, Arc<Notify>) {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let evict = Arc::new(Notify::new());
+        self.members().insert(id, (clock, evict.clone()));
+        (Member(self.clone(), id), evict)
+    }
+
+    fn members(&self) -> std::sync::MutexGuard<'_, Members> {
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Asks the oldest connection with no request under way to close.
+    fn evict_one(&self) {
+        if let Some((_, evict)) = self.members().values().find(|(c, _)| c.quiet()) {
+            evict.notify_one();
+        }
+    }
+}
+
+/// A connection's place in the [`Registry`], left when dropped.
+struct Member(Arc<Registry>, usize);
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.0.members().remove(&self.1);
     }
 }
 
@@ -138,11 +197,12 @@ async fn serve_one(
     limits: Limits,
     mut stop: watch::Receiver<bool>,
     _slot: OwnedSemaphorePermit,
-    open: Arc<AtomicUsize>,
+    (open, registry): (Arc<AtomicUsize>, Arc<Registry>),
 ) {
     let _open = Counted::new(open);
     let _ = stream.set_nodelay(true);
     let clock = Arc::new(Clock::new());
+    let (_member, evict) = registry.join(clock.clone());
     let service = {
         let clock = clock.clone();
         hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
@@ -178,6 +238,13 @@ async fn serve_one(
                 if clock.awaiting_head() {
                     return;
                 }
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = evict.notified() => {
+                if clock.awaiting_head() {
+                    return;
+                }
+                // Closes it at once if idle, else after the answer under way.
                 conn.as_mut().graceful_shutdown();
             }
         }

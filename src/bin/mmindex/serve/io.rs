@@ -93,6 +93,12 @@ impl Clock {
         })
     }
 
+    /// Whether no request is under way (an answer may still be on its way
+    /// out).
+    pub fn quiet(&self) -> bool {
+        self.state().in_flight == 0
+    }
+
     /// Whether no request is under way and none has been answered since the
     /// client last started one: dropping the connection now loses nothing.
     pub fn awaiting_head(&self) -> bool {
