@@ -68,7 +68,9 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout_secs: u64,
     /// Connections open at once at most (lowered to fit the open-file
-    /// limit). Further clients wait to be accepted until one closes.
+    /// limit). At the cap, the oldest connection with no request under way
+    /// is closed to let a new one in; if there is none, clients wait to be
+    /// accepted.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: u64,
     /// Seconds SIGTERM or ctrl-c waits for requests under way before the
@@ -84,7 +86,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub allowed_root: Option<PathBuf>,
     /// Seconds before a request is answered 408 (a write already under way
-    /// still completes).
+    /// still completes; a search keeps its slot until its work ends).
     #[arg(long, default_value_t = 120)]
     pub timeout_secs: u64,
     /// After start, read the most frequent words' posting lists into
