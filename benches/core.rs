@@ -183,6 +183,7 @@ fn extraction(c: &mut Criterion) {
             max_features: cfg.max_features,
             min_features: cfg.min_features,
             max_pixels: cfg.max_pixels,
+            max_file_bytes: mmindex::config::DEFAULT_MAX_FILE_BYTES,
         };
         let input = ImageInput::Bytes(bytes.clone());
         g.bench_function(feature.name(), |b| {

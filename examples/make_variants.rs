@@ -38,9 +38,11 @@ fn main() -> ExitCode {
     };
     let bytes: Vec<Vec<u8>> = photos
         .iter()
-        .filter_map(|s| match &s.input {
-            mmindex::features::ImageInput::Path(p) => std::fs::read(p).ok(),
-            mmindex::features::ImageInput::Bytes(b) => Some(b.clone()),
+        .filter_map(|s| {
+            s.input
+                .read(mmindex::config::DEFAULT_MAX_FILE_BYTES)
+                .ok()
+                .map(|b| b.into_owned())
         })
         .collect();
     if bytes.is_empty() {

@@ -173,6 +173,11 @@ impl IndexConfig {
 /// contention (2,000 workers made a 0.2 s build take 19 s).
 pub const MAX_WORKERS: usize = 256;
 
+/// Default cap on an image file's size, in bytes (256 MiB): far above any
+/// photograph, low enough that one file cannot take a large share of the
+/// memory of a server reading several at once. See [`RunOptions::max_file_bytes`].
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 256 << 20;
+
 /// Run-time settings of a writer: not persisted, chosen per process.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunOptions {
@@ -188,6 +193,11 @@ pub struct RunOptions {
     /// Absolute cap on the memory budget in bytes, applied after the
     /// fraction. Default = `None`.
     pub memory_limit: Option<u64>,
+    /// Largest image file read, in bytes: a larger file is a per-record
+    /// [`Error::Image`] found with `fstat` before any byte is read, and no
+    /// read takes more than this many bytes (plus one, to notice a file that
+    /// grew). At least 1. Default = [`DEFAULT_MAX_FILE_BYTES`].
+    pub max_file_bytes: u64,
 }
 
 impl Default for RunOptions {
@@ -197,6 +207,7 @@ impl Default for RunOptions {
             batch_size: 50,
             memory_fraction: 0.8,
             memory_limit: None,
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
         }
     }
 }
@@ -216,6 +227,11 @@ impl RunOptions {
         if !(self.memory_fraction > 0.0 && self.memory_fraction <= 1.0) {
             return Err(Error::InvalidConfig(
                 "memory fraction must be in (0, 1]".into(),
+            ));
+        }
+        if self.max_file_bytes == 0 {
+            return Err(Error::InvalidConfig(
+                "the file size cap must be at least 1 byte".into(),
             ));
         }
         Ok(())

@@ -464,3 +464,50 @@ fn hostile_command_lines_are_refused_cleanly() {
         assert!(!target.exists(), "{args:?} left {}", target.display());
     }
 }
+
+#[test]
+fn files_over_the_size_cap_are_skipped_unread() {
+    let dir = tempfile::tempdir().expect("temp");
+    let images = photo_folder(dir.path(), 4);
+    // 1 GiB long, not a block of it on disk.
+    std::fs::File::create(images.join("huge.jpg"))
+        .expect("create")
+        .set_len(1 << 30)
+        .expect("set_len");
+    let idx = dir.path().join("idx");
+    let out = mmindex(&[
+        "build",
+        "--index",
+        s(&idx),
+        "--images",
+        s(&images),
+        "--words",
+        "100",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.contains("huge.jpg"))
+        .unwrap_or_else(|| panic!("huge.jpg not reported in: {err}"));
+    assert!(
+        line.ends_with("1073741824 bytes exceeds the file size limit of 268435456 bytes"),
+        "{line}"
+    );
+    // --max-file-bytes sets the cap.
+    let photo = &common::photos()[0];
+    let out = mmindex(&[
+        "add",
+        "--index",
+        s(&idx),
+        "--max-file-bytes",
+        "1000",
+        s(photo),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("exceeds the file size limit of 1000 bytes"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -4,89 +4,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use common::rng::Rng;
+use common::server::{agent, answer, raw_exchange, s, trained_index, Server};
 use serde_json::Value;
-
-/// A running server; killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    /// Starts `mmindex serve --index IDX --listen 127.0.0.1:0 EXTRA...` and
-    /// reads the port from its first line.
-    fn start(idx: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mmindex"))
-            .args(["serve", "--index", s(idx), "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start mmindex serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        Server { child, url }
-    }
-
-    fn addr(&self) -> &str {
-        self.url.trim_start_matches("http://")
-    }
-
-    /// SIGTERM, then the exit status: graceful shutdown must exit 0.
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        let ok = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill");
-        assert!(ok.success());
-        self.child.wait().expect("wait")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 temp path")
-}
-
-fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(120))
-        .build()
-}
-
-/// Status and JSON body of a request, whatever the status.
-fn answer(r: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
-    let resp = match r {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("transport error: {e}"),
-    };
-    let status = resp.status();
-    let body = resp.into_string().expect("body");
-    let json = serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON: {body:?}"));
-    (status, json)
-}
 
 fn search(a: &ureq::Agent, url: &str, image: &[u8]) -> Value {
     let (code, v) = answer(a.post(&format!("{url}/search?top_k=5")).send_bytes(image));
@@ -111,36 +34,8 @@ fn first_id(v: &Value) -> String {
         .to_string()
 }
 
-/// An index trained on four photos with no records yet.
-fn trained_index(dir: &Path) -> PathBuf {
-    let images = dir.join("train");
-    std::fs::create_dir_all(&images).expect("mkdir");
-    for p in common::photos().iter().take(4) {
-        std::fs::copy(p, images.join(p.file_name().expect("name"))).expect("copy");
-    }
-    let idx = dir.join("idx");
-    let out = Command::new(env!("CARGO_BIN_EXE_mmindex"))
-        .args(["train", "--index", s(&idx), "--images", s(&images)])
-        .args(["--words", "200"])
-        .output()
-        .expect("run train");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    idx
-}
-
-/// Photos with enough texture to be found again (not the tiny or blurred ones).
 fn photos() -> Vec<PathBuf> {
-    common::photos()
-        .into_iter()
-        .filter(|p| {
-            let id = common::photo_id(p);
-            !id.starts_with("micro") && !id.starts_with("clock")
-        })
-        .collect()
+    common::server::textured_photos()
 }
 
 #[test]
@@ -215,28 +110,6 @@ fn records_over_http_survive_a_restart() {
     assert!(index.verify().expect("verify").is_ok());
 }
 
-/// Sends `head` (a request without its body) on a raw connection and reads
-/// the answer: a limit must be enforced before the body is sent at all.
-fn raw_exchange(addr: &str, head: &str) -> String {
-    let mut c = TcpStream::connect(addr).expect("connect");
-    c.set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    c.write_all(head.as_bytes()).expect("write");
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    // Read what the server sends until it closes or stops sending.
-    while let Ok(n) = c.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        out.extend_from_slice(&buf[..n]);
-        if out.windows(4).any(|w| w == b"\r\n\r\n") && out.ends_with(b"}") {
-            break;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[test]
 fn security_rules_hold_and_the_server_keeps_running() {
     let dir = tempfile::tempdir().expect("temp");
@@ -296,7 +169,7 @@ fn security_rules_hold_and_the_server_keeps_running() {
     // Over the cap: 413 from the headers alone, the body never sent.
     let reply = raw_exchange(
         server.addr(),
-        "PUT /records/big HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer 0123456789abcdef-token\r\nContent-Length: 50000000\r\n\r\n",
+        b"PUT /records/big HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer 0123456789abcdef-token\r\nContent-Length: 50000000\r\n\r\n",
     );
     assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
 
@@ -315,7 +188,9 @@ fn security_rules_hold_and_the_server_keeps_running() {
     let (code, _) = answer(a.post(&format!("{url}/search")).send_bytes(&bomb));
     assert_eq!(code, 422);
 
-    // Server-side paths: only inside the allowed root.
+    // Server-side paths: only inside the allowed root. A path spelled
+    // outside it refuses the whole request; one leading out through a
+    // symlink fails its record, unread.
     let batch = |records: &str| {
         answer(
             a.post(&format!("{url}/records:batch"))
@@ -327,12 +202,18 @@ fn security_rules_hold_and_the_server_keeps_running() {
     for bad in [
         r#"{"records":[{"id":"t","path":"../outside.jpg"}]}"#.to_string(),
         format!(r#"{{"records":[{{"id":"t","path":"{}"}}]}}"#, s(&outside)),
-        r#"{"records":[{"id":"t","path":"link.jpg"}]}"#.to_string(),
         r#"{"records":[{"id":"t","path":"/etc/passwd"}]}"#.to_string(),
     ] {
         let (code, v) = batch(&bad);
         assert_eq!(code, 400, "{bad}: {v}");
     }
+    let (code, v) = batch(r#"{"records":[{"id":"t","path":"link.jpg"}]}"#);
+    assert_eq!((code, v["added"].as_u64()), (200, Some(0)), "{v}");
+    assert_eq!(
+        v["failed"][0]["reason"],
+        mmindex::features::file::NOT_INSIDE,
+        "{v}"
+    );
     assert_eq!(answer(a.get(&format!("{url}/records/t")).call()).0, 404);
     let (code, v) = batch(r#"{"records":[{"id":"t","path":"#);
     assert_eq!(code, 400, "{v}");

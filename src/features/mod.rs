@@ -6,6 +6,7 @@
 pub mod augment;
 mod binary;
 mod decode;
+pub mod file;
 mod sift;
 mod threads;
 
@@ -18,12 +19,21 @@ use crate::config::Feature;
 use crate::error::{Error, Result};
 
 pub(crate) use decode::ImageLimits;
+pub use file::read_file;
 
 /// Where an image comes from.
 #[derive(Debug, Clone)]
 pub enum ImageInput {
     /// A file on disk.
     Path(PathBuf),
+    /// A file that must lie inside `root` once symlinks are resolved: read
+    /// by [`file::read_within`], which checks the descriptor it reads.
+    Within {
+        /// The folder the file must lie in.
+        root: PathBuf,
+        /// The file: absolute, or relative to `root`.
+        path: PathBuf,
+    },
     /// Encoded image bytes (JPEG, PNG, ...), as they would be on disk.
     Bytes(Vec<u8>),
 }
@@ -33,8 +43,22 @@ impl ImageInput {
     pub fn display_path(&self) -> PathBuf {
         match self {
             ImageInput::Path(p) => p.clone(),
+            ImageInput::Within { root, path } => file::join_within(root, path),
             ImageInput::Bytes(_) => PathBuf::from("<bytes>"),
         }
+    }
+
+    /// The encoded bytes: a file's read under `max_file_bytes`, or the
+    /// bytes given.
+    pub fn read(&self, max_file_bytes: u64) -> Result<std::borrow::Cow<'_, [u8]>> {
+        use std::borrow::Cow;
+        Ok(match self {
+            ImageInput::Path(p) => Cow::Owned(read_file(p, max_file_bytes)?),
+            ImageInput::Within { root, path } => {
+                Cow::Owned(file::read_within(root, path, max_file_bytes)?)
+            }
+            ImageInput::Bytes(b) => Cow::Borrowed(b),
+        })
     }
 }
 
@@ -120,6 +144,9 @@ pub struct ExtractParams {
     pub min_features: u32,
     /// Decoded images above this many pixels are refused before decoding.
     pub max_pixels: u64,
+    /// Image files larger than this many bytes are refused before reading
+    /// (see [`RunOptions::max_file_bytes`](crate::RunOptions::max_file_bytes)).
+    pub max_file_bytes: u64,
 }
 
 impl From<&crate::config::IndexConfig> for ExtractParams {
@@ -130,6 +157,7 @@ impl From<&crate::config::IndexConfig> for ExtractParams {
             max_features: c.max_features,
             min_features: c.min_features,
             max_pixels: c.max_pixels,
+            max_file_bytes: crate::config::DEFAULT_MAX_FILE_BYTES,
         }
     }
 }
@@ -140,21 +168,8 @@ impl From<&crate::config::IndexConfig> for ExtractParams {
 /// An image that yields no keypoints even at the lowest thresholds is not an
 /// error: it gives empty [`Features`], stored as an empty record.
 pub fn extract(input: &ImageInput, params: &ExtractParams) -> Result<Features> {
-    match input {
-        ImageInput::Path(p) => extract_encoded(&read_file(p)?, p, params),
-        ImageInput::Bytes(b) => extract_encoded(b, Path::new("<bytes>"), params),
-    }
-}
-
-/// Reads an image file's bytes; a directory or an unreadable file is an
-/// [`Error::Image`] naming it.
-pub fn read_file(path: &Path) -> Result<Vec<u8>> {
-    let meta =
-        std::fs::metadata(path).map_err(|e| Error::image(path, format!("cannot read: {e}")))?;
-    if meta.is_dir() {
-        return Err(Error::image(path, "is a directory, not an image"));
-    }
-    std::fs::read(path).map_err(|e| Error::image(path, format!("cannot read: {e}")))
+    let bytes = input.read(params.max_file_bytes)?;
+    extract_encoded(&bytes, &input.display_path(), params)
 }
 
 /// Decodes and describes encoded image bytes; `path` names them in errors.

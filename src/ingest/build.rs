@@ -204,7 +204,10 @@ impl IndexWriter {
         sources: Vec<(u64, Source)>,
         cfg: &IndexConfig,
     ) -> Result<Trained> {
-        let params = ExtractParams::from(cfg);
+        let params = ExtractParams {
+            max_file_bytes: self.opts.max_file_bytes,
+            ..ExtractParams::from(cfg)
+        };
         let budget = self.opts.memory_budget();
         let dir = self.inner.store.path().to_path_buf();
         // Half the budget bounds the training sample (and k-means' copy of it).

@@ -114,20 +114,9 @@ fn process(
     params: &ExtractParams,
     codebook: Option<&Codebook>,
 ) -> Result<Item> {
-    let (bytes, path);
-    let bytes: &[u8] = match input {
-        ImageInput::Path(p) => {
-            bytes = features::read_file(p)?;
-            path = p.clone();
-            &bytes
-        }
-        ImageInput::Bytes(b) => {
-            path = PathBuf::from("<bytes>");
-            b
-        }
-    };
-    let hash = content_hash(bytes);
-    let features = features::extract_encoded(bytes, &path, params)?;
+    let bytes = input.read(params.max_file_bytes)?;
+    let hash = content_hash(&bytes);
+    let features = features::extract_encoded(&bytes, &input.display_path(), params)?;
     let words = match codebook {
         Some(cb) => Some(cb.quantize(&features.descriptors)?),
         None => None,

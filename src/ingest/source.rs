@@ -28,6 +28,26 @@ impl Source {
         }
     }
 
+    /// A record whose image is a file that must lie inside `root` once every
+    /// symlink is resolved (`path` is relative to `root`, or absolute). The
+    /// file is opened once, and the check and the read use that descriptor,
+    /// so a symlink swapped meanwhile cannot lead the read out of the root;
+    /// a path that cannot be read inside the root fails its record with
+    /// [`features::file::NOT_INSIDE`](crate::features::file::NOT_INSIDE).
+    pub fn path_within(
+        id: impl Into<RecordId>,
+        root: impl Into<PathBuf>,
+        path: impl Into<PathBuf>,
+    ) -> Source {
+        Source {
+            id: id.into(),
+            input: ImageInput::Within {
+                root: root.into(),
+                path: path.into(),
+            },
+        }
+    }
+
     /// A record whose image is in memory.
     pub fn bytes(id: impl Into<RecordId>, bytes: impl Into<Vec<u8>>) -> Source {
         Source {

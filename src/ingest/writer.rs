@@ -10,7 +10,7 @@ use super::pipeline::{extract_batches, Extracted};
 use super::{AddReport, NoProgress, Progress, RecordError, Source};
 use crate::config::RunOptions;
 use crate::error::{Error, Result};
-use crate::features::ImageInput;
+use crate::features::{ExtractParams, ImageInput};
 use crate::index::{Active, Inner};
 use crate::search::weights;
 use crate::store::codec::MAX_RECORD_ID;
@@ -73,9 +73,13 @@ impl IndexWriter {
         let active = self.inner.active()?.ok_or(Error::NoCodebook)?;
         let mut report = AddReport::default();
         self.progress.start("add", sources.len() as u64);
+        let params = ExtractParams {
+            max_file_bytes: self.opts.max_file_bytes,
+            ..active.params
+        };
         let rx = extract_batches(
             sources,
-            active.params,
+            params,
             Some(Arc::new(active.codebook.clone())),
             self.workers(),
             self.opts.batch_size,
@@ -280,7 +284,7 @@ impl IndexWriter {
 /// The bytes stored as a record's source: its path, or nothing.
 pub(super) fn source_bytes(input: &ImageInput) -> Vec<u8> {
     match input {
-        ImageInput::Path(p) => path_bytes(p),
+        ImageInput::Path(_) | ImageInput::Within { .. } => path_bytes(&input.display_path()),
         ImageInput::Bytes(_) => Vec::new(),
     }
 }

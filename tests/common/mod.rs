@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod rng;
+pub mod server;
 
 use std::path::{Path, PathBuf};
 
@@ -93,4 +94,32 @@ pub fn word_answers(
         }
     }
     out
+}
+
+/// Until `stop`, makes `entry` in turn a hard link to `inside` (a regular
+/// file where a path check resolving it finds it) and a symlink to
+/// `outside`, each time atomically (a new entry renamed over it), pausing
+/// `pause` between changes. Returns how many changes it made.
+#[cfg(unix)]
+pub fn swap_until(
+    stop: &std::sync::atomic::AtomicBool,
+    entry: &Path,
+    inside: &Path,
+    outside: &Path,
+    pause: std::time::Duration,
+) -> u64 {
+    let tmp = entry.with_extension("swap-tmp");
+    let mut flips = 0u64;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let _ = std::fs::remove_file(&tmp);
+        if flips.is_multiple_of(2) {
+            std::os::unix::fs::symlink(outside, &tmp).expect("symlink");
+        } else {
+            std::fs::hard_link(inside, &tmp).expect("hard link");
+        }
+        std::fs::rename(&tmp, entry).expect("rename");
+        flips += 1;
+        std::thread::sleep(pause);
+    }
+    flips
 }

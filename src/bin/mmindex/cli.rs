@@ -75,11 +75,35 @@ pub struct ServeArgs {
     /// Largest request body in bytes; larger uploads get 413 unread.
     #[arg(long, default_value_t = 32 << 20)]
     pub max_upload_bytes: usize,
+    /// Seconds a client has to send a request's head (method, path,
+    /// headers): from the connection's start for its first request, from the
+    /// first byte for later ones. A slower client is disconnected.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_secs: u64,
+    /// Seconds a connection may stay open with no request under way and
+    /// nothing received or sent before it is closed.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_secs: u64,
+    /// Connections open at once at most (lowered to fit the open-file
+    /// limit). At the cap, the oldest connection with no request under way
+    /// is closed to let a new one in; if there is none, clients wait to be
+    /// accepted.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+    /// Seconds SIGTERM or ctrl-c waits for requests under way before the
+    /// connections still open are dropped (a write already handed to the
+    /// writer still completes and is flushed before exit).
+    #[arg(long, default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
+    /// Test hook: every search holds its slot this many milliseconds longer,
+    /// so that tests can make searches outlast --timeout-secs.
+    #[arg(long, default_value_t = 0, hide = true)]
+    pub test_search_delay_ms: u64,
     /// Folder that `POST /records:batch` may read images from (off when unset).
     #[arg(long)]
     pub allowed_root: Option<PathBuf>,
     /// Seconds before a request is answered 408 (a write already under way
-    /// still completes).
+    /// still completes; a search keeps its slot until its work ends).
     #[arg(long, default_value_t = 120)]
     pub timeout_secs: u64,
     /// After start, read the most frequent words' posting lists into
@@ -112,6 +136,11 @@ pub struct RunArgs {
     /// Absolute memory cap in bytes (applied after the fraction).
     #[arg(long)]
     pub memory_limit: Option<u64>,
+    /// Largest image file read, in bytes; a larger file fails its record
+    /// unread.
+    #[arg(long, default_value_t = mmindex::config::DEFAULT_MAX_FILE_BYTES,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_file_bytes: u64,
 }
 
 impl RunArgs {
@@ -122,6 +151,7 @@ impl RunArgs {
             batch_size: self.batch_size,
             memory_fraction: self.memory_fraction,
             memory_limit: self.memory_limit,
+            max_file_bytes: self.max_file_bytes,
         }
     }
 }

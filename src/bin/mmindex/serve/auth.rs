@@ -28,7 +28,7 @@ pub async fn require_token(
     let given = req
         .headers()
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
+        .and_then(|v| bearer_credentials(v.as_bytes()));
     match given {
         Some(g) if constant_time_eq(g, token) => next.run(req).await,
         _ => {
@@ -41,6 +41,19 @@ pub async fn require_token(
             r
         }
     }
+}
+
+/// The credentials of an `Authorization: Bearer ...` value. The scheme is
+/// case-insensitive (RFC 9110, 11.1) and separated from the credentials by
+/// one or more spaces.
+pub fn bearer_credentials(value: &[u8]) -> Option<&[u8]> {
+    let space = value.iter().position(|&b| b == b' ')?;
+    let (scheme, rest) = value.split_at(space);
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return None;
+    }
+    let start = rest.iter().position(|&b| b != b' ')?;
+    Some(&rest[start..])
 }
 
 /// Compares without an early exit on the first differing byte, so the time
@@ -57,7 +70,17 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::constant_time_eq;
+    use super::{bearer_credentials, constant_time_eq};
+
+    #[test]
+    fn the_scheme_is_case_insensitive() {
+        for v in ["Bearer tok", "bearer tok", "BEARER tok", "bEaReR   tok"] {
+            assert_eq!(bearer_credentials(v.as_bytes()), Some(&b"tok"[..]), "{v}");
+        }
+        for v in ["Basic tok", "Bearertok", "Bearer", "Bearer ", "Bear tok"] {
+            assert_eq!(bearer_credentials(v.as_bytes()), None, "{v}");
+        }
+    }
 
     #[test]
     fn equal_only_when_identical() {

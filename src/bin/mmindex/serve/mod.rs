@@ -4,15 +4,18 @@
 //! CPU-bound and must not stall the async threads); writes are serialised by
 //! one lock, since an index has one writer at a time. A write answers only
 //! after its batch is flushed, so an acknowledged record survives a crash.
-//! See docs/SERVER.md for the endpoints and the security model.
+//! See docs/SERVER.md for the endpoints, the limits and the security model.
 
 mod auth;
+mod conn;
 mod error;
+mod io;
 mod routes;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,7 +29,9 @@ use crate::cli::ServeArgs;
 pub struct AppState {
     pub index: Index,
     /// Held for the whole of a write: an index has one writer at a time.
-    pub write_lock: Mutex<()>,
+    /// `true` once the server has stopped: a write that had not begun by
+    /// then is refused.
+    pub write_lock: Mutex<bool>,
     pub run: RunOptions,
     /// Bearer token; `None` accepts every request.
     pub token: Option<Vec<u8>>,
@@ -40,8 +45,56 @@ pub struct AppState {
     pub max_upload: usize,
     /// Searches running at once: one per core. A search is CPU-bound
     /// (feature extraction), so more at once only share the cores and
-    /// stretch every one of them; the rest wait in arrival order.
-    pub search_slots: tokio::sync::Semaphore,
+    /// stretch every one of them; the rest wait in arrival order. A search
+    /// holds its slot until its work ends, whether or not its request is
+    /// still waiting for the answer.
+    pub search_slots: Arc<tokio::sync::Semaphore>,
+    pub gauges: Gauges,
+    /// Test hook (`--test-search-delay-ms`): added to every search's work.
+    pub test_search_delay: Duration,
+}
+
+/// Counts shown by `GET /health`.
+#[derive(Default)]
+pub struct Gauges {
+    /// Connections open.
+    pub connections: Arc<AtomicUsize>,
+    /// Searches whose work is running.
+    pub searches_running: AtomicUsize,
+    /// The most searches that ran at once since the start.
+    pub searches_peak: AtomicUsize,
+}
+
+/// File descriptors kept out of the connection cap: the index's files,
+/// images being read, the runtime's own.
+const RESERVED_FDS: u64 = 32;
+
+/// `wanted`, lowered so that open connections cannot exhaust the open-file
+/// limit (an accept failing with EMFILE would leave clients hanging).
+fn connection_cap(wanted: u64) -> usize {
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes into the struct it is given.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0
+            && lim.rlim_cur != libc::RLIM_INFINITY
+        {
+            // rlim_t is not u64 on every platform.
+            #[allow(clippy::unnecessary_cast)]
+            let fit = (lim.rlim_cur as u64).saturating_sub(RESERVED_FDS).max(1);
+            if fit < wanted {
+                eprintln!(
+                    "note: at most {fit} connections at once (the open-file limit is {})",
+                    lim.rlim_cur
+                );
+                return fit as usize;
+            }
+        }
+    }
+    usize::try_from(wanted).unwrap_or(usize::MAX)
 }
 
 pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -81,17 +134,25 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("opening {}", a.index.index.display()))?;
     let state = Arc::new(AppState {
         index,
-        write_lock: Mutex::new(()),
+        write_lock: Mutex::new(false),
         run: a.run.options(),
         token,
         protect_reads: a.protect_reads,
         allowed_root,
         timeout: Duration::from_secs(a.timeout_secs.max(1)),
         max_upload: a.max_upload_bytes,
-        search_slots: tokio::sync::Semaphore::new(
+        search_slots: Arc::new(tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(1, |n| n.get()),
-        ),
+        )),
+        gauges: Gauges::default(),
+        test_search_delay: Duration::from_millis(a.test_search_delay_ms),
     });
+    let limits = conn::Limits {
+        header: Duration::from_secs(a.header_timeout_secs),
+        idle: Duration::from_secs(a.idle_timeout_secs),
+        max_connections: connection_cap(a.max_connections),
+        shutdown_grace: Duration::from_secs(a.shutdown_grace_secs),
+    };
     if a.warm {
         let state = state.clone();
         // Searches are answered meanwhile; a failure only leaves the
@@ -114,6 +175,7 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let open = state.gauges.connections.clone();
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -123,20 +185,24 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         println!("listening on http://{local}");
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("serving")
+        conn::run(listener, app, limits, open, shutdown_signal()).await;
+        anyhow::Ok(())
     })?;
-    // In-flight requests have finished; their writes were flushed already.
+    // Every connection is closed. A write handed to the writer before then
+    // may still be running on the blocking pool, its connection gone: wait
+    // for it (it holds the lock), and refuse any that had not begun.
+    *state.write_lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
     state.index.flush()?;
+    // Searches still running hold nothing to keep: do not wait for them.
+    runtime.shutdown_background();
     eprintln!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 
-/// Resolves on ctrl-c or SIGTERM. Graceful shutdown then stops accepting
-/// connections and waits for requests in flight, so a write that started
-/// either finishes (and is acknowledged) or never began.
+/// Resolves on ctrl-c or SIGTERM. The server then stops accepting
+/// connections and waits for requests under way (at most
+/// `--shutdown-grace-secs`), so a write either finishes (and is flushed,
+/// acknowledged if its connection is still open) or never begins.
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -3,6 +3,7 @@
 //! stall every connection on an async thread.
 
 use std::path::{Component, Path as FsPath, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,7 +19,7 @@ use mmindex::{AddReport, SearchMode, SearchOptions, Source};
 use serde::{Deserialize, Serialize};
 
 use super::auth::require_token;
-use super::error::ApiError;
+use super::error::{json_errors, ApiError};
 use super::AppState;
 use crate::commands::{json_hits, stats_json};
 
@@ -37,11 +38,20 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/records/{*id}",
             get(get_record).put(put_record).delete(delete_record),
         )
+        .route("/records/", get(empty_id).put(empty_id).delete(empty_id))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        // Outermost last: the token is checked before anything else is
+        // said about the request (a caller without it does not learn the
+        // upload cap), and every error answer leaves as JSON.
         .layer(middleware::from_fn_with_state(state.clone(), time_limit))
         .layer(middleware::from_fn_with_state(state.clone(), upload_cap))
+        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .layer(middleware::from_fn(json_errors))
         .with_state(state)
+}
+
+async fn empty_id() -> ApiError {
+    ApiError::bad_request("the record id is empty")
 }
 
 /// Refuses a declared body over the cap from its headers, before a byte of
@@ -84,8 +94,35 @@ async fn not_found() -> ApiError {
     )
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
+async fn health(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    let g = &state.gauges;
+    Json(serde_json::json!({
+        "status": "ok",
+        "connections": g.connections.load(Ordering::Relaxed),
+        "searches_running": g.searches_running.load(Ordering::Relaxed),
+        "searches_peak": g.searches_peak.load(Ordering::Relaxed),
+    }))
+}
+
+/// A search's work running, counted in the gauges while alive.
+struct Running(Arc<AppState>);
+
+impl Running {
+    fn start(state: Arc<AppState>) -> Running {
+        let g = &state.gauges;
+        let now = g.searches_running.fetch_add(1, Ordering::SeqCst) + 1;
+        g.searches_peak.fetch_max(now, Ordering::SeqCst);
+        Running(state)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0
+            .gauges
+            .searches_running
+            .fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 async fn stats(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
@@ -129,14 +166,21 @@ async fn search(
         return Err(ApiError::bad_request("the body must be the query image"));
     }
     let started = Instant::now();
-    // Closed only at shutdown, which waits for requests in flight anyway.
-    let slots = state.clone();
-    let _slot = slots
+    // The semaphore is never closed. The permit moves into the work itself:
+    // a request answered 408 meanwhile leaves the search running, and its
+    // slot taken until it ends.
+    let slot = state
         .search_slots
-        .acquire()
+        .clone()
+        .acquire_owned()
         .await
         .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
     let hits = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        let _running = Running::start(state.clone());
+        if !state.test_search_delay.is_zero() {
+            std::thread::sleep(state.test_search_delay);
+        }
         let opts = SearchOptions {
             top_k,
             mode,
@@ -196,12 +240,18 @@ async fn write<T: Send + 'static>(
     state: Arc<AppState>,
     f: impl FnOnce(&mut mmindex::IndexWriter) -> mmindex::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
-    Ok(tokio::task::spawn_blocking(move || {
-        let _one_writer = state.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+    tokio::task::spawn_blocking(move || {
+        let stopped = state.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if *stopped {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is shutting down",
+            ));
+        }
         let mut w = state.index.writer(state.run.clone())?;
-        f(&mut w)
+        Ok(f(&mut w)?)
     })
-    .await??)
+    .await?
 }
 
 async fn put_record(
@@ -211,6 +261,9 @@ async fn put_record(
 ) -> Result<Response, ApiError> {
     check_id(&id)?;
     let body = body?;
+    if body.is_empty() {
+        return Err(ApiError::bad_request("the body must be the image"));
+    }
     let report = write(state, {
         let id = id.clone();
         move |w| w.add(vec![Source::bytes(id, body.to_vec())])
@@ -276,33 +329,18 @@ struct BatchFailure {
     reason: String,
 }
 
-/// Why a batch path was not resolved.
-enum PathRefusal {
-    /// Outside the allowed root: refuses the whole request.
-    Outside(String),
-    /// Inside the root but unreadable (missing, say): one record fails.
-    Unreadable(String),
-}
-
-/// Resolves `p` against the allowed root and refuses anything outside it,
-/// through `..`, as an absolute path elsewhere, or through a symlink.
-fn resolve(root: &FsPath, p: &FsPath) -> Result<PathBuf, PathRefusal> {
+/// Refuses a path that names a place outside the root by its very
+/// spelling: a `..` component, or an absolute path elsewhere. Where a path
+/// leads through symlinks is checked when the file is read, on the
+/// descriptor read (`Source::path_within`).
+fn check_spelling(root: &FsPath, p: &FsPath) -> Result<(), String> {
     if p.components().any(|c| c == Component::ParentDir) {
-        return Err(PathRefusal::Outside("`..` is not allowed in paths".into()));
+        return Err("`..` is not allowed in paths".into());
     }
     if p.is_absolute() && !p.starts_with(root) {
-        return Err(PathRefusal::Outside("outside the allowed root".into()));
+        return Err("outside the allowed root".into());
     }
-    // Canonical form resolves symlinks: a link inside the root that points
-    // outside it is refused too.
-    let real = root
-        .join(p)
-        .canonicalize()
-        .map_err(|e| PathRefusal::Unreadable(format!("cannot read: {e}")))?;
-    if !real.starts_with(root) {
-        return Err(PathRefusal::Outside("outside the allowed root".into()));
-    }
-    Ok(real)
+    Ok(())
 }
 
 async fn batch(
@@ -326,33 +364,29 @@ async fn batch(
             "at most {MAX_BATCH} records per batch"
         )));
     }
-    // Any path outside the root refuses the whole request before anything is
-    // read: a batch is either allowed or not.
+    // A path spelled outside the root refuses the whole request before
+    // anything is read: a batch is either allowed or not.
     let mut sources = Vec::with_capacity(req.records.len());
-    let mut failed = Vec::new();
     for r in req.records {
         check_id(&r.id)?;
-        match resolve(&root, &r.path) {
-            Ok(p) => sources.push(Source::path(r.id, p)),
-            Err(PathRefusal::Outside(reason)) => {
-                return Err(ApiError::bad_request(format!(
-                    "{}: {reason}",
-                    r.path.display()
-                )))
-            }
-            Err(PathRefusal::Unreadable(reason)) => failed.push(BatchFailure {
-                id: r.id,
-                path: r.path.display().to_string(),
-                reason,
-            }),
+        if let Err(reason) = check_spelling(&root, &r.path) {
+            return Err(ApiError::bad_request(format!(
+                "{}: {reason}",
+                r.path.display()
+            )));
         }
+        sources.push(Source::path_within(r.id, root.clone(), r.path));
     }
     let report: AddReport = write(state, move |w| w.add(sources)).await?;
-    failed.extend(report.failed.iter().map(|f| BatchFailure {
-        id: f.id.to_string_lossy(),
-        path: f.path.display().to_string(),
-        reason: f.reason.clone(),
-    }));
+    let failed: Vec<BatchFailure> = report
+        .failed
+        .iter()
+        .map(|f| BatchFailure {
+            id: f.id.to_string_lossy(),
+            path: f.path.display().to_string(),
+            reason: f.reason.clone(),
+        })
+        .collect();
     Ok(Json(serde_json::json!({
         "added": report.added,
         "replaced": report.replaced,
