@@ -6,6 +6,7 @@
 pub mod augment;
 mod binary;
 mod decode;
+mod probe;
 mod sift;
 mod threads;
 
@@ -18,6 +19,7 @@ use crate::config::Feature;
 use crate::error::{Error, Result};
 
 pub(crate) use decode::ImageLimits;
+pub use probe::{Block, ImageFormat, ImageHeader};
 
 /// Where an image comes from.
 #[derive(Debug, Clone)]
@@ -155,6 +157,18 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
         return Err(Error::image(path, "is a directory, not an image"));
     }
     std::fs::read(path).map_err(|e| Error::image(path, format!("cannot read: {e}")))
+}
+
+/// Reads the header of encoded image bytes without decoding them: the
+/// format, and the size its decoder will allocate. `path` names the bytes
+/// in errors.
+///
+/// Bytes that are not one of the decoded formats, or whose header cannot be
+/// read the way its decoder reads it, give [`Error::Image`]; no bytes make
+/// it panic. [`extract_encoded`] applies `max_pixels` to this header before
+/// any pixel is allocated.
+pub fn read_header(bytes: &[u8], path: &Path) -> Result<ImageHeader> {
+    probe::probe(bytes).map_err(|r| Error::image(path, r.to_string()))
 }
 
 /// Decodes and describes encoded image bytes; `path` names them in errors.

@@ -1,6 +1,7 @@
 //! Shared helpers of the integration tests.
 #![allow(dead_code)]
 
+pub mod bombs;
 pub mod rng;
 
 use std::path::{Path, PathBuf};
