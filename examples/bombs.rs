@@ -65,7 +65,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "jp2-20000x15000.jp2",
             bombs::jp2((20000, 15000), (20000, 15000)),
         ),
-        ("j2k-4000x4000.j2k", bombs::j2k_blank(4000, 4000)),
         (
             "jp2-ihdr-100-siz-20000x15000.jp2",
             bombs::jp2((100, 100), (20000, 15000)),
@@ -76,6 +75,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "png-ztxt-150x8MB.png",
             bombs::png_text_bomb(&png, 150, 7_900_000),
         ),
+        ("png-20000x15000.png", bombs::png_blank(20000, 15000)),
+        // Within the limit: the memory one decode of 64 Mpx takes, per format.
+        ("64mpx.webp", bombs::webp_lossless(8000, 8000)),
+        ("64mpx.tiff", bombs::tiff_g4(8000, 8000)),
+        ("64mpx.jpg", bombs::jpeg_resized(&jpeg, 8000, 8000)),
+        ("64mpx.png", bombs::png_blank(8000, 8000)),
+        ("64mpx.bmp", bombs::bmp_rle8(8000, 8000)),
+        ("64mpx.j2k", bombs::j2k_blank(8000, 8000)),
     ];
     for (name, bytes) in files {
         std::fs::write(out.join(name), &bytes)?;

@@ -413,7 +413,7 @@ pub fn bmp_rle8(w: i32, h: i32) -> Vec<u8> {
 /// data, each of which inflates to `text` bytes. libpng inflates and keeps
 /// every one.
 pub fn png_text_bomb(png: &[u8], chunks: usize, text: usize) -> Vec<u8> {
-    let z = zlib_run(text);
+    let z = zlib_run(b'a', text);
     let mut out = png[..33].to_vec();
     for i in 0..chunks {
         let mut body = b"zTXt".to_vec();
@@ -428,9 +428,9 @@ pub fn png_text_bomb(png: &[u8], chunks: usize, text: usize) -> Vec<u8> {
     out
 }
 
-/// A zlib stream inflating to `n` bytes of `a` (n >= 1): one fixed-Huffman
-/// block of a literal and then matches at distance 1.
-fn zlib_run(n: usize) -> Vec<u8> {
+/// A zlib stream inflating to `n` bytes `byte` (n >= 1): one
+/// fixed-Huffman block of a literal and then matches at distance 1.
+fn zlib_run(byte: u8, n: usize) -> Vec<u8> {
     let mut b = LsbBits::default();
     b.put(1, 1); // final block
     b.put(1, 2); // fixed Huffman codes
@@ -439,7 +439,14 @@ fn zlib_run(n: usize) -> Vec<u8> {
         let rev = (0..len).fold(0, |acc, i| acc | (((code >> i) & 1) << (len - 1 - i)));
         b.put(rev, len);
     };
-    put_rev(&mut b, 0x30 + u32::from(b'a'), 8); // literal 'a'
+    let literal = |b: &mut LsbBits| {
+        if byte < 144 {
+            put_rev(b, 0x30 + u32::from(byte), 8);
+        } else {
+            put_rev(b, 0x190 + u32::from(byte) - 144, 9);
+        }
+    };
+    literal(&mut b);
     let mut left = n - 1;
     while left >= 3 {
         let len = left.min(258);
@@ -462,7 +469,7 @@ fn zlib_run(n: usize) -> Vec<u8> {
         left -= len;
     }
     for _ in 0..left {
-        put_rev(&mut b, 0x30 + u32::from(b'a'), 8);
+        literal(&mut b);
     }
     put_rev(&mut b, 0, 7); // end of block
     let mut out = vec![0x78, 0x01];
@@ -470,7 +477,7 @@ fn zlib_run(n: usize) -> Vec<u8> {
     let adler = {
         let (mut a, mut s) = (1u64, 0u64);
         for _ in 0..n {
-            a = (a + u64::from(b'a')) % 65521;
+            a = (a + u64::from(byte)) % 65521;
             s = (s + a) % 65521;
         }
         ((s << 16) | a) as u32
@@ -541,6 +548,20 @@ pub fn png_resized(png: &[u8], w: u32, h: u32) -> Vec<u8> {
     out[20..24].copy_from_slice(&h.to_be_bytes());
     let crc = crc32(&out[12..29]);
     out[29..33].copy_from_slice(&crc.to_be_bytes());
+    out
+}
+
+/// An 8-bit grey PNG of `w`×`h`, all black, its image data one run of
+/// zeros: about 1/160 of a byte per pixel.
+pub fn png_blank(w: u32, h: u32) -> Vec<u8> {
+    let z = zlib_run(0, (w as usize + 1) * h as usize);
+    let mut out = png_header(w, h);
+    let mut idat = b"IDAT".to_vec();
+    idat.extend_from_slice(&z);
+    out.extend_from_slice(&((idat.len() - 4) as u32).to_be_bytes());
+    out.extend_from_slice(&idat);
+    out.extend_from_slice(&crc32(&idat).to_be_bytes());
+    out.extend_from_slice(b"\0\0\0\0IEND\xaeB`\x82");
     out
 }
 
