@@ -388,6 +388,9 @@ fn lying_headers_decode_at_their_declared_size() {
         Ok(size) => assert_eq!(size, (64, 64)),
         Err(e) => assert!(e.contains("not a decodable image"), "{e}"),
     }
+    let mut long_bmp = bombs::bmp_core(64, 48);
+    long_bmp.resize(long_bmp.len() + (1 << 20), 0x80);
+    assert_eq!(decoded("long.bmp", &long_bmp), Ok((64, 48)));
     // Headers read the way the decoders read them: a 16-bit OS/2 bitmap
     // header, markers libjpeg skips.
     assert_eq!(
