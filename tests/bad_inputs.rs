@@ -259,3 +259,252 @@ fn empty_folder_and_index_states() {
     ));
     assert!(not_index.join("notes.txt").exists());
 }
+
+/// A small JPEG (26×26, colour) and a PNG of a photo, as OpenCV writes them.
+fn small_jpeg_and_png() -> (Vec<u8>, Vec<u8>) {
+    let photo = std::fs::read(&good()[0]).expect("photo");
+    let region = mmindex::augment::Transform::Region {
+        x: 0.4,
+        y: 0.4,
+        w: 0.05,
+        h: 0.05,
+    };
+    let small = mmindex::augment::apply(&photo, region).expect("crop");
+    let jpeg = mmindex::augment::apply(&small, mmindex::augment::Transform::Jpeg(90)).expect("jpg");
+    let png =
+        mmindex::augment::apply(&photo, mmindex::augment::Transform::Scale(1.0)).expect("png");
+    (jpeg, png)
+}
+
+#[test]
+fn decompression_bombs_and_unprobed_headers_are_refused() {
+    use common::bombs;
+    let dir = tempfile::tempdir().expect("temp");
+    let index = index(dir.path());
+    let (jpeg, png) = small_jpeg_and_png();
+    let over = "20000x15000 pixels exceeds the limit";
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "lossless.webp",
+            bombs::webp_lossless(16000, 16000),
+            "16000x16000 pixels exceeds the limit",
+        ),
+        (
+            "lossy.webp",
+            bombs::webp_lossy_header(16383, 16383),
+            "16383x16383 pixels exceeds the limit",
+        ),
+        ("g4.tiff", bombs::tiff_g4(20000, 15000), over),
+        (
+            "tem.jpg",
+            bombs::jpeg_tem_fake_frame(&jpeg, 20000, 15000),
+            over,
+        ),
+        (
+            "garbage.jpg",
+            bombs::jpeg_garbage_before_frame(&jpeg, 20000, 15000),
+            over,
+        ),
+        (
+            "tiles.tiff",
+            bombs::tiff_tiled(100, 100, 16384, 16384),
+            "16384x16384 tiles",
+        ),
+        (
+            "strips.tiff",
+            bombs::tiff_strips(100, 100, 4_000_000),
+            "100x4000000 strips",
+        ),
+        ("blank.j2k", bombs::j2k_blank(20000, 15000), over),
+        (
+            "blank.jp2",
+            bombs::jp2((20000, 15000), (20000, 15000)),
+            over,
+        ),
+        (
+            "small-ihdr.jp2",
+            bombs::jp2((100, 100), (20000, 15000)),
+            over,
+        ),
+        ("big.pgm", bombs::pgm(20000, 15000, 4096), over),
+        ("rle.bmp", bombs::bmp_rle8(20000, 15000), over),
+        (
+            "text.png",
+            bombs::png_text_bomb(&png, 64, 7_900_000),
+            "compressed metadata",
+        ),
+        (
+            "canvas.webp",
+            bombs::webp_extended((64, 64), (16000, 16000), 0),
+            "differs from its frame",
+        ),
+        (
+            "animated.webp",
+            bombs::webp_extended((64, 64), (64, 64), 0x02),
+            "animated WebP",
+        ),
+        ("image.gif", bombs::gif_header(64, 64), "GIF"),
+    ];
+    let mut wrong = Vec::new();
+    for (name, bytes, reason) in cases {
+        let r = add(&index, Source::bytes(name, bytes));
+        match r.failed.first() {
+            Some(f) if f.reason.contains(reason) => {}
+            Some(f) => wrong.push(format!("{name}: expected `{reason}`, got `{}`", f.reason)),
+            None => wrong.push(format!("{name}: expected `{reason}`, got {r:?}")),
+        }
+        assert!(!index.contains(name).expect("contains") || !wrong.is_empty());
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    still_healthy(&index);
+}
+
+#[test]
+fn lying_headers_decode_at_their_declared_size() {
+    use common::bombs;
+    use mmindex::features::{extract_encoded, ExtractParams};
+    let (jpeg, png) = small_jpeg_and_png();
+    let (jw, jh) = bombs::jpeg_size(&jpeg);
+    let params = ExtractParams::from(&mmindex::IndexConfig::default());
+    let decoded = |name: &str, bytes: &[u8]| {
+        extract_encoded(bytes, Path::new(name), &params)
+            .map(|f| f.size)
+            .map_err(|e| e.to_string())
+    };
+    // OpenCV decodes the first page only.
+    assert_eq!(
+        decoded(
+            "pages.tiff",
+            &bombs::tiff_two_pages((100, 100), (20000, 15000))
+        ),
+        Ok((100, 100))
+    );
+    // Extra pixel data beyond the header's size is never read.
+    assert_eq!(
+        decoded("long.pgm", &bombs::pgm(10, 10, 1 << 20)),
+        Ok((10, 10))
+    );
+    match decoded("ihdr.png", &bombs::png_resized(&png, 64, 64)) {
+        Ok(size) => assert_eq!(size, (64, 64)),
+        Err(e) => assert!(e.contains("not a decodable image"), "{e}"),
+    }
+    let mut long_bmp = bombs::bmp_core(64, 48);
+    long_bmp.resize(long_bmp.len() + (1 << 20), 0x80);
+    assert_eq!(decoded("long.bmp", &long_bmp), Ok((64, 48)));
+    // Headers read the way the decoders read them: a 16-bit OS/2 bitmap
+    // header, markers libjpeg skips.
+    assert_eq!(
+        decoded("core.bmp", &bombs::bmp_core(100, 80)),
+        Ok((100, 80))
+    );
+    let jsize = (u32::from(jw), u32::from(jh));
+    assert_eq!(
+        decoded("rst.jpg", &bombs::jpeg_rst_after_soi(&jpeg)),
+        Ok(jsize)
+    );
+    assert_eq!(
+        decoded("junk.jpg", &bombs::jpeg_garbage_before_frame(&jpeg, jw, jh)),
+        Ok(jsize)
+    );
+    assert_eq!(
+        decoded("tem.jpg", &bombs::jpeg_tem_fake_frame(&jpeg, jw, jh)),
+        Ok(jsize)
+    );
+    assert_eq!(
+        decoded("small.webp", &bombs::webp_lossless(64, 48)),
+        Ok((64, 48))
+    );
+    assert_eq!(decoded("small.tiff", &bombs::tiff_g4(64, 48)), Ok((64, 48)));
+}
+
+/// Sizes from one pixel up to 40, in both orientations, plus thin images
+/// that downscaling to `max_side` makes one pixel wide.
+const TINY: [(u32, u32); 19] = [
+    (1, 1),
+    (1, 2),
+    (2, 1),
+    (1, 40),
+    (40, 1),
+    (2, 2),
+    (3, 3),
+    (4, 4),
+    (5, 5),
+    (5, 40),
+    (40, 5),
+    (6, 6),
+    (7, 3),
+    (8, 8),
+    (16, 16),
+    (31, 31),
+    (40, 40),
+    (2, 1500),
+    (1500, 2),
+];
+
+/// Every tiny image is stored (as an empty record unless the detector finds
+/// keypoints); 1-pixel-wide or -high images are always empty.
+fn tiny_images_are_records(feature: mmindex::Feature) {
+    let dir = tempfile::tempdir().expect("temp");
+    let index = Index::builder()
+        .feature(feature)
+        .words(50)
+        .open(dir.path().join("idx"))
+        .expect("create");
+    let mut w = index.writer(RunOptions::default()).expect("writer");
+    let sources = good()
+        .into_iter()
+        .map(|p| Source::path(common::photo_id(&p), p))
+        .collect();
+    w.build(sources).expect("build");
+    let seed = 7;
+    let sources: Vec<Source> = TINY
+        .iter()
+        .map(|&(x, y)| {
+            Source::bytes(
+                format!("{x}x{y}").as_str(),
+                common::bombs::png_texture(x, y, seed),
+            )
+        })
+        .collect();
+    let r = w.add(sources).expect("add");
+    assert!(
+        r.failed.is_empty(),
+        "{feature:?} (texture seed {seed}): {:?}",
+        r.failed
+    );
+    assert_eq!(r.added, TINY.len(), "{feature:?}: {r:?}");
+    for id in ["1x1", "1x2", "2x1", "1x40", "40x1", "2x1500", "1500x2"] {
+        assert!(
+            r.empty.iter().any(|e| e.to_string_lossy() == id),
+            "{feature:?}: {id} not empty: {:?}",
+            r.empty
+        );
+    }
+    drop(w);
+    assert!(index.verify().expect("verify").is_ok());
+}
+
+#[test]
+fn tiny_images_are_records_for_sift() {
+    tiny_images_are_records(mmindex::Feature::Sift);
+}
+
+#[test]
+fn tiny_images_are_records_for_root_sift() {
+    tiny_images_are_records(mmindex::Feature::RootSift);
+}
+
+#[test]
+fn tiny_images_are_records_for_orb() {
+    tiny_images_are_records(mmindex::Feature::Orb);
+}
+
+#[test]
+fn tiny_images_are_records_for_akaze() {
+    tiny_images_are_records(mmindex::Feature::Akaze);
+}
+
+#[test]
+fn tiny_images_are_records_for_brisk() {
+    tiny_images_are_records(mmindex::Feature::Brisk);
+}

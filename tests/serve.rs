@@ -187,6 +187,11 @@ fn security_rules_hold_and_the_server_keeps_running() {
     assert!(v["error"].as_str().unwrap_or("").contains("exceeds"), "{v}");
     let (code, _) = answer(a.post(&format!("{url}/search")).send_bytes(&bomb));
     assert_eq!(code, 422);
+    // 36 bytes of lossless WebP that decode to 16000 × 16000 px.
+    let webp = common::bombs::webp_lossless(16000, 16000);
+    let (code, v) = answer(a.post(&format!("{url}/search")).send_bytes(&webp));
+    assert_eq!(code, 422, "{v}");
+    assert!(v["error"].as_str().unwrap_or("").contains("exceeds"), "{v}");
 
     // Server-side paths: only inside the allowed root. A path spelled
     // outside it refuses the whole request; one leading out through a

@@ -24,6 +24,19 @@ pub(super) fn descriptor_bytes(feature: Feature) -> usize {
     }
 }
 
+/// The shortest image side a detector takes; below it OpenCV fails an
+/// assertion instead of finding nothing. ORB's coarsest pyramid level
+/// (scale 1/1.2^7) rounds a 1-pixel side to 0 pixels, BRISK's coarsest layer
+/// (3 octaves, about 1/6) does so below 6 pixels, and AKAZE's derivative
+/// images have side − 2 pixels. No keypoint fits in such an image anyway
+/// (ORB and AKAZE keep a border around every keypoint).
+fn min_side(feature: Feature) -> i32 {
+    match feature {
+        Feature::Orb | Feature::Akaze => 2,
+        _ => 6,
+    }
+}
+
 pub(super) fn detect(
     image: &Mat,
     feature: Feature,
@@ -33,6 +46,9 @@ pub(super) fn detect(
     let l = usize::from(level).min(3);
     let mut kps = Vector::new();
     let mut desc = Mat::default();
+    if image.cols().min(image.rows()) < min_side(feature) {
+        return Ok((kps, desc));
+    }
     match feature {
         Feature::Orb => {
             let mut orb = ORB::create(

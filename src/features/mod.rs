@@ -7,6 +7,7 @@ pub mod augment;
 mod binary;
 mod decode;
 pub mod file;
+mod probe;
 mod sift;
 mod threads;
 
@@ -20,6 +21,7 @@ use crate::error::{Error, Result};
 
 pub(crate) use decode::ImageLimits;
 pub use file::read_file;
+pub use probe::{Block, ImageFormat, ImageHeader};
 
 /// Where an image comes from.
 #[derive(Debug, Clone)]
@@ -170,6 +172,18 @@ impl From<&crate::config::IndexConfig> for ExtractParams {
 pub fn extract(input: &ImageInput, params: &ExtractParams) -> Result<Features> {
     let bytes = input.read(params.max_file_bytes)?;
     extract_encoded(&bytes, &input.display_path(), params)
+}
+
+/// Reads the header of encoded image bytes without decoding them: the
+/// format, and the size its decoder will allocate. `path` names the bytes
+/// in errors.
+///
+/// Bytes that are not one of the decoded formats, or whose header cannot be
+/// read the way its decoder reads it, give [`Error::Image`]; no bytes make
+/// it panic. [`extract_encoded`] applies `max_pixels` to this header before
+/// any pixel is allocated.
+pub fn read_header(bytes: &[u8], path: &Path) -> Result<ImageHeader> {
+    probe::probe(bytes).map_err(|r| Error::image(path, r.to_string()))
 }
 
 /// Decodes and describes encoded image bytes; `path` names them in errors.

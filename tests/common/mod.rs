@@ -1,6 +1,7 @@
 //! Shared helpers of the integration tests.
 #![allow(dead_code)]
 
+pub mod bombs;
 pub mod rng;
 pub mod server;
 
