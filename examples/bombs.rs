@@ -35,6 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             bombs::webp_lossless(16000, 16000),
         ),
         ("tiff-g4-20000x15000.tiff", bombs::tiff_g4(20000, 15000)),
+        ("jpeg-301-scans.jpg", bombs::jpeg_many_scans(&jpeg, 300)),
         (
             "jpeg-tem-20000x15000.jpg",
             bombs::jpeg_tem_fake_frame(&jpeg, 20000, 15000),

@@ -325,6 +325,19 @@ impl Index {
         })
     }
 
+    /// Closes this handle and, when its open created the index (the
+    /// directory was absent or empty), removes what the open created: for a
+    /// command that created an index and then failed, so that it leaves the
+    /// directory as it found it. Nothing is removed when the index existed
+    /// before, or while other handles to it (clones, searchers, a writer)
+    /// are alive. Returns whether it removed anything.
+    pub fn discard_created(self) -> Result<bool> {
+        match Arc::try_unwrap(self.inner) {
+            Ok(inner) => inner.store.discard_created(),
+            Err(_) => Ok(false),
+        }
+    }
+
     /// Checks the index at `path`, which must not be open, without writing
     /// a byte of it: the checks of [`verify`](Self::verify) run on a copy
     /// (`<dir>.mmindex-verify`, deleted afterwards), so that the storage

@@ -344,6 +344,11 @@ fn decompression_bombs_and_unprobed_headers_are_refused() {
             "animated WebP",
         ),
         ("image.gif", bombs::gif_header(64, 64), "GIF"),
+        (
+            "scans.jpg",
+            bombs::jpeg_many_scans(&jpeg, 300),
+            "301 JPEG scans exceed the limit of 256",
+        ),
     ];
     let mut wrong = Vec::new();
     for (name, bytes, reason) in cases {

@@ -463,6 +463,36 @@ fn hostile_command_lines_are_refused_cleanly() {
         );
         assert!(!target.exists(), "{args:?} left {}", target.display());
     }
+
+    // A build that fails because another process holds the index must not
+    // touch it: it did not create it, even when the directory was absent
+    // when it started and appeared while it waited for the lock.
+    let held_dir = dir.path().join("held");
+    let lock_file = std::fs::File::create(dir.path().join("held.mmindex-lock")).expect("lock file");
+    lock_file.lock().expect("hold the index lock");
+    let child = Command::new(env!("CARGO_BIN_EXE_mmindex"))
+        .args(["build", "--index", s(&held_dir), "--images", s(&images)])
+        .args(["--words", "50"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run mmindex");
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    // The other holder creates its index meanwhile.
+    std::fs::create_dir(&held_dir).expect("mkdir");
+    std::fs::write(held_dir.join("conf"), b"theirs").expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("in use by another process"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        held_dir.join("conf").exists(),
+        "a build refused for the lock removed another holder's index"
+    );
+    drop(lock_file);
 }
 
 #[test]

@@ -279,3 +279,32 @@ fn a_flipped_log_byte_is_reported_without_rewriting_the_index() {
         }
     }
 }
+
+/// An open must not move the commit ledger forward: the count it reads from
+/// `meta` may not be on disk yet (a killed process leaves it in the page
+/// cache), and a ledger ahead of the disk would refuse a healthy index
+/// after a power loss. Only a flush, after syncing sled's log, moves it.
+#[test]
+fn an_open_never_moves_the_ledger_forward() {
+    use mmindex::store::codec::ledger;
+    let dir = tempfile::tempdir().expect("temp");
+    let path = dir.path().join("idx");
+    drop(build(&path));
+    let file = path.join("mmindex-ledger");
+    let n = ledger::decode(&std::fs::read(&file).expect("ledger")).expect("decodes");
+    assert!(n > 1, "{n} commits");
+    std::fs::write(&file, ledger::encode(n - 1)).expect("write");
+    let index = Index::open(&path).expect("a ledger behind meta opens");
+    assert_eq!(
+        ledger::decode(&std::fs::read(&file).expect("ledger")),
+        Ok(n - 1),
+        "the open moved the ledger"
+    );
+    let mut w = index.writer(RunOptions::default()).expect("writer");
+    w.remove(["nothing"]).expect("remove");
+    w.add(vec![Source::path("again", common::photos()[0].clone())])
+        .expect("add");
+    drop(w);
+    let after = ledger::decode(&std::fs::read(&file).expect("ledger")).expect("decodes");
+    assert!(after > n, "a flush left the ledger at {after}");
+}

@@ -11,7 +11,7 @@ use opencv::imgcodecs::{
 use opencv::imgproc::{resize, INTER_AREA};
 use opencv::prelude::*;
 
-use super::probe::{jpeg_is_complete, probe, ImageFormat, ImageHeader};
+use super::probe::{jpeg_scans, probe, ImageFormat, ImageHeader, MAX_JPEG_SCANS};
 use crate::error::{Error, Result};
 
 pub(crate) struct ImageLimits {
@@ -30,11 +30,22 @@ pub(super) fn load_bytes(bytes: &[u8], limits: &ImageLimits, path: &Path) -> Res
         return Err(Error::image(path, why));
     }
     let jpeg = header.format == ImageFormat::Jpeg;
-    if jpeg && !jpeg_is_complete(bytes) {
-        return Err(Error::image(
-            path,
-            "truncated JPEG (no end-of-image marker)",
-        ));
+    if jpeg {
+        match jpeg_scans(bytes) {
+            None => {
+                return Err(Error::image(
+                    path,
+                    "truncated JPEG (no end-of-image marker)",
+                ))
+            }
+            Some(n) if n > MAX_JPEG_SCANS => {
+                return Err(Error::image(
+                    path,
+                    format!("{n} JPEG scans exceed the limit of {MAX_JPEG_SCANS}"),
+                ))
+            }
+            Some(_) => {}
+        }
     }
     // JPEG decoders can downscale by 2, 4 or 8 while decoding, far cheaper
     // than decoding in full and resizing.

@@ -95,6 +95,15 @@ pub(crate) struct Store {
     _lock: Option<Arc<lock::DirLock>>,
     /// The commit ledger ([`ledger`]).
     ledger: ledger::Ledger,
+    /// sled's log file `db`, synced by [`flush`](Store::flush) before the
+    /// ledger moves: sled's own flush syncs the written ranges
+    /// (`sync_file_range`), not the file's size and allocation, which only
+    /// its periodic `fsync` makes durable.
+    log: std::fs::File,
+    /// Whether this open created the index, and whether its directory
+    /// existed (empty) before: what [`discard_created`](Store::discard_created)
+    /// may remove.
+    created: Option<bool>,
     /// Durable commits so far, as stored in `meta`; held across a whole
     /// [`flush`](Store::flush) so that the counter, sled's flush and the
     /// ledger move together.
@@ -220,10 +229,21 @@ impl Store {
             tracing::warn!(path = %path.display(), reason = %why, "the commit ledger is unreadable; it is written anew");
         }
         let ledger = ledger::Ledger::open(path)?;
-        if acknowledged != ledger::Reading::Commits(commits) {
+        let log_path = path.join("db");
+        let log = std::fs::File::open(&log_path).map_err(|e| Error::io(&log_path, e))?;
+        // Never moved forward here: what this process read from `meta` may
+        // not be on disk yet (a crash left it in the page cache), and a
+        // ledger ahead of the disk would refuse a healthy index after a
+        // power loss. The next flush moves it. A new ledger starts from
+        // what is on disk.
+        if matches!(
+            acknowledged,
+            ledger::Reading::Absent | ledger::Reading::Unreadable(_)
+        ) {
+            log.sync_all().map_err(|e| Error::io(&log_path, e))?;
             ledger.record(commits)?;
         }
-        let store = Store {
+        let mut store = Store {
             db,
             meta,
             records,
@@ -233,6 +253,8 @@ impl Store {
             postings_epoch: AtomicU64::new(0),
             _lock: lock,
             ledger,
+            log,
+            created: None,
             commits: std::sync::Mutex::new(commits),
         };
         let config = match store.meta.get(meta::MAGIC)? {
@@ -260,6 +282,7 @@ impl Store {
                     })
                     .map_err(tx_err)?;
                 store.flush()?;
+                store.created = Some(exists);
                 cfg.clone()
             }
             Some(m) => {
@@ -703,9 +726,47 @@ impl Store {
         let next = *commits + 1;
         self.meta.insert(meta::COMMITS, &next.to_be_bytes())?;
         self.db.flush()?;
+        self.log
+            .sync_all()
+            .map_err(|e| Error::io(self.path.join("db"), e))?;
         self.ledger.record(next)?;
         *commits = next;
         Ok(())
+    }
+
+    /// Closes the index and, when this open created it, removes what it
+    /// created (the directory, or its contents when it existed empty),
+    /// under the index's lock, after sled has finished writing: for a
+    /// command that created an index and then failed. Returns whether it
+    /// removed anything.
+    pub(crate) fn discard_created(self) -> Result<bool> {
+        let Some(existed) = self.created else {
+            return Ok(false);
+        };
+        let path = self.path.clone();
+        let lock = self._lock.clone();
+        drop(self);
+        // sled's background thread may still be writing; its lock on `db`
+        // goes only when it has finished.
+        let log = lock::hold_sled_log(&path, LOCK_WAIT)?;
+        let removed = if existed {
+            std::fs::read_dir(&path).and_then(|entries| {
+                entries.into_iter().try_for_each(|e| {
+                    let p = e?.path();
+                    if p.is_dir() {
+                        std::fs::remove_dir_all(p)
+                    } else {
+                        std::fs::remove_file(p)
+                    }
+                })
+            })
+        } else {
+            std::fs::remove_dir_all(&path)
+        };
+        drop(log);
+        drop(lock);
+        removed.map_err(|e| Error::io(&path, e))?;
+        Ok(true)
     }
 
     /// Raw access for tests that damage an index on purpose.
@@ -720,8 +781,10 @@ impl Store {
 pub(crate) fn lost_commits(path: &Path, found: u64, acknowledged: u64) -> String {
     format!(
         "{} holds {found} of the {acknowledged} commits it acknowledged: sled's recovery \
-         discarded the end of its log, as it does past an entry it cannot read",
-        path.display()
+         discarded the end of its log, as it does past an entry it cannot read (to open what \
+         is left and accept the loss, delete {})",
+        path.display(),
+        path.join(ledger::FILE).display()
     )
 }
 

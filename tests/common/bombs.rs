@@ -300,6 +300,25 @@ pub fn jpeg_garbage_before_frame(jpeg: &[u8], w: u16, h: u16) -> Vec<u8> {
     out
 }
 
+/// `jpeg` with `extra` more scans before its end-of-image marker, each a
+/// scan header for one coefficient of one component and one byte of data:
+/// the shape of a progressive file that makes libjpeg pass over the whole
+/// frame once per scan.
+pub fn jpeg_many_scans(jpeg: &[u8], extra: usize) -> Vec<u8> {
+    let eoi = jpeg
+        .windows(2)
+        .rposition(|w| w == [0xFF, 0xD9])
+        .expect("an end-of-image marker");
+    let mut out = jpeg[..eoi].to_vec();
+    for _ in 0..extra {
+        out.extend_from_slice(&[
+            0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x01, 0x01, 0x00, 0x00,
+        ]);
+    }
+    out.extend_from_slice(&jpeg[eoi..]);
+    out
+}
+
 /// A standalone restart marker (no length) right after SOI, then `jpeg`.
 pub fn jpeg_rst_after_soi(jpeg: &[u8]) -> Vec<u8> {
     let mut out = vec![0xFF, 0xD8, 0xFF, 0xD3];

@@ -9,6 +9,10 @@ use clap::{Args, Parser, Subcommand};
 /// bounds the cost of one query.
 pub const MAX_RESULTS: usize = 10_000;
 
+/// Longest of the server's timeouts, in seconds (a day): deadlines are
+/// instants, and one far in the future would overflow.
+const MAX_SECS: u64 = 86_400;
+
 /// A parser of integers in `lo..=hi`: clap then refuses anything else as a
 /// usage error (exit 2) naming the range.
 fn bounded(lo: usize, hi: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
@@ -78,11 +82,11 @@ pub struct ServeArgs {
     /// Seconds a client has to send a request's head (method, path,
     /// headers): from the connection's start for its first request, from the
     /// first byte for later ones. A slower client is disconnected.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS))]
     pub header_timeout_secs: u64,
     /// Seconds a connection may stay open with no request under way and
     /// nothing received or sent before it is closed.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS))]
     pub idle_timeout_secs: u64,
     /// Connections open at once at most (lowered to fit the open-file
     /// limit). At the cap, the oldest connection with no request under way
@@ -93,7 +97,7 @@ pub struct ServeArgs {
     /// Seconds SIGTERM or ctrl-c waits for requests under way before the
     /// connections still open are dropped (a write already handed to the
     /// writer still completes and is flushed before exit).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=MAX_SECS))]
     pub shutdown_grace_secs: u64,
     /// Test hook: every search holds its slot this many milliseconds longer,
     /// so that tests can make searches outlast --timeout-secs.
@@ -104,7 +108,7 @@ pub struct ServeArgs {
     pub allowed_root: Option<PathBuf>,
     /// Seconds before a request is answered 408 (a write already under way
     /// still completes; a search keeps its slot until its work ends).
-    #[arg(long, default_value_t = 120)]
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(0..=MAX_SECS))]
     pub timeout_secs: u64,
     /// After start, read the most frequent words' posting lists into
     /// memory in the background (until the block cache is full), so that

@@ -122,32 +122,51 @@ pub(super) fn frame_size(b: &[u8]) -> Result<(u32, u32), &'static str> {
 /// libjpeg only warns about a truncated file and fills the missing rows with
 /// grey, so truncation must be caught here. Data after the EOI (camera
 /// trailers, appended videos) is allowed.
+#[cfg(test)]
 pub(crate) fn is_complete(b: &[u8]) -> bool {
+    scans(b).is_some()
+}
+
+/// Most scans a JPEG may have. libjpeg passes over every block of the image
+/// once per scan, and neither the pixel limit nor a reduced-size decode
+/// bounds that time: a small progressive file of tens of thousands of
+/// one-coefficient scans over a large frame would hold a core for hours.
+/// Encoders write 1 (baseline) to about 12 (progressive) scans.
+pub(crate) const MAX_SCANS: u32 = 256;
+
+/// The scans of a complete JPEG (up to the end-of-image marker), or `None`
+/// when the data does not reach one (see [`is_complete`]).
+pub(crate) fn scans(b: &[u8]) -> Option<u32> {
     let Ok(mut walk) = Walk::new(b) else {
-        return false;
+        return None;
     };
     let mut i = loop {
         match walk.next_marker() {
             Ok(m) if m.code == SOS => break walk.at,
             Ok(_) => {}
-            Err(_) => return false,
+            Err(_) => return None,
         }
     };
+    let mut scans = 1u32;
     // Entropy-coded data: 0xFF is followed by 0x00 (stuffing), a restart
     // marker, a fill byte, or a real marker (another scan's segments in
     // progressive files).
     while i + 1 < b.len() {
         if b[i] == 0xFF {
             match b[i + 1] {
-                EOI => return true,
+                EOI => return Some(scans),
                 0xFF => i += 1,
+                SOS => {
+                    scans = scans.saturating_add(1);
+                    i += 2;
+                }
                 _ => i += 2,
             }
         } else {
             i += 1;
         }
     }
-    false
+    None
 }
 
 #[cfg(test)]
@@ -164,6 +183,16 @@ mod tests {
         // A fill byte before the EOI.
         let fill = [0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x02, 0x12, 0xFF, 0xFF, 0xD9];
         assert!(is_complete(&fill));
+    }
+
+    #[test]
+    fn scans_are_counted_to_the_end_of_image() {
+        // SOI, SOS (length 2), data, a second SOS, data, EOI.
+        let two = [
+            0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x02, 0x12, 0xFF, 0xDA, 0x00, 0x02, 0x34, 0xFF, 0xD9,
+        ];
+        assert_eq!(scans(&two), Some(2));
+        assert_eq!(scans(&two[..12]), None);
     }
 
     #[test]

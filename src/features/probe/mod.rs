@@ -18,7 +18,7 @@ mod webp;
 
 use std::fmt;
 
-pub(crate) use jpeg::is_complete as jpeg_is_complete;
+pub(crate) use jpeg::{scans as jpeg_scans, MAX_SCANS as MAX_JPEG_SCANS};
 
 /// The image formats handed to OpenCV, recognised by their signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -40,31 +40,20 @@ pub fn build(a: BuildArgs, train_only: bool) -> anyhow::Result<ExitCode> {
     a.run.options().validate()?;
     // Walk the folder first: a missing folder must not leave an empty index.
     let (sources, walk_errors) = mmindex::source::folder(&a.images)?;
-    let dir = &a.index.index;
-    let existed = dir.exists();
-    let fresh = !existed || std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none());
-    let result = build_into(&a, feature, sources, walk_errors, train_only);
-    if result.is_err() && fresh {
-        // The index was created by this command and holds nothing: leave
-        // the directory as it was found.
-        let cleaned = if existed {
-            std::fs::read_dir(dir).and_then(|entries| {
-                entries.into_iter().try_for_each(|e| {
-                    let p = e?.path();
-                    if p.is_dir() {
-                        std::fs::remove_dir_all(p)
-                    } else {
-                        std::fs::remove_file(p)
-                    }
-                })
-            })
-        } else {
-            std::fs::remove_dir_all(dir)
-        };
-        if let Err(e) = cleaned {
+    let index = Index::builder()
+        .feature(feature)
+        .words(a.words)
+        .max_side(a.max_side)
+        .open(&a.index.index)
+        .with_context(|| format!("opening {}", a.index.index.display()))?;
+    let result = build_into(&index, &a, feature, sources, walk_errors, train_only);
+    if result.is_err() {
+        // An index this command created holds nothing worth keeping: leave
+        // the directory as it was found. One that existed is never touched.
+        if let Err(e) = index.discard_created() {
             eprintln!(
                 "could not remove the unfinished index {}: {e}",
-                dir.display()
+                a.index.index.display()
             );
         }
     }
@@ -72,18 +61,13 @@ pub fn build(a: BuildArgs, train_only: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn build_into(
+    index: &Index,
     a: &BuildArgs,
     feature: Feature,
     sources: Vec<Source>,
     mut walk_errors: Vec<RecordError>,
     train_only: bool,
 ) -> anyhow::Result<ExitCode> {
-    let index = Index::builder()
-        .feature(feature)
-        .words(a.words)
-        .max_side(a.max_side)
-        .open(&a.index.index)
-        .with_context(|| format!("opening {}", a.index.index.display()))?;
     if index.config().feature != feature {
         anyhow::bail!(
             "{} already uses feature {}; rebuild it to change the feature",
@@ -91,7 +75,7 @@ fn build_into(
             index.config().feature
         );
     }
-    let mut w = writer(&index, &a.run)?;
+    let mut w = writer(index, &a.run)?;
     let started = std::time::Instant::now();
     let failed = if train_only {
         let r = w.train(sources)?;
