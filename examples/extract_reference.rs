@@ -84,7 +84,7 @@ fn main() -> ExitCode {
         .into_iter()
         .filter_map(|s| match s.input {
             mmindex::features::ImageInput::Path(p) => Some(p),
-            mmindex::features::ImageInput::Bytes(_) => None,
+            _ => None,
         })
         .collect();
     let _ = opencv::core::set_num_threads(1);

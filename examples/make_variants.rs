@@ -41,6 +41,7 @@ fn main() -> ExitCode {
         .filter_map(|s| match &s.input {
             mmindex::features::ImageInput::Path(p) => std::fs::read(p).ok(),
             mmindex::features::ImageInput::Bytes(b) => Some(b.clone()),
+            _ => None,
         })
         .collect();
     if bytes.is_empty() {

@@ -82,7 +82,7 @@ pub(super) fn load_bytes(bytes: &[u8], limits: &ImageLimits, path: &Path) -> Res
         .map_err(|e| Error::image(path, format!("cannot resize: {}", e.message)))
 }
 
-fn downscale(img: Mat, max_side: u32) -> opencv::Result<Mat> {
+pub(super) fn downscale(img: Mat, max_side: u32) -> opencv::Result<Mat> {
     let side = img.cols().max(img.rows()) as u32;
     if max_side == 0 || side <= max_side {
         return Ok(img);

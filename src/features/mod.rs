@@ -6,6 +6,7 @@
 pub mod augment;
 mod binary;
 mod decode;
+mod pixels;
 mod sift;
 mod threads;
 
@@ -18,14 +19,18 @@ use crate::config::Feature;
 use crate::error::{Error, Result};
 
 pub(crate) use decode::ImageLimits;
+pub use pixels::{PixelFormat, Pixels};
 
 /// Where an image comes from.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum ImageInput {
     /// A file on disk.
     Path(PathBuf),
     /// Encoded image bytes (JPEG, PNG, ...), as they would be on disk.
     Bytes(Vec<u8>),
+    /// Decoded pixels, described without being encoded again.
+    Pixels(Pixels),
 }
 
 impl ImageInput {
@@ -34,6 +39,7 @@ impl ImageInput {
         match self {
             ImageInput::Path(p) => p.clone(),
             ImageInput::Bytes(_) => PathBuf::from("<bytes>"),
+            ImageInput::Pixels(_) => PathBuf::from("<pixels>"),
         }
     }
 }
@@ -143,7 +149,20 @@ pub fn extract(input: &ImageInput, params: &ExtractParams) -> Result<Features> {
     match input {
         ImageInput::Path(p) => extract_encoded(&read_file(p)?, p, params),
         ImageInput::Bytes(b) => extract_encoded(b, Path::new("<bytes>"), params),
+        ImageInput::Pixels(p) => extract_pixels(p, params),
     }
+}
+
+/// Describes decoded pixels (see [`Pixels`]); errors name them `<pixels>`.
+pub fn extract_pixels(pixels: &Pixels, params: &ExtractParams) -> Result<Features> {
+    let path = Path::new("<pixels>");
+    let limits = ImageLimits {
+        max_side: params.max_side,
+        max_pixels: params.max_pixels,
+    };
+    let image = pixels::to_gray(pixels, &limits, path)?;
+    describe(&image, params)
+        .map_err(|e| Error::image(path, format!("feature extraction failed: {}", e.message)))
 }
 
 /// Reads an image file's bytes; a directory or an unreadable file is an

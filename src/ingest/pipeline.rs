@@ -114,20 +114,20 @@ fn process(
     params: &ExtractParams,
     codebook: Option<&Codebook>,
 ) -> Result<Item> {
-    let (bytes, path);
-    let bytes: &[u8] = match input {
+    let (hash, features) = match input {
         ImageInput::Path(p) => {
-            bytes = features::read_file(p)?;
-            path = p.clone();
-            &bytes
+            let bytes = features::read_file(p)?;
+            (
+                content_hash(&bytes),
+                features::extract_encoded(&bytes, p, params)?,
+            )
         }
-        ImageInput::Bytes(b) => {
-            path = PathBuf::from("<bytes>");
-            b
-        }
+        ImageInput::Bytes(b) => (
+            content_hash(b),
+            features::extract_encoded(b, &PathBuf::from("<bytes>"), params)?,
+        ),
+        ImageInput::Pixels(p) => (content_hash(p.data()), features::extract_pixels(p, params)?),
     };
-    let hash = content_hash(bytes);
-    let features = features::extract_encoded(bytes, &path, params)?;
     let words = match codebook {
         Some(cb) => Some(cb.quantize(&features.descriptors)?),
         None => None,

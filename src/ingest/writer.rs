@@ -281,7 +281,7 @@ impl IndexWriter {
 pub(super) fn source_bytes(input: &ImageInput) -> Vec<u8> {
     match input {
         ImageInput::Path(p) => path_bytes(p),
-        ImageInput::Bytes(_) => Vec::new(),
+        ImageInput::Bytes(_) | ImageInput::Pixels(_) => Vec::new(),
     }
 }
 
