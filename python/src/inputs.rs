@@ -1,0 +1,118 @@
+//! Python values as the library's inputs: images, record sources, words.
+//!
+//! The Python layer (`mmindex/_convert.py`) has already turned NumPy arrays
+//! and Pillow images into pixel tuples and mappings into pairs; here each
+//! value is copied into Rust while the GIL is held, so that the work can
+//! then run without it.
+
+use std::path::PathBuf;
+
+use mmindex::features::ImageInput;
+use mmindex::{PixelFormat, Pixels, Query, Source};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyString, PyTuple};
+
+use crate::errors;
+
+fn pixel_format(name: &str) -> PyResult<PixelFormat> {
+    Ok(match name {
+        "gray" => PixelFormat::Gray,
+        "rgb" => PixelFormat::Rgb,
+        "bgr" => PixelFormat::Bgr,
+        "rgba" => PixelFormat::Rgba,
+        "bgra" => PixelFormat::Bgra,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown pixel format {other:?} (expected gray, rgb, bgr, rgba or bgra)"
+            )))
+        }
+    })
+}
+
+/// An image: a path (`str` or `os.PathLike`), encoded bytes (`bytes`,
+/// `bytearray`), or a pixel tuple `(width, height, format, data)`.
+pub fn image(obj: &Bound<'_, PyAny>) -> PyResult<ImageInput> {
+    let py = obj.py();
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(ImageInput::Bytes(b.as_bytes().to_vec()));
+    }
+    if let Ok(b) = obj.cast::<PyByteArray>() {
+        return Ok(ImageInput::Bytes(b.to_vec()));
+    }
+    if let Ok(t) = obj.cast::<PyTuple>() {
+        let (w, h, format, data): (u32, u32, String, Bound<'_, PyBytes>) = t.extract()?;
+        let p = Pixels::new(w, h, pixel_format(&format)?, data.as_bytes())
+            .map_err(|e| errors::to_py(py, e))?;
+        return Ok(ImageInput::Pixels(p));
+    }
+    if obj.is_instance_of::<PyString>() || obj.hasattr("__fspath__")? {
+        return Ok(ImageInput::Path(obj.extract::<PathBuf>()?));
+    }
+    Err(PyTypeError::new_err(format!(
+        "an image is a path, bytes, or a uint8 array (HxW or HxWx3), not {}",
+        obj.get_type().name()?
+    )))
+}
+
+pub fn query(obj: &Bound<'_, PyAny>) -> PyResult<Query> {
+    Ok(match image(obj)? {
+        ImageInput::Path(p) => Query::path(p),
+        ImageInput::Bytes(b) => Query::bytes(b),
+        ImageInput::Pixels(p) => Query::pixels(p),
+        _ => return Err(PyTypeError::new_err("unsupported image input")),
+    })
+}
+
+/// Records to ingest: a folder of images, or `(id, image)` pairs.
+pub enum Sources {
+    Folder(PathBuf),
+    List(Vec<Source>),
+}
+
+pub fn sources(obj: &Bound<'_, PyAny>) -> PyResult<Sources> {
+    if obj.is_instance_of::<PyString>() || obj.hasattr("__fspath__")? {
+        return Ok(Sources::Folder(obj.extract::<PathBuf>()?));
+    }
+    let mut out = Vec::new();
+    for item in obj.try_iter()? {
+        let item = item?;
+        let (id, img): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract().map_err(|_| {
+            PyTypeError::new_err(
+                "records are (id, image) pairs, a mapping of id to image, or a folder",
+            )
+        })?;
+        out.push(Source {
+            id: crate::ids::encode(&id)?.into(),
+            input: image(&img)?,
+        });
+    }
+    Ok(Sources::List(out))
+}
+
+impl Sources {
+    /// The sources, and the folder entries that could not be listed.
+    pub fn resolve(self) -> mmindex::Result<(Vec<Source>, Vec<mmindex::RecordError>)> {
+        match self {
+            Sources::Folder(dir) => mmindex::source::folder(&dir),
+            Sources::List(v) => Ok((v, Vec::new())),
+        }
+    }
+}
+
+/// Visual words: little-endian `uint32` bytes (a NumPy array's), or ints.
+pub fn words(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u32>> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        let b = b.as_bytes();
+        if b.len() % 4 != 0 {
+            return Err(PyValueError::new_err(
+                "words as bytes are little-endian uint32 values",
+            ));
+        }
+        return Ok(b
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect());
+    }
+    obj.extract::<Vec<u32>>()
+}
