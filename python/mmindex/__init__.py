@@ -21,6 +21,8 @@ See docs/PYTHON.md.
 
 from __future__ import annotations
 
+from typing import Union
+
 from . import augment
 from ._index import Index, ProgressCallback, Writer, compact, verify
 from ._mmindex import DEFAULT_RERANK, MAX_WORKERS, MIN_INLIERS
@@ -115,7 +117,7 @@ __all__ = [
 ]
 
 
-def encode_id(id: Id) -> bytes:
+def encode_id(id: Union[Id, bytearray]) -> bytes:
     """The bytes an id is stored as: a ``str`` as its UTF-8 (what the
     command line and the server show), an ``int`` as ``b"\\xffi"`` and its
     decimal digits, ``bytes`` as themselves when they are not UTF-8 (and do

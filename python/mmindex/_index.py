@@ -137,7 +137,7 @@ class Index:
     @property
     def path(self) -> str:
         """The index directory."""
-        return self._native.path
+        return os.fspath(self._native.path)
 
     @property
     def closed(self) -> bool:
@@ -462,7 +462,7 @@ def compact(path: PathLike) -> CompactReport:
         bytes_after=d["bytes_after"],
         copy_bytes=d["copy_bytes"],
         kept=d["kept"],
-        posting_blocks=tuple(d["posting_blocks"]),  # type: ignore[arg-type]
+        posting_blocks=(d["posting_blocks"][0], d["posting_blocks"][1]),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, Optional
 
 
@@ -18,7 +19,7 @@ class Bars:
     @classmethod
     def create(cls) -> "Bars":
         try:
-            from tqdm.auto import tqdm
+            tqdm = importlib.import_module("tqdm.auto").tqdm
         except ImportError:
             tqdm = None
         return cls(tqdm)

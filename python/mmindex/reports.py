@@ -118,7 +118,7 @@ class TrainReport:
             sampled=d["sampled"],
             words=d["words"],
             generation=d["generation"],
-            seconds=tuple(d["seconds"]),  # type: ignore[arg-type]
+            seconds=(d["seconds"][0], d["seconds"][1], d["seconds"][2]),
             failed=_errors(d["failed"]),
         )
 

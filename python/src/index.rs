@@ -339,6 +339,22 @@ impl PyIndex {
         detached(py, move || Ok(index.flush()?))
     }
 
+    /// Test support: overwrites (or with `None` deletes) a raw stored
+    /// value, to damage an index on purpose.
+    #[pyo3(signature = (tree, key, value=None))]
+    fn _tamper(
+        &self,
+        py: Python<'_>,
+        tree: String,
+        key: Vec<u8>,
+        value: Option<Vec<u8>>,
+    ) -> PyResult<()> {
+        let index = self.index().map_err(|e| e.into_py(py))?;
+        detached(py, move || {
+            Ok(index.__tamper(&tree, &key, value.as_deref())?)
+        })
+    }
+
     /// Benchmark support: runs the same search `n` times in Rust, without
     /// the GIL, and returns the seconds taken in all.
     #[pyo3(signature = (query, n, top_k=10, mode="inverted", rerank=mmindex::DEFAULT_RERANK, threads=0))]

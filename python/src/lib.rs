@@ -129,6 +129,59 @@ fn _panic_for_tests(py: Python<'_>) -> PyResult<()> {
     })
 }
 
+/// Test support: the exception a library error of each kind becomes.
+#[pyfunction]
+fn _error_for_tests(py: Python<'_>, kind: &str) -> PyErr {
+    use mmindex::Error as E;
+    let path = || PathBuf::from("/some/path");
+    let e = match kind {
+        "io" => E::Io {
+            path: path(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "gone"),
+        },
+        "storage" => E::Storage("disk full".into()),
+        "image" => E::Image {
+            path: path(),
+            reason: "cannot decode".into(),
+        },
+        "corruption" => E::Corruption {
+            tree: "docs".into(),
+            key: "00ff".into(),
+            reason: "short value".into(),
+        },
+        "incompatible" => E::IncompatibleFormat {
+            found: 99,
+            supported: 3,
+        },
+        "damaged" => E::Damaged {
+            reason: "lost commits".into(),
+        },
+        "not_an_index" => E::NotAnIndex {
+            path: path(),
+            reason: "a file".into(),
+        },
+        "no_codebook" => E::NoCodebook,
+        "too_few" => E::TooFewDescriptors {
+            found: 3,
+            needed: 10,
+        },
+        "locked" => E::Locked { path: path() },
+        "writer_busy" => E::WriterBusy,
+        "invalid_config" => E::InvalidConfig("words must be at least 2".into()),
+        "records" => E::Records {
+            path: path(),
+            reason: "is a directory".into(),
+        },
+        "compaction" => E::CompactionCheck {
+            path: path(),
+            reason: "counts differ".into(),
+        },
+        "training" => E::Training("no clusters".into()),
+        other => return pyo3::exceptions::PyValueError::new_err(other.to_string()),
+    };
+    errors::to_py(py, e)
+}
+
 #[pymodule]
 fn _mmindex(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<index::PyIndex>()?;
@@ -143,6 +196,7 @@ fn _mmindex(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(augment, m)?)?;
     m.add_function(wrap_pyfunction!(decode_pixels, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
+    m.add_function(wrap_pyfunction!(_error_for_tests, m)?)?;
     m.add("DEFAULT_RERANK", mmindex::DEFAULT_RERANK)?;
     m.add("MIN_INLIERS", mmindex::MIN_INLIERS)?;
     m.add("MAX_WORKERS", mmindex::MAX_WORKERS)?;
