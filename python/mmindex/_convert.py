@@ -26,8 +26,9 @@ def check_order(color_order: str) -> str:
     return color_order
 
 
-def pixels(obj: Any, color_order: str) -> Tuple[int, int, str, bytes]:
-    """A uint8 array (HxW, HxWx1, HxWx3 or HxWx4) as a native pixel tuple."""
+def pixels(obj: Any, color_order: str) -> Tuple[int, int, str, Any]:
+    """A uint8 array (HxW, HxWx1, HxWx3 or HxWx4) as a native pixel tuple;
+    the native layer copies the (C-contiguous) array once."""
     np = _numpy()
     a = np.asarray(obj)
     if a.dtype != np.uint8:
@@ -44,7 +45,7 @@ def pixels(obj: Any, color_order: str) -> Tuple[int, int, str, bytes]:
         raise ValueError(
             f"a pixel array is HxW, HxWx1, HxWx3 or HxWx4, not of shape {tuple(a.shape)}"
         )
-    return (int(a.shape[1]), int(a.shape[0]), fmt, np.ascontiguousarray(a).tobytes())
+    return (int(a.shape[1]), int(a.shape[0]), fmt, np.ascontiguousarray(a))
 
 
 def image(obj: "ImageLike", color_order: str) -> "NativeImage":

@@ -5,8 +5,9 @@ import os
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 #: An image as the native layer takes it: a path, encoded bytes, or a pixel
-#: tuple ``(width, height, format, data)``.
-NativeImage = Union[str, "os.PathLike[str]", bytes, bytearray, Tuple[int, int, str, bytes]]
+#: tuple ``(width, height, format, data)``, data as bytes or a C-contiguous
+#: uint8 NumPy array.
+NativeImage = Union[str, "os.PathLike[str]", bytes, bytearray, Tuple[int, int, str, Any]]
 NativeRecords = Union[str, "os.PathLike[str]", Iterable[Tuple[Any, NativeImage]]]
 NativeWords = Union[bytes, List[int]]
 RawHit = Tuple[Any, float, Optional[int]]
@@ -73,6 +74,8 @@ class Index:
     def contains(self, id: Any) -> bool: ...
     def ids(self) -> List[Any]: ...
     def flush(self) -> None: ...
+    @property
+    def _last_search_seconds(self) -> float: ...
     def _tamper(self, tree: str, key: bytes, value: Optional[bytes] = None) -> None: ...
     def _bench_search(
         self,

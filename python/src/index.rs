@@ -3,6 +3,7 @@
 //! GIL released (`errors::detached`).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Instant;
 
@@ -36,6 +37,9 @@ impl Handle {
 pub struct PyIndex {
     handle: RwLock<Option<Arc<Handle>>>,
     path: PathBuf,
+    /// Nanoseconds the last search spent in the library (benchmarks
+    /// subtract it from a search's wall time to get what Python adds).
+    last_search_ns: AtomicU64,
 }
 
 fn closed() -> Failure {
@@ -164,6 +168,7 @@ impl PyIndex {
             Ok(builder.open(&target)?)
         })?;
         Ok(PyIndex {
+            last_search_ns: AtomicU64::new(0),
             path: index.path().to_path_buf(),
             handle: RwLock::new(Some(Arc::new(Handle {
                 index,
@@ -248,7 +253,14 @@ impl PyIndex {
         let opts = options(top_k, mode, rerank, scoring, threads)
             .map_err(|e| crate::errors::to_py(py, e))?;
         let h = self.handle().map_err(|e| e.into_py(py))?;
-        let hits = detached(py, move || Ok(h.searcher()?.search_with(&q, &opts)?))?;
+        let last = &self.last_search_ns;
+        let hits = detached(py, move || {
+            let s = h.searcher()?;
+            let t = Instant::now();
+            let hits = s.search_with(&q, &opts)?;
+            last.store(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            Ok(hits)
+        })?;
         Self::hits(py, hits)
     }
 
@@ -266,7 +278,14 @@ impl PyIndex {
         let opts =
             options(top_k, mode, 0, scoring, threads).map_err(|e| crate::errors::to_py(py, e))?;
         let h = self.handle().map_err(|e| e.into_py(py))?;
-        let hits = detached(py, move || Ok(h.searcher()?.search_words(&words, &opts)?))?;
+        let last = &self.last_search_ns;
+        let hits = detached(py, move || {
+            let s = h.searcher()?;
+            let t = Instant::now();
+            let hits = s.search_words(&words, &opts)?;
+            last.store(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            Ok(hits)
+        })?;
         Self::hits(py, hits)
     }
 
@@ -337,6 +356,13 @@ impl PyIndex {
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
         let index = self.index().map_err(|e| e.into_py(py))?;
         detached(py, move || Ok(index.flush()?))
+    }
+
+    /// Seconds the last search of this handle spent inside the library's
+    /// `Searcher` (any thread's: meaningful for one thread at a time).
+    #[getter]
+    fn _last_search_seconds(&self) -> f64 {
+        self.last_search_ns.load(Ordering::Relaxed) as f64 * 1e-9
     }
 
     /// Test support: overwrites (or with `None` deletes) a raw stored

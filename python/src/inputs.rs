@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use mmindex::features::ImageInput;
 use mmindex::{PixelFormat, Pixels, Query, Source};
+use numpy::PyReadonlyArrayDyn;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString, PyTuple};
@@ -31,7 +32,8 @@ fn pixel_format(name: &str) -> PyResult<PixelFormat> {
 }
 
 /// An image: a path (`str` or `os.PathLike`), encoded bytes (`bytes`,
-/// `bytearray`), or a pixel tuple `(width, height, format, data)`.
+/// `bytearray`), or a pixel tuple `(width, height, format, data)` whose data
+/// is bytes or a C-contiguous `uint8` NumPy array.
 pub fn image(obj: &Bound<'_, PyAny>) -> PyResult<ImageInput> {
     let py = obj.py();
     if let Ok(b) = obj.cast::<PyBytes>() {
@@ -41,9 +43,19 @@ pub fn image(obj: &Bound<'_, PyAny>) -> PyResult<ImageInput> {
         return Ok(ImageInput::Bytes(b.to_vec()));
     }
     if let Ok(t) = obj.cast::<PyTuple>() {
-        let (w, h, format, data): (u32, u32, String, Bound<'_, PyBytes>) = t.extract()?;
-        let p = Pixels::new(w, h, pixel_format(&format)?, data.as_bytes())
-            .map_err(|e| errors::to_py(py, e))?;
+        let (w, h, format, data): (u32, u32, String, Bound<'_, PyAny>) = t.extract()?;
+        let format = pixel_format(&format)?;
+        let bytes = if let Ok(b) = data.cast::<PyBytes>() {
+            b.as_bytes().to_vec()
+        } else {
+            // A C-contiguous uint8 array (the Python layer made it so),
+            // borrowed read-only while it is copied.
+            let a: PyReadonlyArrayDyn<'_, u8> = data.extract()?;
+            a.as_slice()
+                .map_err(|_| PyValueError::new_err("a pixel array must be C-contiguous"))?
+                .to_vec()
+        };
+        let p = Pixels::new(w, h, format, bytes).map_err(|e| errors::to_py(py, e))?;
         return Ok(ImageInput::Pixels(p));
     }
     if obj.is_instance_of::<PyString>() || obj.hasattr("__fspath__")? {
