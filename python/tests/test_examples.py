@@ -37,3 +37,16 @@ def test_the_tour(tmp_path: Path) -> None:
     pytest.importorskip("numpy")
     out = run("tour.py", tmp_path)
     assert "skipped 'broken'" in out and "cannot search" in out, out
+
+
+@pytest.mark.parametrize(
+    "doc,example,start",
+    [
+        ("README.md", "readme.py", "from pathlib import Path"),
+        ("docs/PYTHON.md", "tour.py", "from __future__ import annotations"),
+    ],
+)
+def test_the_docs_show_the_examples_as_they_are(doc: str, example: str, start: str) -> None:
+    code = (EXAMPLES / example).read_text()
+    body = code[code.index(start) :]
+    assert "```python\n" + body + "```" in (REPO / doc).read_text(), f"{doc} and {example} differ"
