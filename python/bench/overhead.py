@@ -68,7 +68,7 @@ def main() -> None:
         import numpy  # noqa: F401
 
         arr = mmindex.augment.decode(q)
-        cases.append(("NumPy array query (HxWx3)", arr, mmindex._convert.pixels(arr, "rgb")))
+        cases.append(("NumPy array query (HxWx3)", arr, (arr, "rgb")))
     except ImportError:
         pass
     print(f"index: {len(index)} records, {index.stats().words} words; n={args.n}, rounds={args.rounds}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING, Any, Iterable, List, Mapping, Tuple, Union
 
 if TYPE_CHECKING:
@@ -26,26 +27,16 @@ def check_order(color_order: str) -> str:
     return color_order
 
 
-def pixels(obj: Any, color_order: str) -> Tuple[int, int, str, Any]:
-    """A uint8 array (HxW, HxWx1, HxWx3 or HxWx4) as a native pixel tuple;
-    the native layer copies the (C-contiguous) array once."""
-    np = _numpy()
-    a = np.asarray(obj)
-    if a.dtype != np.uint8:
-        raise TypeError(
-            f"a pixel array holds uint8 values (as OpenCV and Pillow give them), not {a.dtype}"
-        )
-    if a.ndim == 2 or (a.ndim == 3 and a.shape[2] == 1):
-        fmt = "gray"
-    elif a.ndim == 3 and a.shape[2] == 3:
-        fmt = color_order
-    elif a.ndim == 3 and a.shape[2] == 4:
-        fmt = color_order + "a"
-    else:
-        raise ValueError(
-            f"a pixel array is HxW, HxWx1, HxWx3 or HxWx4, not of shape {tuple(a.shape)}"
-        )
-    return (int(a.shape[1]), int(a.shape[0]), fmt, np.ascontiguousarray(a))
+def _ndarray() -> Any:
+    """``numpy.ndarray`` when NumPy is imported (an array exists only then)."""
+    np = sys.modules.get("numpy")
+    return None if np is None else np.ndarray
+
+
+def pixels(obj: Any, color_order: str) -> Tuple[Any, str]:
+    """An array-like (a Pillow image, ...) as a NumPy array with its colour
+    order; the native layer checks its dtype and shape and copies it."""
+    return (_numpy().asarray(obj), color_order)
 
 
 def image(obj: "ImageLike", color_order: str) -> "NativeImage":
@@ -56,6 +47,10 @@ def image(obj: "ImageLike", color_order: str) -> "NativeImage":
         return obj.tobytes()
     if isinstance(obj, str) or hasattr(obj, "__fspath__"):
         return obj  # type: ignore[return-value]
+    nd = _ndarray()
+    if nd is not None and isinstance(obj, nd):
+        # Checked and copied (once, whatever its strides) by the native layer.
+        return (obj, color_order)
     if hasattr(obj, "__array_interface__") or hasattr(obj, "__array__"):
         return pixels(obj, color_order)
     raise TypeError(

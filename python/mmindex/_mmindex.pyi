@@ -4,10 +4,13 @@ these are its building blocks, documented in the package's classes."""
 import os
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
-#: An image as the native layer takes it: a path, encoded bytes, or a pixel
-#: tuple ``(width, height, format, data)``, data as bytes or a C-contiguous
-#: uint8 NumPy array.
-NativeImage = Union[str, "os.PathLike[str]", bytes, bytearray, Tuple[int, int, str, Any]]
+#: An image as the native layer takes it: a path, encoded bytes, a NumPy
+#: array with its colour order ``(array, "rgb" | "bgr")``, or a pixel tuple
+#: ``(width, height, format, data)``, data as bytes or a C-contiguous uint8
+#: NumPy array.
+NativeImage = Union[
+    str, "os.PathLike[str]", bytes, bytearray, Tuple[Any, str], Tuple[int, int, str, Any]
+]
 NativeRecords = Union[str, "os.PathLike[str]", Iterable[Tuple[Any, NativeImage]]]
 NativeWords = Union[bytes, List[int]]
 RawHit = Tuple[Any, float, Optional[int]]

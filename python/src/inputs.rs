@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use mmindex::features::ImageInput;
 use mmindex::{PixelFormat, Pixels, Query, Source};
-use numpy::PyReadonlyArrayDyn;
+use numpy::{PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString, PyTuple};
@@ -32,8 +32,9 @@ fn pixel_format(name: &str) -> PyResult<PixelFormat> {
 }
 
 /// An image: a path (`str` or `os.PathLike`), encoded bytes (`bytes`,
-/// `bytearray`), or a pixel tuple `(width, height, format, data)` whose data
-/// is bytes or a C-contiguous `uint8` NumPy array.
+/// `bytearray`), a NumPy array with its colour order `(array, order)`, or a
+/// pixel tuple `(width, height, format, data)` whose data is bytes or a
+/// C-contiguous `uint8` NumPy array.
 pub fn image(obj: &Bound<'_, PyAny>) -> PyResult<ImageInput> {
     let py = obj.py();
     if let Ok(b) = obj.cast::<PyBytes>() {
@@ -43,6 +44,10 @@ pub fn image(obj: &Bound<'_, PyAny>) -> PyResult<ImageInput> {
         return Ok(ImageInput::Bytes(b.to_vec()));
     }
     if let Ok(t) = obj.cast::<PyTuple>() {
+        if t.len() == 2 {
+            let (array, order): (Bound<'_, PyAny>, String) = t.extract()?;
+            return Ok(ImageInput::Pixels(array_pixels(&array, &order)?));
+        }
         let (w, h, format, data): (u32, u32, String, Bound<'_, PyAny>) = t.extract()?;
         let format = pixel_format(&format)?;
         let bytes = if let Ok(b) = data.cast::<PyBytes>() {
@@ -65,6 +70,58 @@ pub fn image(obj: &Bound<'_, PyAny>) -> PyResult<ImageInput> {
         "an image is a path, bytes, or a uint8 array (HxW or HxWx3), not {}",
         obj.get_type().name()?
     )))
+}
+
+/// A NumPy array `H×W`, `H×W×1`, `H×W×3` or `H×W×4` of `uint8` as pixels,
+/// colour channels in `order` (`rgb` or `bgr`), copied once in row-major
+/// order whatever its strides.
+fn array_pixels(array: &Bound<'_, PyAny>, order: &str) -> PyResult<Pixels> {
+    let py = array.py();
+    let a = array.cast::<PyArrayDyn<u8>>().map_err(|_| {
+        let dtype = array
+            .getattr("dtype")
+            .and_then(|d| d.str())
+            .map(|s| s.to_string())
+            .unwrap_or_else(|_| "?".into());
+        PyTypeError::new_err(format!(
+            "a pixel array holds uint8 values (as OpenCV and Pillow give them), not {dtype}"
+        ))
+    })?;
+    let shape = a.shape().to_vec();
+    let colour = |alpha: bool| -> PyResult<PixelFormat> {
+        Ok(match (order, alpha) {
+            ("rgb", false) => PixelFormat::Rgb,
+            ("bgr", false) => PixelFormat::Bgr,
+            ("rgb", true) => PixelFormat::Rgba,
+            ("bgr", true) => PixelFormat::Bgra,
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "color_order is 'rgb' or 'bgr', not {order:?}"
+                )))
+            }
+        })
+    };
+    let format = match shape.as_slice() {
+        [_, _] | [_, _, 1] => PixelFormat::Gray,
+        [_, _, 3] => colour(false)?,
+        [_, _, 4] => colour(true)?,
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "a pixel array is HxW, HxWx1, HxWx3 or HxWx4, not of shape {shape:?}"
+            )))
+        }
+    };
+    let too_big =
+        || PyValueError::new_err(format!("a pixel array of shape {shape:?} is too large"));
+    let h = u32::try_from(shape[0]).map_err(|_| too_big())?;
+    let w = u32::try_from(shape[1]).map_err(|_| too_big())?;
+    let ro = a.readonly();
+    let data = match ro.as_slice() {
+        Ok(s) => s.to_vec(),
+        // Any strides (a view, a flipped channel axis): row-major order.
+        Err(_) => ro.as_array().iter().copied().collect(),
+    };
+    Pixels::new(w, h, format, data).map_err(|e| errors::to_py(py, e))
 }
 
 pub fn query(obj: &Bound<'_, PyAny>) -> PyResult<Query> {
