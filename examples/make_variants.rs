@@ -38,11 +38,12 @@ fn main() -> ExitCode {
     };
     let bytes: Vec<Vec<u8>> = photos
         .iter()
-        .filter_map(|s| {
-            s.input
+        .filter_map(|s| match &s.input {
+            mmindex::features::ImageInput::Pixels(_) => None,
+            input => input
                 .read(mmindex::config::DEFAULT_MAX_FILE_BYTES)
                 .ok()
-                .map(|b| b.into_owned())
+                .map(|b| b.into_owned()),
         })
         .collect();
     if bytes.is_empty() {

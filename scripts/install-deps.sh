@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages mmindex builds against (OpenCV 4 headers and
-# libraries, clang for the binding generator), when they are missing.
+# libraries, clang for the binding generator) and Python 3 with venv for
+# the Python package, when they are missing.
 # Idempotent: does nothing on a machine that has them.
 set -euo pipefail
 
@@ -10,6 +11,9 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v clang >/dev/null 2>&1 || need+=(clang)
 # bindgen loads libclang at run time.
 ls /usr/lib/llvm-*/lib/libclang.so >/dev/null 2>&1 || need+=(libclang-dev)
+# The Python package is built and tested in a virtual environment.
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs missing system packages, then runs formatting
-# and lint checks (when those tools are installed) and every test.
+# and lint checks (when those tools are installed) and every test: the
+# library's, then the Python package's (scripts/python-test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -10,5 +11,7 @@ if cargo fmt --version >/dev/null 2>&1; then
 fi
 if cargo clippy --version >/dev/null 2>&1; then
   cargo clippy --all-targets -- -D warnings
+  cargo clippy -p mmindex-python --all-targets -- -D warnings
 fi
 cargo test
+bash scripts/python-test.sh

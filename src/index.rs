@@ -184,7 +184,8 @@ pub struct RecordInfo {
     pub id: crate::RecordId,
     /// Where its image came from (a path), or `None` for in-memory bytes.
     pub source: Option<String>,
-    /// FNV-1a 64 of the image bytes it was indexed from.
+    /// FNV-1a 64 of the image bytes it was indexed from (the pixel buffer,
+    /// for decoded pixels).
     pub content_hash: u64,
     /// Distinct visual words in its histogram.
     pub words: u64,

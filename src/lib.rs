@@ -55,7 +55,7 @@ pub mod vocab;
 
 pub use config::{Feature, IndexConfig, RunOptions, Scoring, MAX_WORKERS};
 pub use error::{Error, Result};
-pub use features::augment;
+pub use features::{augment, PixelFormat, Pixels};
 pub use index::{CompactReport, Index, IndexBuilder, RecordInfo, Space, Stats, VerifyReport};
 pub use ingest::{
     source, AddReport, IndexWriter, Progress, RebuildReport, RecordError, Source, TrainReport,

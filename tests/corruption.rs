@@ -239,8 +239,11 @@ fn a_flipped_log_byte_is_reported_without_rewriting_the_index() {
     let clean = dir.path().join("clean");
     drop(build(&clean));
     let before = files(&clean);
+    // No violation. (A note is possible: sled may leave writes made after
+    // the last flush half-written when a handle closes, which recovery
+    // discards; none of them was acknowledged.)
     let r = Index::verify_path(&clean).expect("verify_path");
-    assert!(r.is_ok() && r.notes.is_empty(), "{r:?}");
+    assert!(r.is_ok(), "{r:?}");
     assert!(files(&clean) == before, "verify_path changed a clean index");
 
     let db_len = std::fs::metadata(clean.join("db")).expect("db").len();

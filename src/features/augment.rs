@@ -4,11 +4,12 @@
 use opencv::core::{Mat, Point2f, Rect, Scalar, Size, Vector, BORDER_REFLECT, DECOMP_LU};
 use opencv::imgcodecs::{imdecode, imencode, IMREAD_COLOR, IMWRITE_JPEG_QUALITY};
 use opencv::imgproc::{
-    gaussian_blur, get_perspective_transform, get_rotation_matrix_2d, resize, warp_affine,
-    warp_perspective, INTER_AREA, INTER_LINEAR,
+    cvt_color_def, gaussian_blur, get_perspective_transform, get_rotation_matrix_2d, resize,
+    warp_affine, warp_perspective, COLOR_BGR2RGB, INTER_AREA, INTER_LINEAR,
 };
 use opencv::prelude::*;
 
+use super::{PixelFormat, Pixels};
 use crate::error::{Error, Result};
 
 /// One transform of an image.
@@ -212,12 +213,41 @@ pub fn apply(bytes: &[u8], t: Transform) -> Result<Vec<u8>> {
 /// Decodes image bytes in colour, refusing what OpenCV cannot read; `what`
 /// names the operation in messages ("transform", "embedding").
 fn decode_color(bytes: &[u8], what: &str) -> Result<Mat> {
+    // As for extraction, only headers the probe reads reach a decoder.
+    if let Err(why) = super::probe::probe(bytes) {
+        return Err(Error::image(
+            "<bytes>",
+            format!("not a decodable image: {why}"),
+        ));
+    }
     let img = imdecode(&Vector::<u8>::from_slice(bytes), IMREAD_COLOR)
         .map_err(|e| Error::image("<bytes>", format!("{what} failed: {}", e.message)))?;
     if img.empty() {
         return Err(Error::image("<bytes>", "not a decodable image"));
     }
     Ok(img)
+}
+
+/// Decodes image bytes to RGB pixels, as Pillow and most of NumPy's
+/// ecosystem hold them: for tests and demos of queries given as pixels.
+pub fn decode_pixels(bytes: &[u8]) -> Result<Pixels> {
+    super::threads::single_threaded();
+    let fail =
+        |e: opencv::Error| Error::image("<bytes>", format!("decoding failed: {}", e.message));
+    let bgr = decode_color(bytes, "decoding")?;
+    let mut rgb = Mat::default();
+    cvt_color_def(&bgr, &mut rgb, COLOR_BGR2RGB).map_err(fail)?;
+    let (w, h) = (rgb.cols() as u32, rgb.rows() as u32);
+    let data = if rgb.is_continuous() {
+        rgb.data_bytes().map_err(fail)?.to_vec()
+    } else {
+        rgb.try_clone()
+            .map_err(fail)?
+            .data_bytes()
+            .map_err(fail)?
+            .to_vec()
+    };
+    Pixels::new(w, h, PixelFormat::Rgb, data)
 }
 
 /// Pastes `inset` into `background`, resized by `scale` (1 = its own
@@ -293,6 +323,25 @@ mod tests {
                 apply(&photo, Transform::Scale(1.0)).unwrap_or_default()
             );
         }
+    }
+
+    #[test]
+    fn decoded_pixels_are_rgb_rows() {
+        // A 2x1 PNG: a red pixel, then a blue one (OpenCV encodes BGR).
+        let mut img =
+            Mat::new_rows_cols_with_default(1, 2, opencv::core::CV_8UC3, Scalar::all(0.0)).unwrap();
+        img.data_bytes_mut()
+            .unwrap()
+            .copy_from_slice(&[0, 0, 255, 255, 0, 0]);
+        let mut png = Vector::<u8>::new();
+        imencode(".png", &img, &mut png, &Vector::new()).unwrap();
+        let p = decode_pixels(png.as_slice()).unwrap();
+        assert_eq!(
+            (p.width(), p.height(), p.format()),
+            (2, 1, PixelFormat::Rgb)
+        );
+        assert_eq!(p.data(), &[255, 0, 0, 0, 0, 255]);
+        assert!(decode_pixels(b"not an image").is_err());
     }
 
     #[test]

@@ -93,7 +93,7 @@ fn over_limit(header: &ImageHeader, max_pixels: u64) -> Option<String> {
     }
 }
 
-fn downscale(img: Mat, max_side: u32) -> opencv::Result<Mat> {
+pub(super) fn downscale(img: Mat, max_side: u32) -> opencv::Result<Mat> {
     let side = img.cols().max(img.rows()) as u32;
     if max_side == 0 || side <= max_side {
         return Ok(img);

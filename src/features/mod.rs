@@ -7,6 +7,7 @@ pub mod augment;
 mod binary;
 mod decode;
 pub mod file;
+mod pixels;
 mod probe;
 mod sift;
 mod threads;
@@ -21,10 +22,12 @@ use crate::error::{Error, Result};
 
 pub(crate) use decode::ImageLimits;
 pub use file::read_file;
+pub use pixels::{PixelFormat, Pixels};
 pub use probe::{Block, ImageFormat, ImageHeader};
 
 /// Where an image comes from.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum ImageInput {
     /// A file on disk.
     Path(PathBuf),
@@ -38,6 +41,8 @@ pub enum ImageInput {
     },
     /// Encoded image bytes (JPEG, PNG, ...), as they would be on disk.
     Bytes(Vec<u8>),
+    /// Decoded pixels, described without being encoded again.
+    Pixels(Pixels),
 }
 
 impl ImageInput {
@@ -47,11 +52,12 @@ impl ImageInput {
             ImageInput::Path(p) => p.clone(),
             ImageInput::Within { root, path } => file::join_within(root, path),
             ImageInput::Bytes(_) => PathBuf::from("<bytes>"),
+            ImageInput::Pixels(_) => PathBuf::from("<pixels>"),
         }
     }
 
     /// The encoded bytes: a file's read under `max_file_bytes`, or the
-    /// bytes given.
+    /// bytes given. Decoded pixels have none: an [`Error::Image`].
     pub fn read(&self, max_file_bytes: u64) -> Result<std::borrow::Cow<'_, [u8]>> {
         use std::borrow::Cow;
         Ok(match self {
@@ -60,6 +66,12 @@ impl ImageInput {
                 Cow::Owned(file::read_within(root, path, max_file_bytes)?)
             }
             ImageInput::Bytes(b) => Cow::Borrowed(b),
+            ImageInput::Pixels(_) => {
+                return Err(Error::image(
+                    "<pixels>",
+                    "decoded pixels have no encoded bytes",
+                ))
+            }
         })
     }
 }
@@ -170,8 +182,23 @@ impl From<&crate::config::IndexConfig> for ExtractParams {
 /// An image that yields no keypoints even at the lowest thresholds is not an
 /// error: it gives empty [`Features`], stored as an empty record.
 pub fn extract(input: &ImageInput, params: &ExtractParams) -> Result<Features> {
+    if let ImageInput::Pixels(p) = input {
+        return extract_pixels(p, params);
+    }
     let bytes = input.read(params.max_file_bytes)?;
     extract_encoded(&bytes, &input.display_path(), params)
+}
+
+/// Describes decoded pixels (see [`Pixels`]); errors name them `<pixels>`.
+pub fn extract_pixels(pixels: &Pixels, params: &ExtractParams) -> Result<Features> {
+    let path = Path::new("<pixels>");
+    let limits = ImageLimits {
+        max_side: params.max_side,
+        max_pixels: params.max_pixels,
+    };
+    let image = pixels::to_gray(pixels, &limits, path)?;
+    describe(&image, params)
+        .map_err(|e| Error::image(path, format!("feature extraction failed: {}", e.message)))
 }
 
 /// Reads the header of encoded image bytes without decoding them: the

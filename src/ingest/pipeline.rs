@@ -114,9 +114,16 @@ fn process(
     params: &ExtractParams,
     codebook: Option<&Codebook>,
 ) -> Result<Item> {
-    let bytes = input.read(params.max_file_bytes)?;
-    let hash = content_hash(&bytes);
-    let features = features::extract_encoded(&bytes, &input.display_path(), params)?;
+    let (hash, features) = match input {
+        ImageInput::Pixels(p) => (content_hash(p.data()), features::extract_pixels(p, params)?),
+        _ => {
+            let bytes = input.read(params.max_file_bytes)?;
+            (
+                content_hash(&bytes),
+                features::extract_encoded(&bytes, &input.display_path(), params)?,
+            )
+        }
+    };
     let words = match codebook {
         Some(cb) => Some(cb.quantize(&features.descriptors)?),
         None => None,

@@ -55,6 +55,16 @@ impl Source {
             input: ImageInput::Bytes(bytes.into()),
         }
     }
+
+    /// A record whose image is decoded pixels (see
+    /// [`Pixels`](crate::features::Pixels)). Like in-memory bytes, it has no
+    /// file, so a rebuild cannot re-extract it.
+    pub fn pixels(id: impl Into<RecordId>, pixels: crate::features::Pixels) -> Source {
+        Source {
+            id: id.into(),
+            input: ImageInput::Pixels(pixels),
+        }
+    }
 }
 
 /// File extensions taken as images by a folder walk (case-insensitive).

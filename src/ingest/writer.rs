@@ -285,7 +285,7 @@ impl IndexWriter {
 pub(super) fn source_bytes(input: &ImageInput) -> Vec<u8> {
     match input {
         ImageInput::Path(_) | ImageInput::Within { .. } => path_bytes(&input.display_path()),
-        ImageInput::Bytes(_) => Vec::new(),
+        ImageInput::Bytes(_) | ImageInput::Pixels(_) => Vec::new(),
     }
 }
 

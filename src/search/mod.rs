@@ -81,6 +81,12 @@ impl Query {
     pub fn bytes(b: impl Into<Vec<u8>>) -> Query {
         Query(ImageInput::Bytes(b.into()))
     }
+
+    /// Decoded pixels (a NumPy, OpenCV or Pillow image), described without
+    /// being encoded again.
+    pub fn pixels(p: features::Pixels) -> Query {
+        Query(ImageInput::Pixels(p))
+    }
 }
 
 /// Options of one search.

@@ -1,0 +1,478 @@
+"""``Index`` and ``Writer``: the library's API for Python."""
+
+from __future__ import annotations
+
+import os
+from types import TracebackType
+from typing import Any, Callable, Iterable, List, Mapping, Optional, Tuple, Type, Union
+
+from . import _convert, _mmindex
+from ._progress import Bars
+from ._typing import ArrayLike, ImageLike, Records, WordsLike
+from .errors import ClosedError
+from .reports import (
+    AddReport,
+    CompactReport,
+    Config,
+    Hit,
+    Id,
+    RebuildReport,
+    Record,
+    Space,
+    Stats,
+    TrainReport,
+    VerifyReport,
+    WarmReport,
+)
+
+__all__ = ["Index", "Writer", "compact", "verify", "ProgressCallback"]
+
+#: Receives ``(phase, done, total)``: at the start of each phase of a long
+#: call (``done == 0``) and after each batch. Phases: ``"extract"``,
+#: ``"train"``, ``"quantize"``, ``"index"`` (build, rebuild) and ``"add"``.
+ProgressCallback = Callable[[str, int, int], object]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def _hits(raw: List[Tuple[Any, float, Optional[int]]]) -> List[Hit]:
+    return [Hit(i, s, n) for (i, s, n) in raw]
+
+
+class Index:
+    """An image index in one directory.
+
+    Open it with :meth:`Index.open`. Searches may run from any number of
+    threads at once (each releases the GIL); one :class:`Writer` at a time
+    adds, replaces and removes records meanwhile, and searches never see
+    half a batch. One process at a time may open a directory.
+
+    Use it as a context manager, or call :meth:`close`, to release the
+    directory.
+    """
+
+    def __init__(self, native: _mmindex.Index, reopen: Mapping[str, Any]) -> None:
+        """Use :meth:`Index.open`."""
+        self._native = native
+        self._reopen = dict(reopen)
+
+    @classmethod
+    def open(
+        cls,
+        path: PathLike,
+        *,
+        create: bool = True,
+        feature: str = "rootsift",
+        words: int = 1000,
+        max_side: int = 1024,
+        max_pixels: int = 250_000_000,
+        max_features: int = 2000,
+        min_features: int = 50,
+        sample_cap: int = 200_000,
+        samples_per_word: int = 20,
+        kmeans_iterations: int = 10,
+        seed: int = 42,
+        scoring: str = "cosine",
+        seal_postings: Optional[int] = None,
+        block_cache_bytes: Optional[int] = None,
+    ) -> "Index":
+        """Opens the index at ``path``, creating it with these options when
+        the directory is absent or empty.
+
+        The options are the library's, with its defaults; they matter only
+        when the index is created (an existing index keeps its stored
+        configuration, see :meth:`config`), except ``seal_postings`` and
+        ``block_cache_bytes``, which are run-time settings.
+
+        Args:
+            create: False refuses to create an index (``NotAnIndexError``).
+            feature: ``"sift"``, ``"rootsift"``, ``"orb"``, ``"akaze"`` or
+                ``"brisk"`` (any case).
+            words: visual words of the codebook.
+            max_side: longer image side in pixels above which images are
+                downscaled (0 = no cap).
+            max_pixels: images declaring more pixels are refused (0 = none).
+            max_features: keypoints kept per image.
+            min_features: fewer keypoints make the detector retry with lower
+                thresholds.
+            sample_cap: descriptors sampled for training at most.
+            samples_per_word: training sample size per word.
+            kmeans_iterations: k-means iterations at most.
+            seed: seed of every random choice in training.
+            scoring: ``"cosine"`` or ``"l1"`` (DBoW2's score).
+            seal_postings: postings of the newest records kept unsealed
+                before they are sealed into posting blocks (library default
+                when None).
+            block_cache_bytes: bytes of posting lists searches keep in
+                memory (library default when None: an eighth of the memory
+                budget, at least 64 MiB).
+
+        Raises:
+            LockedError: another process has the index open.
+            NotAnIndexError: the directory holds something else.
+            IncompatibleFormatError, CorruptionError: see their docs.
+            InvalidConfigError: an option is out of range.
+        """
+        native = _mmindex.Index.open(
+            path,
+            create=create,
+            feature=feature,
+            words=words,
+            max_side=max_side,
+            max_pixels=max_pixels,
+            max_features=max_features,
+            min_features=min_features,
+            sample_cap=sample_cap,
+            samples_per_word=samples_per_word,
+            kmeans_iterations=kmeans_iterations,
+            seed=seed,
+            scoring=scoring,
+            seal_postings=seal_postings,
+            block_cache_bytes=block_cache_bytes,
+        )
+        return cls(native, {"seal_postings": seal_postings, "block_cache_bytes": block_cache_bytes})
+
+    # -- life cycle -----------------------------------------------------
+
+    @property
+    def path(self) -> str:
+        """The index directory."""
+        return os.fspath(self._native.path)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._native.closed
+
+    def close(self) -> None:
+        """Releases the index; the directory is unlocked once the writers
+        made from it are closed too. Further calls raise ``ClosedError``."""
+        self._native.close()
+
+    def __enter__(self) -> "Index":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<mmindex.Index {self.path!r} ({state})>"
+
+    # -- writing --------------------------------------------------------
+
+    def writer(
+        self,
+        *,
+        workers: int = 0,
+        batch_size: int = 50,
+        memory_fraction: float = 0.8,
+        memory_limit: Optional[int] = None,
+        max_file_bytes: int = 256 << 20,
+        progress: Union[bool, ProgressCallback, None] = None,
+    ) -> "Writer":
+        """The index's writer; use it as a context manager (``with
+        index.writer() as w:``) or close it, so that another can start.
+
+        Args:
+            workers: extraction threads (0 = one per core, at most
+                ``mmindex.MAX_WORKERS``).
+            batch_size: records per batch; each batch is one transaction,
+                durable when the call returns.
+            memory_fraction: share of the available RAM the writer may use.
+            memory_limit: absolute cap on that budget, in bytes.
+            max_file_bytes: image files larger than this are refused (a
+                per-record error) before they are read.
+            progress: a callback ``(phase, done, total)``, or True for a
+                tqdm progress bar per phase (when tqdm is installed).
+
+        Raises:
+            WriterBusyError: another writer of this index is open.
+        """
+        bars: Optional[Bars] = None
+        callback: Optional[ProgressCallback]
+        if progress is True:
+            bars = Bars.create()
+            callback = bars
+        elif progress is False or progress is None:
+            callback = None
+        else:
+            callback = progress
+        native = self._native.writer(
+            workers=workers,
+            batch_size=batch_size,
+            memory_fraction=memory_fraction,
+            memory_limit=memory_limit,
+            max_file_bytes=max_file_bytes,
+            progress=callback,
+        )
+        return Writer(native, bars)
+
+    # -- searching ------------------------------------------------------
+
+    def search(
+        self,
+        query: ImageLike,
+        top_k: int = 10,
+        *,
+        mode: str = "inverted",
+        rerank: int = 100,
+        scoring: Optional[str] = None,
+        threads: int = 0,
+        color_order: str = "rgb",
+    ) -> List[Hit]:
+        """The ``top_k`` stored records most similar to an image, best first.
+
+        Args:
+            query: a path, encoded image bytes, or a uint8 pixel array (HxW,
+                HxWx3 or HxWx4).
+            mode: ``"inverted"`` (posting lists of the query's words) or
+                ``"sequential"`` (every histogram); both rank identically.
+            rerank: how many of the best bag-of-words candidates are
+                verified geometrically (0 = rank by score alone).
+            scoring: ``"cosine"`` or ``"l1"``; None uses the index's.
+            threads: tasks one search may use (0 = chosen by size).
+            color_order: ``"rgb"`` (Pillow, NumPy) or ``"bgr"`` (OpenCV) for
+                3- and 4-channel arrays.
+
+        Raises:
+            ImageError: the query cannot be read or decoded.
+            NoCodebookError: the index has not been built yet.
+        """
+        _convert.check_order(color_order)
+        q = _convert.image(query, color_order)
+        return _hits(
+            self._native.search(
+                q, top_k=top_k, mode=mode, rerank=rerank, scoring=scoring, threads=threads
+            )
+        )
+
+    def search_words(
+        self,
+        words: WordsLike,
+        top_k: int = 10,
+        *,
+        mode: str = "inverted",
+        scoring: Optional[str] = None,
+        threads: int = 0,
+    ) -> List[Hit]:
+        """Searches with a query already quantized to visual words (one
+        entry per feature), as computed elsewhere: no extraction, no
+        geometric re-ranking."""
+        return _hits(
+            self._native.search_words(
+                _convert.words(words), top_k=top_k, mode=mode, scoring=scoring, threads=threads
+            )
+        )
+
+    def warm(self, max_bytes: Optional[int] = None) -> WarmReport:
+        """Reads the most frequent words' posting lists into the search
+        cache ahead of queries (up to ``max_bytes``, or the cache's size)."""
+        words, size = self._native.warm(max_bytes)
+        return WarmReport(words=words, bytes=size)
+
+    # -- reading --------------------------------------------------------
+
+    def config(self) -> Config:
+        """The index's persistent configuration."""
+        return Config(**self._native.config())
+
+    def stats(self) -> Stats:
+        """Counts and sizes (cheap)."""
+        return Stats(**self._native.stats())
+
+    def space(self) -> Space:
+        """Logical bytes per kind of stored data (reads the whole index)."""
+        return Space(**self._native.space())
+
+    def verify(self) -> VerifyReport:
+        """Checks every invariant between the stored trees; violations are
+        reported, not raised."""
+        violations, notes = self._native.verify()
+        return VerifyReport(violations=violations, notes=notes)
+
+    def record(self, id: Id) -> Optional[Record]:
+        """A stored record's metadata, or None."""
+        r = self._native.record(id)
+        if r is None:
+            return None
+        rid, source, content_hash, words, features = r
+        return Record(
+            id=rid, source=source, content_hash=content_hash, words=words, features=features
+        )
+
+    def __contains__(self, id: object) -> bool:
+        return self._native.contains(id)
+
+    def __len__(self) -> int:
+        return int(self._native.stats()["records"])
+
+    def ids(self) -> List[Id]:
+        """Every stored record id, in the byte order of their stored forms."""
+        return self._native.ids()
+
+    def flush(self) -> None:
+        """Makes every change durable now (each batch already is)."""
+        self._native.flush()
+
+    def compact(self) -> CompactReport:
+        """Rewrites the index into a fresh directory to give back space,
+        then opens it again. Every writer of this index must be closed
+        (``LockedError`` otherwise); crash-safe at any instant."""
+        path = self.path
+        self._native.close()
+        try:
+            report = compact(path)
+        finally:
+            self._native = _mmindex.Index.open(path, create=False, **self._reopen)
+        return report
+
+
+class Writer:
+    """The one writer of an index: builds, adds, replaces and removes
+    records. Each batch is one transaction, durable when the call returns;
+    a record that cannot be indexed is reported in the call's report and
+    the rest go on.
+
+    Calls release the GIL; searches from other threads run meanwhile. A
+    writer runs one call at a time (``WriterBusyError`` otherwise).
+    """
+
+    def __init__(self, native: _mmindex.Writer, bars: Optional[Bars] = None) -> None:
+        """Use :meth:`Index.writer`."""
+        self._native = native
+        self._bars = bars
+
+    def __enter__(self) -> "Writer":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._native.closed
+
+    def close(self) -> None:
+        """Ends the writer, so that another can start."""
+        self._native.close()
+        if self._bars is not None:
+            self._bars.close()
+
+    def _done(self) -> None:
+        if self._bars is not None:
+            self._bars.close()
+
+    def build(
+        self, records: Records, *, color_order: str = "rgb"
+    ) -> Tuple[TrainReport, AddReport]:
+        """Trains a codebook on the records' images and stores every one of
+        them, describing each image once. The index must hold no records.
+
+        Args:
+            records: a folder (every image under it; ids are the paths
+                relative to it), a mapping of id to image, or ``(id, image)``
+                pairs; images are paths, bytes or pixel arrays.
+
+        Raises:
+            InvalidConfigError: the index already holds records.
+            TooFewDescriptorsError: the images give too few features.
+        """
+        try:
+            train, add = self._native.build(_convert.records(records, color_order))
+        finally:
+            self._done()
+        return TrainReport._from(train), AddReport._from(add)
+
+    def train(self, records: Records, *, color_order: str = "rgb") -> TrainReport:
+        """Trains and installs a codebook without storing the records."""
+        try:
+            return TrainReport._from(self._native.train(_convert.records(records, color_order)))
+        finally:
+            self._done()
+
+    def add(self, records: Records, *, color_order: str = "rgb") -> AddReport:
+        """Adds records; an id given again replaces its record."""
+        try:
+            return AddReport._from(self._native.add(_convert.records(records, color_order)))
+        finally:
+            self._done()
+
+    def add_words(
+        self, records: Union[Mapping[Any, WordsLike], Iterable[Tuple[Any, WordsLike]]]
+    ) -> AddReport:
+        """Adds records given as visual words (one per feature, computed
+        elsewhere), as ``(id, words)`` pairs or a mapping; words are 1-D
+        integer arrays or sequences of ints."""
+        items = records.items() if isinstance(records, Mapping) else records
+        return AddReport._from(self._native.add_words([(i, _convert.words(w)) for i, w in items]))
+
+    def remove(self, ids: Union[Id, Iterable[Id]]) -> int:
+        """Removes records by id (one id, or several) in one transaction;
+        returns how many existed."""
+        if isinstance(ids, (str, bytes, bytearray, int)):
+            return self._native.remove([ids])
+        return self._native.remove(ids)
+
+    def rebuild(self, *, words: Optional[int] = None, feature: Optional[str] = None) -> RebuildReport:
+        """Trains a new codebook over the stored records (optionally with
+        another size or feature), re-extracting each from its file, and
+        switches to it atomically; searches go on meanwhile. Records added
+        from bytes or arrays have no file: the rebuild then refuses."""
+        try:
+            return RebuildReport._from(self._native.rebuild(words=words, feature=feature))
+        finally:
+            self._done()
+
+    def seal(self) -> None:
+        """Seals the records added so far into posting blocks now."""
+        self._native.seal()
+
+    def install_codebook(self, centroids: ArrayLike, idf: Optional[Iterable[float]] = None) -> int:
+        """Installs a codebook trained elsewhere as a new generation (the
+        index must hold no records): a ``(words, 128)`` float32 array for
+        SIFT and RootSIFT, or a ``(words, bytes)`` uint8 array of bit
+        strings for ORB (32), AKAZE (61) and BRISK (64); ``idf`` one weight
+        per word (all 1 when None). Returns the generation."""
+        np = _convert._numpy()
+        a = np.asarray(centroids)
+        if a.ndim != 2:
+            raise ValueError(f"centroids are a 2-D array, not of shape {a.shape}")
+        binary = a.dtype == np.uint8
+        if not binary:
+            a = a.astype("<f4")
+        data = np.ascontiguousarray(a).tobytes()
+        weights = None if idf is None else [float(x) for x in idf]
+        return self._native.install_codebook(data, a.shape[0], a.shape[1], binary, weights)
+
+
+def compact(path: PathLike) -> CompactReport:
+    """Rewrites the index at ``path`` (closed: ``LockedError`` while it is
+    open, here or elsewhere) into a fresh directory and swaps it in when
+    that gives back space. Crash-safe at any instant."""
+    d = _mmindex.compact(path)
+    return CompactReport(
+        bytes_before=d["bytes_before"],
+        bytes_after=d["bytes_after"],
+        copy_bytes=d["copy_bytes"],
+        kept=d["kept"],
+        posting_blocks=(d["posting_blocks"][0], d["posting_blocks"][1]),
+    )
+
+
+def verify(path: PathLike) -> VerifyReport:
+    """Checks the index at ``path`` (closed) on a copy, without writing a
+    byte of it: also reports acknowledged writes that the storage engine's
+    recovery would discard."""
+    violations, notes = _mmindex.verify_path(path)
+    return VerifyReport(violations=violations, notes=notes)
