@@ -162,3 +162,13 @@ def test_wrong_argument_types(index: mmindex.Index) -> None:
             w.add([(True, PHOTOS / "rocket.jpg")])
         with pytest.raises(TypeError):
             w.add([PHOTOS / "rocket.jpg"])  # type: ignore[list-item]
+
+
+def test_augment_refuses_unknown_formats() -> None:
+    dicom = bytes(128) + b"DICM\xff"  # aborted OpenCV's DICOM reader
+    for call in (
+        lambda: mmindex.augment.rotate(dicom, 20),
+        lambda: mmindex.augment.decode(dicom),
+    ):
+        with pytest.raises(mmindex.ImageError, match="not a decodable image"):
+            call()

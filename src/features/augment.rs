@@ -326,6 +326,17 @@ mod tests {
     }
 
     #[test]
+    fn only_known_formats_reach_a_decoder() {
+        // DICOM data (`DICM` at offset 128, found by fuzzing extraction)
+        // aborted the process inside OpenCV's DICOM reader.
+        let mut dicom = vec![0u8; 128];
+        dicom.extend_from_slice(b"DICM\xff");
+        assert!(apply(&dicom, Transform::Scale(1.0)).is_err());
+        assert!(decode_pixels(&dicom).is_err());
+        assert!(embed(&dicom, &sample(), 0.5, 0.0, 0.0).is_err());
+    }
+
+    #[test]
     fn decoded_pixels_are_rgb_rows() {
         // A 2x1 PNG: a red pixel, then a blue one (OpenCV encodes BGR).
         let mut img =
