@@ -4,13 +4,16 @@ same index and query. Acceptance: <= 0.2 ms.
 Two measures:
 
 - per call: the wall time of `index.search(q)` from Python minus the time
-  that same call spent inside the library's `Searcher::search_with`
-  (measured in Rust around it). The difference is everything Python adds:
+  that same call spent inside the library (measured in Rust around it): the
+  `Searcher::search_with`, and for a pixel array also `Pixels::gray_from`,
+  which converts it to grey before the GIL is released (work the search
+  would otherwise start with). The difference is everything Python adds:
   the wrapper, argument and result conversion, releasing and taking the
   GIL. Exact per call, so the variance of feature extraction (tens of ms)
   does not blur it.
 - loops: n searches from a Python loop against n from a Rust loop
-  (`_bench_search`, no Python between searches), alternating, medians
+  (`_bench_search`, no Python between searches, the query held as a Rust
+  caller holds it: pixels in their colour order), alternating, medians
   compared: the same question, blurred by extraction's variance on a busy
   machine.
 

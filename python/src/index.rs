@@ -252,7 +252,7 @@ impl PyIndex {
         scoring: Option<&str>,
         threads: usize,
     ) -> PyResult<Bound<'py, PyList>> {
-        let q = inputs::query(query)?;
+        let (q, converting) = inputs::query(query)?;
         let opts = options(top_k, mode, rerank, scoring, threads)
             .map_err(|e| crate::errors::to_py(py, e))?;
         let h = self.handle().map_err(|e| e.into_py(py))?;
@@ -261,7 +261,8 @@ impl PyIndex {
             let s = h.searcher()?;
             let t = Instant::now();
             let hits = s.search_with(&q, &opts)?;
-            last.store(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            let library = converting + t.elapsed();
+            last.store(library.as_nanos() as u64, Ordering::Relaxed);
             Ok(hits)
         })?;
         Self::hits(py, hits)
@@ -361,8 +362,10 @@ impl PyIndex {
         detached(py, move || Ok(index.flush()?))
     }
 
-    /// Seconds the last search of this handle spent inside the library's
-    /// `Searcher` (any thread's: meaningful for one thread at a time).
+    /// Seconds the last search of this handle spent inside the library:
+    /// the `Searcher`'s search, and for a pixel array the conversion to grey
+    /// that the search would otherwise start with (any thread's: meaningful
+    /// for one thread at a time).
     #[getter]
     fn _last_search_seconds(&self) -> f64 {
         self.last_search_ns.load(Ordering::Relaxed) as f64 * 1e-9
@@ -397,7 +400,9 @@ impl PyIndex {
         rerank: usize,
         threads: usize,
     ) -> PyResult<f64> {
-        let q = inputs::query(query)?;
+        // As a Rust caller holds it: the image as given, pixels in their
+        // own colour order.
+        let q = inputs::to_query(inputs::image(query)?)?;
         let opts =
             options(top_k, mode, rerank, None, threads).map_err(|e| crate::errors::to_py(py, e))?;
         let h = self.handle().map_err(|e| e.into_py(py))?;

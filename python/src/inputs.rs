@@ -6,6 +6,7 @@
 //! then run without it.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use mmindex::features::ImageInput;
 use mmindex::{PixelFormat, Pixels, Query, Source};
@@ -36,6 +37,26 @@ fn pixel_format(name: &str) -> PyResult<PixelFormat> {
 /// pixel tuple `(width, height, format, data)` whose data is bytes or a
 /// C-contiguous `uint8` NumPy array.
 pub fn image(obj: &Bound<'_, PyAny>) -> PyResult<ImageInput> {
+    let mut converting = Duration::ZERO;
+    read_image(obj, Purpose::Record, &mut converting)
+}
+
+/// What an image is read for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// A record, or a query described as given.
+    Record,
+    /// A query: a pixel array is kept as its grey image.
+    Query,
+}
+
+/// As [`image`], for `purpose`; adds to `converting` the time spent in the
+/// library converting pixels.
+fn read_image(
+    obj: &Bound<'_, PyAny>,
+    purpose: Purpose,
+    converting: &mut Duration,
+) -> PyResult<ImageInput> {
     let py = obj.py();
     if let Ok(b) = obj.cast::<PyBytes>() {
         return Ok(ImageInput::Bytes(b.as_bytes().to_vec()));
@@ -46,7 +67,9 @@ pub fn image(obj: &Bound<'_, PyAny>) -> PyResult<ImageInput> {
     if let Ok(t) = obj.cast::<PyTuple>() {
         if t.len() == 2 {
             let (array, order): (Bound<'_, PyAny>, String) = t.extract()?;
-            return Ok(ImageInput::Pixels(array_pixels(&array, &order)?));
+            return Ok(ImageInput::Pixels(array_pixels(
+                &array, &order, purpose, converting,
+            )?));
         }
         let (w, h, format, data): (u32, u32, String, Bound<'_, PyAny>) = t.extract()?;
         let format = pixel_format(&format)?;
@@ -75,7 +98,12 @@ pub fn image(obj: &Bound<'_, PyAny>) -> PyResult<ImageInput> {
 /// A NumPy array `H×W`, `H×W×1`, `H×W×3` or `H×W×4` of `uint8` as pixels,
 /// colour channels in `order` (`rgb` or `bgr`), copied once in row-major
 /// order whatever its strides.
-fn array_pixels(array: &Bound<'_, PyAny>, order: &str) -> PyResult<Pixels> {
+fn array_pixels(
+    array: &Bound<'_, PyAny>,
+    order: &str,
+    purpose: Purpose,
+    converting: &mut Duration,
+) -> PyResult<Pixels> {
     let py = array.py();
     let a = array.cast::<PyArrayDyn<u8>>().map_err(|_| {
         let dtype = array
@@ -116,16 +144,42 @@ fn array_pixels(array: &Bound<'_, PyAny>, order: &str) -> PyResult<Pixels> {
     let h = u32::try_from(shape[0]).map_err(|_| too_big())?;
     let w = u32::try_from(shape[1]).map_err(|_| too_big())?;
     let ro = a.readonly();
-    let data = match ro.as_slice() {
-        Ok(s) => s.to_vec(),
+    let pixels = match ro.as_slice() {
+        // A query keeps only the grey image its search would compute first:
+        // a copy of the whole array would cost about as much as the
+        // conversion (the array is read once either way), and the search
+        // then has one step less.
+        Ok(s) if purpose == Purpose::Query => {
+            let t = Instant::now();
+            let p = Pixels::gray_from(w, h, format, s);
+            *converting += t.elapsed();
+            p
+        }
+        Ok(s) => Pixels::new(w, h, format, s.to_vec()),
         // Any strides (a view, a flipped channel axis): row-major order.
-        Err(_) => ro.as_array().iter().copied().collect(),
+        Err(_) => Pixels::new(
+            w,
+            h,
+            format,
+            ro.as_array().iter().copied().collect::<Vec<u8>>(),
+        ),
     };
-    Pixels::new(w, h, format, data).map_err(|e| errors::to_py(py, e))
+    pixels.map_err(|e| errors::to_py(py, e))
 }
 
-pub fn query(obj: &Bound<'_, PyAny>) -> PyResult<Query> {
-    Ok(match image(obj)? {
+/// A query image; a pixel array is kept as the grey image its search
+/// starts from. Also returns the time the library spent on that conversion:
+/// part of the search's own work, which a Rust caller's `search_with` does
+/// inside.
+pub fn query(obj: &Bound<'_, PyAny>) -> PyResult<(Query, Duration)> {
+    let mut converting = Duration::ZERO;
+    let input = read_image(obj, Purpose::Query, &mut converting)?;
+    Ok((to_query(input)?, converting))
+}
+
+/// A query from an image read for any purpose.
+pub fn to_query(input: ImageInput) -> PyResult<Query> {
+    Ok(match input {
         ImageInput::Path(p) => Query::path(p),
         ImageInput::Bytes(b) => Query::bytes(b),
         ImageInput::Pixels(p) => Query::pixels(p),

@@ -54,6 +54,21 @@ def test_channel_orders_and_layouts_agree(index: mmindex.Index, photos: List[Pat
         index.search(rgb, color_order="hsv")
 
 
+def test_an_array_query_ranks_as_its_colour_pixels(index: mmindex.Index, photos: List[Path]) -> None:
+    # A query array is turned to grey before the search (the grey levels
+    # the search would compute); the same pixels handed over as colour
+    # bytes are converted inside the search. Hits and scores are equal.
+    for photo in photos[:4]:
+        rgb = rgb_of(transformed(photo)[1])
+        h, w, _ = rgb.shape
+        native = index._native
+        as_array = native.search((rgb, "rgb"), top_k=8)
+        as_pixels = native.search((w, h, "rgb", rgb.tobytes()), top_k=8)
+        assert as_array == as_pixels, photo.name
+        bgra = np.ascontiguousarray(np.dstack([rgb[:, :, ::-1], np.zeros((h, w), np.uint8)]))
+        assert native.search((bgra, "bgr"), top_k=8) == as_pixels, photo.name
+
+
 def test_grey_arrays_are_described_like_the_grey_file(
     index: mmindex.Index, photos: List[Path]
 ) -> None:

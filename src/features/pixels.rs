@@ -114,6 +114,68 @@ impl Pixels {
     pub fn data(&self) -> &[u8] {
         &self.data
     }
+
+    /// The grey image of pixels held elsewhere (`data`, laid out as
+    /// `format`). The grey levels are those a search computes from the same
+    /// pixels, so the two describe the same features; only a third of the
+    /// bytes (a quarter for 4 channels) are kept.
+    ///
+    /// For callers whose pixels may change once they let go of them (a
+    /// NumPy array, once Python runs again): reading them once here is
+    /// cheaper than copying them whole. No limit applies here (the pixels
+    /// are in memory already); the index's limits apply when the result is
+    /// described.
+    pub fn gray_from(width: u32, height: u32, format: PixelFormat, data: &[u8]) -> Result<Pixels> {
+        let expected = u64::from(width) * u64::from(height) * format.channels() as u64;
+        if data.len() as u64 != expected {
+            return Err(Error::InvalidConfig(format!(
+                "a {width}x{height} {format:?} image holds {expected} bytes, not {}",
+                data.len()
+            )));
+        }
+        let code = match format {
+            PixelFormat::Gray => return Pixels::new(width, height, PixelFormat::Gray, data),
+            PixelFormat::Rgb => COLOR_RGB2GRAY,
+            PixelFormat::Bgr => COLOR_BGR2GRAY,
+            PixelFormat::Rgba => COLOR_RGBA2GRAY,
+            PixelFormat::Bgra => COLOR_BGRA2GRAY,
+        };
+        let too_large = || Error::InvalidConfig(format!("a {width}x{height} image is too large"));
+        let (rows, cols) = match (i32::try_from(height), i32::try_from(width)) {
+            (Ok(r), Ok(c)) => (r, c),
+            _ => return Err(too_large()),
+        };
+        let grey =
+            usize::try_from(u64::from(width) * u64::from(height)).map_err(|_| too_large())?;
+        if grey == 0 {
+            return Pixels::new(width, height, PixelFormat::Gray, Vec::new());
+        }
+        super::threads::single_threaded();
+        let fail =
+            |e: opencv::Error| Error::InvalidConfig(format!("cannot convert: {}", e.message));
+        let mut out = vec![0u8; grey];
+        let src = if format.channels() == 3 {
+            Mat::new_rows_cols_with_bytes::<Vec3b>(rows, cols, data)
+        } else {
+            Mat::new_rows_cols_with_bytes::<Vec4b>(rows, cols, data)
+        }
+        .map_err(fail)?;
+        let mut dst =
+            Mat::new_rows_cols_with_bytes_mut::<u8>(rows, cols, &mut out).map_err(fail)?;
+        let before = dst.data();
+        cvt_color_def(&src, &mut dst, code).map_err(fail)?;
+        // OpenCV writes into a destination of the right size and type in
+        // place (no second copy); had it allocated another, the grey levels
+        // are there.
+        if dst.data() != before {
+            let bytes = dst.data_bytes().map_err(fail)?.to_vec();
+            drop(dst);
+            out = bytes;
+        } else {
+            drop(dst);
+        }
+        Pixels::new(width, height, PixelFormat::Gray, out)
+    }
 }
 
 /// The grey image to describe: limits checked first, then converted and
@@ -235,5 +297,45 @@ mod tests {
         let empty = Pixels::new(0, 5, PixelFormat::Rgb, Vec::new()).unwrap();
         let e = to_gray(&empty, &limits(0, 0), p).unwrap_err().to_string();
         assert!(e.contains("zero-sized"), "{e}");
+    }
+
+    #[test]
+    fn grey_made_ahead_is_the_grey_a_search_makes() {
+        let seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut x = seed;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        };
+        let l = limits(0, 0);
+        let p = Path::new("<pixels>");
+        let (w, h) = (37u32, 23u32);
+        for format in [
+            PixelFormat::Gray,
+            PixelFormat::Rgb,
+            PixelFormat::Bgr,
+            PixelFormat::Rgba,
+            PixelFormat::Bgra,
+        ] {
+            let data: Vec<u8> = (0..w * h * format.channels() as u32)
+                .map(|_| next())
+                .collect();
+            let searched = to_gray(&Pixels::new(w, h, format, data.clone()).unwrap(), &l, p)
+                .unwrap()
+                .data_bytes()
+                .unwrap()
+                .to_vec();
+            let ahead = Pixels::gray_from(w, h, format, &data).unwrap();
+            assert_eq!(ahead.format(), PixelFormat::Gray);
+            assert_eq!(ahead.data(), &searched[..], "{format:?}, seed {seed:#x}");
+            let again = to_gray(&ahead, &l, p).unwrap();
+            assert_eq!(again.data_bytes().unwrap(), &searched[..]);
+        }
+        let e = Pixels::gray_from(4, 3, PixelFormat::Rgb, &[0; 35]).unwrap_err();
+        assert!(e.to_string().contains("holds 36 bytes"), "{e}");
+        let empty = Pixels::gray_from(0, 3, PixelFormat::Rgb, &[]).unwrap();
+        assert_eq!((empty.width(), empty.height()), (0, 3));
     }
 }
