@@ -53,7 +53,7 @@ pub mod search;
 pub mod store;
 pub mod vocab;
 
-pub use config::{Feature, IndexConfig, RunOptions, Scoring, MAX_WORKERS};
+pub use config::{Feature, IndexConfig, RunOptions, Scoring, DEFAULT_TRAINING_IMAGES, MAX_WORKERS};
 pub use error::{Error, Result};
 pub use features::{augment, PixelFormat, Pixels};
 pub use index::{CompactReport, Index, IndexBuilder, RecordInfo, Space, Stats, VerifyReport};

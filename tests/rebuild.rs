@@ -11,6 +11,7 @@ use common::rng::Rng;
 use mmindex::{Error, Feature, Index, Query, RunOptions, Source};
 
 const CHILD_DIR: &str = "MMINDEX_REBUILD_CHILD_INDEX";
+const CHILD_TRAINING_IMAGES: &str = "MMINDEX_REBUILD_CHILD_TRAINING_IMAGES";
 const TEST_NAME: &str = "crash_during_rebuild_leaves_old_or_new_whole";
 
 fn photo_sources(n: usize) -> Vec<Source> {
@@ -94,9 +95,16 @@ fn rebuild_refuses_records_without_a_file() {
 
 fn child(dir: &Path) {
     let index = Index::open(dir).expect("child opens");
+    // The rebuild trains on a subset of the images and streams the others
+    // when this is below their number, and spills every image otherwise.
+    let training_images = std::env::var(CHILD_TRAINING_IMAGES)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(RunOptions::default().training_images);
     let mut w = index
         .writer(RunOptions {
             workers: 1,
+            training_images,
             ..RunOptions::default()
         })
         .expect("writer");
@@ -129,7 +137,7 @@ fn crash_during_rebuild_leaves_old_or_new_whole() {
     let probe = work.path().join("probe");
     common::copy_dir(&template, &probe);
     let started = Instant::now();
-    let status = child_command(&probe).status().expect("probe child");
+    let status = child_command(&probe, 0).status().expect("probe child");
     assert!(status.success());
     let full = started.elapsed().as_millis() as u64;
     let (mut old, mut new) = (0, 0);
@@ -137,7 +145,9 @@ fn crash_during_rebuild_leaves_old_or_new_whole() {
         let dir = work.path().join(format!("run{iter}"));
         common::copy_dir(&template, &dir);
         let delay = Duration::from_millis(rng.below(full + full / 5));
-        let mut child = child_command(&dir).spawn().expect("spawn");
+        // Every other kill hits a rebuild that streams.
+        let training_images = if iter % 2 == 1 { 4 } else { 0 };
+        let mut child = child_command(&dir, training_images).spawn().expect("spawn");
         let t = Instant::now();
         while t.elapsed() < delay && child.try_wait().expect("poll").is_none() {
             std::thread::sleep(Duration::from_millis(2));
@@ -170,10 +180,11 @@ fn crash_during_rebuild_leaves_old_or_new_whole() {
     eprintln!("{iters} kills during a {full} ms rebuild: {old} old, {new} new");
 }
 
-fn child_command(dir: &Path) -> Command {
+fn child_command(dir: &Path, training_images: usize) -> Command {
     let mut c = Command::new(std::env::current_exe().expect("test binary"));
     c.args(["--exact", TEST_NAME, "--nocapture", "--test-threads", "1"])
         .env(CHILD_DIR, dir)
+        .env(CHILD_TRAINING_IMAGES, training_images.to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     c

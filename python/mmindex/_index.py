@@ -174,6 +174,7 @@ class Index:
         memory_fraction: float = 0.8,
         memory_limit: Optional[int] = None,
         max_file_bytes: int = 256 << 20,
+        training_images: int = 1000,
         progress: Union[bool, ProgressCallback, None] = None,
     ) -> "Writer":
         """The index's writer; use it as a context manager (``with
@@ -188,6 +189,12 @@ class Index:
             memory_limit: absolute cap on that budget, in bytes.
             max_file_bytes: image files larger than this are refused (a
                 per-record error) before they are read.
+            training_images: builds and rebuilds of more images than this
+                train the codebook on this many, chosen at random, and
+                describe the others while storing them, with no temporary
+                files; up to this many, every image's descriptors are
+                spilled to a temporary file until the codebook exists (0 =
+                always).
             progress: a callback ``(phase, done, total)``, or True for a
                 tqdm progress bar per phase (when tqdm is installed).
 
@@ -209,6 +216,7 @@ class Index:
             memory_fraction=memory_fraction,
             memory_limit=memory_limit,
             max_file_bytes=max_file_bytes,
+            training_images=training_images,
             progress=callback,
         )
         return Writer(native, bars)

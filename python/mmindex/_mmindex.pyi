@@ -51,6 +51,7 @@ class Index:
         memory_fraction: float = 0.8,
         memory_limit: Optional[int] = None,
         max_file_bytes: int = 268435456,
+        training_images: int = 1000,
         progress: Optional[Callable[[str, int, int], object]] = None,
     ) -> "Writer": ...
     def search(

@@ -96,7 +96,8 @@ class TrainReport:
     """What training a codebook did."""
 
     images: int
-    """Images described."""
+    """Images the codebook was trained on (all of them, or the training
+    subset of a larger collection: ``training_images``)."""
     descriptors: int
     """Descriptors extracted from them."""
     sampled: int
@@ -107,6 +108,9 @@ class TrainReport:
     """The generation installed."""
     seconds: Tuple[float, float, float]
     """Seconds spent extracting, training and quantizing."""
+    scratch_bytes: int = 0
+    """The most bytes held in temporary files at once (0 when the codebook
+    was trained on a subset and the other images streamed)."""
     failed: List[RecordError] = field(default_factory=list)
     """Images that could not be used."""
 
@@ -118,6 +122,7 @@ class TrainReport:
             sampled=d["sampled"],
             words=d["words"],
             generation=d["generation"],
+            scratch_bytes=d["scratch_bytes"],
             seconds=(d["seconds"][0], d["seconds"][1], d["seconds"][2]),
             failed=_errors(d["failed"]),
         )

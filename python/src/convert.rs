@@ -42,6 +42,7 @@ pub fn train_report<'py>(
     d.set_item("words", r.words)?;
     d.set_item("generation", r.generation)?;
     d.set_item("seconds", (r.seconds[0], r.seconds[1], r.seconds[2]))?;
+    d.set_item("scratch_bytes", r.scratch_bytes)?;
     d.set_item("failed", record_errors(py, &r.failed)?)?;
     Ok(d)
 }

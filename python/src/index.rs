@@ -209,7 +209,7 @@ impl PyIndex {
         convert::config(py, &index.config())
     }
 
-    #[pyo3(signature = (workers=0, batch_size=50, memory_fraction=0.8, memory_limit=None, max_file_bytes=mmindex::config::DEFAULT_MAX_FILE_BYTES, progress=None))]
+    #[pyo3(signature = (workers=0, batch_size=50, memory_fraction=0.8, memory_limit=None, max_file_bytes=mmindex::config::DEFAULT_MAX_FILE_BYTES, training_images=mmindex::DEFAULT_TRAINING_IMAGES, progress=None))]
     #[allow(clippy::too_many_arguments)]
     fn writer(
         &self,
@@ -219,6 +219,7 @@ impl PyIndex {
         memory_fraction: f64,
         memory_limit: Option<u64>,
         max_file_bytes: u64,
+        training_images: usize,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<PyWriter> {
         let index = self.index().map_err(|e| e.into_py(py))?;
@@ -228,6 +229,7 @@ impl PyIndex {
             memory_fraction,
             memory_limit,
             max_file_bytes,
+            training_images,
         };
         let progress = progress.map(|cb| Arc::new(PyProgress::new(cb)));
         let p = progress.clone();

@@ -5,6 +5,7 @@ mod build;
 mod pipeline;
 pub mod source;
 pub(crate) mod spill;
+mod stream;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -78,7 +79,8 @@ impl AddReport {
 /// What training did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TrainReport {
-    /// Images described.
+    /// Images the codebook was trained on: every image, or the training
+    /// subset of a larger collection (`RunOptions::training_images`).
     pub images: usize,
     /// Descriptors extracted from them.
     pub descriptors: u64,
@@ -90,6 +92,10 @@ pub struct TrainReport {
     pub generation: u32,
     /// Seconds spent extracting, training, and quantizing.
     pub seconds: [f64; 3],
+    /// The most bytes held in temporary files at once (descriptors and
+    /// words spilled between phases); 0 when the codebook was trained on a
+    /// subset and the other images streamed (`RunOptions::training_images`).
+    pub scratch_bytes: u64,
     /// Images that could not be used.
     pub failed: Vec<RecordError>,
 }

@@ -57,6 +57,7 @@ pub(crate) struct SpillWriter {
     out: BufWriter<File>,
     path: TempPath,
     records: u64,
+    bytes: u64,
 }
 
 /// Reads a finished spill file back in write order.
@@ -78,6 +79,7 @@ impl SpillWriter {
             out: BufWriter::with_capacity(1 << 20, file),
             path: TempPath(path),
             records: 0,
+            bytes: 0,
         })
     }
 
@@ -121,12 +123,18 @@ impl SpillWriter {
             .write_all(&b)
             .map_err(|e| Error::io(&self.path.0, e))?;
         self.records += 1;
+        self.bytes += b.len() as u64;
         Ok(())
     }
 
     /// Records written.
     pub(crate) fn len(&self) -> u64 {
         self.records
+    }
+
+    /// Bytes written.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes
     }
 
     /// Finishes writing and opens the file for reading from the start.

@@ -145,6 +145,13 @@ pub struct RunArgs {
     #[arg(long, default_value_t = mmindex::config::DEFAULT_MAX_FILE_BYTES,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_file_bytes: u64,
+    /// Builds and rebuilds of more images than this train the codebook on
+    /// this many, chosen at random, and describe the others while storing
+    /// them, with no temporary files; up to this many, every image's
+    /// descriptors are spilled to a temporary file until the codebook
+    /// exists (0 = always).
+    #[arg(long, default_value_t = mmindex::DEFAULT_TRAINING_IMAGES)]
+    pub training_images: usize,
 }
 
 impl RunArgs {
@@ -156,6 +163,7 @@ impl RunArgs {
             memory_fraction: self.memory_fraction,
             memory_limit: self.memory_limit,
             max_file_bytes: self.max_file_bytes,
+            training_images: self.training_images,
         }
     }
 }
