@@ -1,6 +1,13 @@
 //! The library API: sources in memory, replacement, empty records, one
 //! writer at a time, typed errors.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use mmindex::augment::Transform;

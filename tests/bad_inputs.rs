@@ -1,6 +1,13 @@
 //! The bad-input catalogue: every case gives its documented outcome, never a
 //! panic; afterwards the index verifies and earlier records are still found.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -3,6 +3,13 @@
 //! record has in a quiet index, so no search ever scored half a batch or a
 //! half-removed record.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use std::collections::{HashMap, HashSet};

@@ -1,6 +1,13 @@
 //! Files read for records: confined to a root whatever a symlink does
 //! meanwhile, and refused unread over the size cap.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use std::path::Path;

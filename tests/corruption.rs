@@ -1,6 +1,13 @@
 //! Damaged stored values: every read path returns a typed `Corruption` error
 //! naming the tree and key, never panics, and `verify` lists each damage.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use mmindex::{Error, Index, Query, RunOptions, SearchMode, SearchOptions, Source};

@@ -11,6 +11,13 @@
 //! `MMINDEX_CRASH_ITERS` sets the number of kills (default 20);
 //! `scripts/crash.sh` runs 500. `MMINDEX_SEED` replays a run.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use std::collections::BTreeSet;

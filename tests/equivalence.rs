@@ -2,6 +2,13 @@
 //! "train, then add everything" equals "train, then add in two halves (two
 //! processes)"; and adding then removing a record equals never adding it.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use std::path::Path;

@@ -1,6 +1,13 @@
 //! Inputs that fuzzing found harmful, replayed through the public API: each
 //! must give a clean error (or round-trip) and nothing else.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 use std::path::Path;
 
 use mmindex::store::codec::{doc, geometry, hist, keys, postings, Layout};

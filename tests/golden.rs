@@ -16,6 +16,13 @@
 //! 5's fixed-point sums moved scores by one unit in the last place; the
 //! ranking did not change). Review its diff: only `score_bits` may move.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

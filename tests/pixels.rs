@@ -1,6 +1,13 @@
 //! Decoded pixels as records and queries: described like the same image
 //! given as a file, in any channel order, with per-record errors.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use mmindex::augment::{decode_pixels, Transform};

@@ -1,6 +1,13 @@
 //! Rebuild: a new codebook generation over stored records, switched to
 //! atomically, also when the process is killed at a random moment.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

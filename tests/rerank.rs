@@ -2,6 +2,13 @@
 //! region (a crop of 40% of the photo's area, pasted into a photo that is not
 //! indexed) must rank that photo first with re-ranking on (issue 6, point 2).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use mmindex::augment::{self, Transform};

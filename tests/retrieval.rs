@@ -2,6 +2,13 @@
 //! copies, must come first for at least 90% of the queries, in both search
 //! modes, and the two modes must rank identically.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use mmindex::{Feature, Index, Query, RunOptions, SearchMode, SearchOptions};

@@ -1,6 +1,13 @@
 //! The sequential and inverted paths rank identically, on random word
 //! histograms, and both agree with a plain model of TF-IDF scoring.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use common::rng::Rng;
