@@ -23,14 +23,10 @@ use ndarray::Array2;
 
 const WORDS: usize = 64;
 
-/// A new index; its unsealed records are sealed into posting blocks
-/// whenever they hold `seal` postings.
-fn new_index(dir: &std::path::Path, idf: &[f32], seal: u64) -> Index {
-    let index = Index::builder()
-        .feature(Feature::Sift)
-        .seal_postings(seal)
-        .open(dir)
-        .expect("create");
+/// A new index in its temporary directory; its unsealed records are sealed
+/// into posting blocks whenever they hold `seal` postings.
+fn new_index(idf: &[f32], seal: u64) -> (tempfile::TempDir, Index) {
+    let (dir, index) = common::temp_index(|b| b.feature(Feature::Sift).seal_postings(seal));
     let mut w = index
         .writer(RunOptions {
             batch_size: 8,
@@ -42,7 +38,7 @@ fn new_index(dir: &std::path::Path, idf: &[f32], seal: u64) -> Index {
         Some(idf.to_vec()),
     )
     .expect("install");
-    index
+    (dir, index)
 }
 
 #[test]
@@ -73,8 +69,7 @@ fn searches_never_see_partial_batches() {
 
     // Scores in a quiet index holding every record. IDF is frozen per
     // generation, so a record's score does not depend on the others.
-    let quiet_dir = tempfile::tempdir().expect("temp");
-    let quiet = new_index(quiet_dir.path(), &idf, u64::MAX);
+    let (_quiet_dir, quiet) = new_index(&idf, u64::MAX);
     let mut w = quiet.writer(RunOptions::default()).expect("writer");
     w.add_words(
         records
@@ -96,11 +91,10 @@ fn searches_never_see_partial_batches() {
         })
         .collect();
 
-    let dir = tempfile::tempdir().expect("temp");
     // Seals every few batches: the searches meet posting blocks written
     // while they run, and the block cache's entries (as read and decoded)
     // going stale under them.
-    let index = new_index(dir.path(), &idf, 256);
+    let (_dir, index) = new_index(&idf, 256);
     let mut w = index
         .writer(RunOptions {
             batch_size: 8,
@@ -203,13 +197,8 @@ fn searches_never_see_partial_batches() {
 #[test]
 fn queries_extract_while_ingestion_runs() {
     let photos = common::photos();
-    let source = |p: &std::path::PathBuf| mmindex::Source::path(common::photo_id(p), p.clone());
-    let dir = tempfile::tempdir().expect("temp");
-    let index = Index::builder()
-        .feature(Feature::Sift)
-        .words(16)
-        .open(dir.path())
-        .expect("create");
+    let source = |p: &std::path::PathBuf| common::photo_source(p);
+    let (_dir, index) = common::temp_index(|b| b.feature(Feature::Sift).words(16));
     let opts = RunOptions {
         workers: 2,
         batch_size: 2,

@@ -18,7 +18,7 @@ fn build(dir: &std::path::Path) -> Index {
     let sources = common::photos()
         .into_iter()
         .take(4)
-        .map(|p| Source::path(common::photo_id(&p), p))
+        .map(|p| common::photo_source(&p))
         .collect();
     w.build(sources).expect("build");
     index

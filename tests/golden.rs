@@ -27,7 +27,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use mmindex::{Feature, Index, RunOptions, SearchMode, SearchOptions, Source};
+use mmindex::{Feature, Index, RunOptions, SearchMode, SearchOptions};
 
 fn golden_dir(version: u32) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/v{version}"))
@@ -171,13 +171,12 @@ fn check(version: u32) {
         let sources = common::photos()
             .into_iter()
             .take(photos)
-            .map(|p| Source::path(common::photo_id(&p), p))
+            .map(|p| common::photo_source(&p))
             .collect();
         w.build(sources).expect("build");
         if version >= 3 {
             let p = common::photos()[4].clone();
-            w.add(vec![Source::path(common::photo_id(&p), p)])
-                .expect("add");
+            w.add(vec![common::photo_source(&p)]).expect("add");
         }
         w.remove([common::photo_id(&common::photos()[1]).as_str()])
             .expect("remove");
