@@ -191,9 +191,9 @@ fn searches_never_see_partial_batches() {
 }
 
 /// Query extraction on one thread while ingestion extracts on others.
-/// OpenCV's thread count is process-global: when ingestion used to change it
-/// around each bulk run, a query inside OpenCV's thread pool at that moment
-/// hung (seen here) or crashed (seen on CI).
+/// OpenCV's thread count is process-global: ingestion must not change it
+/// around a bulk run, because a query inside OpenCV's thread pool at that
+/// moment can hang or crash.
 #[test]
 fn queries_extract_while_ingestion_runs() {
     let photos = common::photos();
@@ -208,7 +208,8 @@ fn queries_extract_while_ingestion_runs() {
     w.build(photos.iter().take(4).map(source).collect())
         .expect("build");
     drop(w);
-    // Many short ingestion runs: each one used to change the count twice.
+    // Many short ingestion runs: many starts and ends of a run, where a
+    // change of the count would meet the queries.
     let stop = Arc::new(AtomicBool::new(false));
     let ingester = {
         let (index, stop, opts) = (index.clone(), stop.clone(), opts.clone());

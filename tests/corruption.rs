@@ -193,8 +193,8 @@ fn every_read_path_reports_damage() {
 
 /// A process killed while sled writes a snapshot leaves
 /// `snap.<lsn>.generating`, which sled 0.34.7 then reads as its latest
-/// snapshot and refuses to open ("Read corrupted data"; found by the
-/// rebuild crash test). The index opens without it, whole.
+/// snapshot and refuses to open ("Read corrupted data"; the rebuild crash
+/// test's kills can leave one). The index opens without it, whole.
 #[test]
 fn an_unfinished_sled_snapshot_does_not_stop_an_open() {
     let dir = tempfile::tempdir().expect("temp");

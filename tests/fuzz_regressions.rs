@@ -28,7 +28,7 @@ fn fixture(name: &str) -> Vec<u8> {
 fn image_that_aborted_opencvs_dicom_reader_is_refused() {
     let (_dir, index) = common::temp_index(|b| b);
     let mut w = index.writer(RunOptions::default()).expect("writer");
-    // Before the format whitelist this aborted the process inside GDCM.
+    // Without the format whitelist this aborts the process inside GDCM.
     let r = w.train(vec![Source::bytes(
         "dicom",
         fixture("image-gdcm-abort.bin"),

@@ -12,9 +12,9 @@
 //! `MMINDEX_WRITE_GOLDEN=N cargo test --test golden` writes version N's
 //! directory; only do that for a new format version, never for an old one.
 //! `MMINDEX_WRITE_GOLDEN_ANSWERS=N` rewrites only version N's
-//! expected.json, for a deliberate change of the scoring arithmetic (session
-//! 5's fixed-point sums moved scores by one unit in the last place; the
-//! ranking did not change). Review its diff: only `score_bits` may move.
+//! expected.json, for a deliberate change of the scoring arithmetic (such a
+//! change may move scores by a unit in the last place; the ranking must not
+//! change). Review its diff: only `score_bits` may move.
 
 #![allow(
     clippy::unwrap_used,

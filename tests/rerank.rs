@@ -1,6 +1,6 @@
 //! Geometric re-ranking: a query that matches a stored photo only in a
 //! region (a crop of 40% of the photo's area, pasted into a photo that is not
-//! indexed) must rank that photo first with re-ranking on (issue 6, point 2).
+//! indexed) must rank that photo first with re-ranking on.
 
 #![allow(
     clippy::unwrap_used,

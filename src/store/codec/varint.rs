@@ -39,7 +39,7 @@ fn get_long(b: &[u8], pos: &mut usize) -> Result<u64, DecodeError> {
             return Err(DecodeError::new("varint overflows 64 bits"));
         }
         // Only the shortest encoding is valid, so that every value has one
-        // byte form (found by fuzzing: `83 00` decoded as 3).
+        // byte form (else `83 00` would also decode as 3).
         if shift > 0 && byte == 0 {
             return Err(DecodeError::new("overlong varint"));
         }
