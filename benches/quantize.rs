@@ -10,6 +10,13 @@
 //! for L = 5, 2,500,000 for L = 6. `examples/quantize_speed.rs` prints the
 //! same comparison as one table.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a benchmark: a failed set-up ends the run"
+)]
+
 use std::hint::black_box;
 use std::time::Duration;
 

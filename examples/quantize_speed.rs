@@ -10,6 +10,13 @@
 //! 2.5 rows per potential leaf. "1 thread" runs inside a one-thread rayon
 //! pool; the flat codebook's matrix product is single-threaded anyway.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a measuring tool: a failed set-up ends the run"
+)]
+
 use std::time::{Duration, Instant};
 
 use mmindex::features::Descriptors;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prints one markdown table of issue 4's end-to-end figures: search latency
+# Prints one markdown table of the end-to-end search figures: search latency
 # (inverted and sequential, excluding query feature extraction), opening an
 # index and answering the first query in a fresh process, bytes per record on
 # disk and fill time, at 10k and 100k synthetic records (and 1M with

@@ -51,6 +51,8 @@ pub mod ingest;
 mod record;
 pub mod search;
 pub mod store;
+#[cfg(test)]
+mod testutil;
 pub mod vocab;
 
 pub use config::{Feature, IndexConfig, RunOptions, Scoring, DEFAULT_TRAINING_IMAGES, MAX_WORKERS};

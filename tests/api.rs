@@ -1,6 +1,13 @@
 //! The library API: sources in memory, replacement, empty records, one
 //! writer at a time, typed errors.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use mmindex::augment::Transform;
@@ -26,12 +33,7 @@ fn grey_png() -> Vec<u8> {
 
 #[test]
 fn bytes_sources_replacement_and_empty_records() {
-    let dir = tempfile::tempdir().expect("temp");
-    let index = Index::builder()
-        .feature(Feature::Sift)
-        .words(200)
-        .open(dir.path().join("idx"))
-        .expect("create");
+    let (_dir, index) = common::temp_index(|b| b.feature(Feature::Sift).words(200));
     let photos = common::photos();
     let bytes = |i: usize| std::fs::read(&photos[i]).expect("photo");
     let mut w = index
@@ -105,16 +107,12 @@ fn typed_errors() {
 
 #[test]
 fn query_errors_name_the_file() {
-    let dir = tempfile::tempdir().expect("temp");
-    let index = Index::builder()
-        .words(50)
-        .open(dir.path().join("idx"))
-        .expect("create");
+    let (dir, index) = common::temp_index(|b| b.words(50));
     let mut w = index.writer(RunOptions::default()).expect("writer");
     let sources = common::photos()
         .iter()
         .take(2)
-        .map(|p| Source::path(common::photo_id(p), p.clone()))
+        .map(|p| common::photo_source(p))
         .collect();
     w.build(sources).expect("build");
     let s = index.searcher().expect("searcher");

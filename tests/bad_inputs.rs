@@ -1,26 +1,28 @@
 //! The bad-input catalogue: every case gives its documented outcome, never a
 //! panic; afterwards the index verifies and earlier records are still found.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use std::path::{Path, PathBuf};
 
 use mmindex::{AddReport, Error, Index, Query, RunOptions, Source};
 
-/// An index trained and filled with three photos.
-fn index(dir: &Path) -> Index {
-    let index = Index::builder()
-        .words(100)
-        .open(dir.join("idx"))
-        .expect("create");
+/// An index trained and filled with three photos, in its temporary
+/// directory.
+fn index() -> (tempfile::TempDir, Index) {
+    let (dir, index) = common::temp_index(|b| b.words(100));
     let mut w = index.writer(RunOptions::default()).expect("writer");
-    let sources = good()
-        .into_iter()
-        .map(|p| Source::path(common::photo_id(&p), p))
-        .collect();
+    let sources = good().iter().map(|p| common::photo_source(p)).collect();
     let (_, r) = w.build(sources).expect("build");
     assert_eq!(r.added, 3);
-    index
+    (dir, index)
 }
 
 fn good() -> Vec<PathBuf> {
@@ -73,8 +75,7 @@ fn png_header(w: u32, h: u32) -> Vec<u8> {
 
 #[test]
 fn file_level_cases() {
-    let dir = tempfile::tempdir().expect("temp");
-    let index = index(dir.path());
+    let (dir, index) = index();
     let photo = std::fs::read(&good()[0]).expect("photo");
     let png =
         mmindex::augment::apply(&photo, mmindex::augment::Transform::Scale(1.0)).expect("png");
@@ -147,8 +148,7 @@ fn file_level_cases() {
 
 #[test]
 fn images_without_features_are_empty_records() {
-    let dir = tempfile::tempdir().expect("temp");
-    let index = index(dir.path());
+    let (_dir, index) = index();
     let photo = std::fs::read(&good()[0]).expect("photo");
     // 1×1 and flat grey images: decodable, no keypoints at any threshold.
     let one = mmindex::augment::apply(
@@ -184,8 +184,7 @@ fn images_without_features_are_empty_records() {
 
 #[test]
 fn names_ids_and_duplicates() {
-    let dir = tempfile::tempdir().expect("temp");
-    let index = index(dir.path());
+    let (dir, index) = index();
     // A non-UTF-8 file name: found by a folder walk, its id keeps the bytes.
     let folder = dir.path().join("odd");
     std::fs::create_dir(&folder).expect("mkdir");
@@ -230,14 +229,11 @@ fn names_ids_and_duplicates() {
 
 #[test]
 fn empty_folder_and_index_states() {
-    let dir = tempfile::tempdir().expect("temp");
+    let (dir, index) = common::temp_index(|b| b);
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).expect("mkdir");
     let (sources, errors) = mmindex::source::folder(&empty).expect("walk");
     assert!(sources.is_empty() && errors.is_empty());
-    let index = Index::builder()
-        .open(dir.path().join("idx"))
-        .expect("create");
     let mut w = index.writer(RunOptions::default()).expect("writer");
     assert!(matches!(
         w.build(sources),
@@ -279,8 +275,7 @@ fn small_jpeg_and_png() -> (Vec<u8>, Vec<u8>) {
 #[test]
 fn decompression_bombs_and_unprobed_headers_are_refused() {
     use common::bombs;
-    let dir = tempfile::tempdir().expect("temp");
-    let index = index(dir.path());
+    let (_dir, index) = index();
     let (jpeg, png) = small_jpeg_and_png();
     let over = "20000x15000 pixels exceeds the limit";
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
@@ -449,16 +444,11 @@ const TINY: [(u32, u32); 19] = [
 /// Every tiny image is stored (as an empty record unless the detector finds
 /// keypoints); 1-pixel-wide or -high images are always empty.
 fn tiny_images_are_records(feature: mmindex::Feature) {
-    let dir = tempfile::tempdir().expect("temp");
-    let index = Index::builder()
-        .feature(feature)
-        .words(50)
-        .open(dir.path().join("idx"))
-        .expect("create");
+    let (_dir, index) = common::temp_index(|b| b.feature(feature).words(50));
     let mut w = index.writer(RunOptions::default()).expect("writer");
     let sources = good()
         .into_iter()
-        .map(|p| Source::path(common::photo_id(&p), p))
+        .map(|p| common::photo_source(&p))
         .collect();
     w.build(sources).expect("build");
     let seed = 7;

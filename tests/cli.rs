@@ -1,5 +1,12 @@
 //! The `mmindex` binary, driven as separate processes as a user would.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -3,6 +3,13 @@
 //! and a SIGKILL at any moment of it leaves the old index or the compacted
 //! one, whole.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use std::path::Path;

@@ -3,6 +3,13 @@
 //! record has in a quiet index, so no search ever scored half a batch or a
 //! half-removed record.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use std::collections::{HashMap, HashSet};
@@ -16,14 +23,10 @@ use ndarray::Array2;
 
 const WORDS: usize = 64;
 
-/// A new index; its unsealed records are sealed into posting blocks
-/// whenever they hold `seal` postings.
-fn new_index(dir: &std::path::Path, idf: &[f32], seal: u64) -> Index {
-    let index = Index::builder()
-        .feature(Feature::Sift)
-        .seal_postings(seal)
-        .open(dir)
-        .expect("create");
+/// A new index in its temporary directory; its unsealed records are sealed
+/// into posting blocks whenever they hold `seal` postings.
+fn new_index(idf: &[f32], seal: u64) -> (tempfile::TempDir, Index) {
+    let (dir, index) = common::temp_index(|b| b.feature(Feature::Sift).seal_postings(seal));
     let mut w = index
         .writer(RunOptions {
             batch_size: 8,
@@ -35,7 +38,7 @@ fn new_index(dir: &std::path::Path, idf: &[f32], seal: u64) -> Index {
         Some(idf.to_vec()),
     )
     .expect("install");
-    index
+    (dir, index)
 }
 
 #[test]
@@ -66,8 +69,7 @@ fn searches_never_see_partial_batches() {
 
     // Scores in a quiet index holding every record. IDF is frozen per
     // generation, so a record's score does not depend on the others.
-    let quiet_dir = tempfile::tempdir().expect("temp");
-    let quiet = new_index(quiet_dir.path(), &idf, u64::MAX);
+    let (_quiet_dir, quiet) = new_index(&idf, u64::MAX);
     let mut w = quiet.writer(RunOptions::default()).expect("writer");
     w.add_words(
         records
@@ -89,11 +91,10 @@ fn searches_never_see_partial_batches() {
         })
         .collect();
 
-    let dir = tempfile::tempdir().expect("temp");
     // Seals every few batches: the searches meet posting blocks written
     // while they run, and the block cache's entries (as read and decoded)
     // going stale under them.
-    let index = new_index(dir.path(), &idf, 256);
+    let (_dir, index) = new_index(&idf, 256);
     let mut w = index
         .writer(RunOptions {
             batch_size: 8,
@@ -190,19 +191,14 @@ fn searches_never_see_partial_batches() {
 }
 
 /// Query extraction on one thread while ingestion extracts on others.
-/// OpenCV's thread count is process-global: when ingestion used to change it
-/// around each bulk run, a query inside OpenCV's thread pool at that moment
-/// hung (seen here) or crashed (seen on CI).
+/// OpenCV's thread count is process-global: ingestion must not change it
+/// around a bulk run, because a query inside OpenCV's thread pool at that
+/// moment can hang or crash.
 #[test]
 fn queries_extract_while_ingestion_runs() {
     let photos = common::photos();
-    let source = |p: &std::path::PathBuf| mmindex::Source::path(common::photo_id(p), p.clone());
-    let dir = tempfile::tempdir().expect("temp");
-    let index = Index::builder()
-        .feature(Feature::Sift)
-        .words(16)
-        .open(dir.path())
-        .expect("create");
+    let source = |p: &std::path::PathBuf| common::photo_source(p);
+    let (_dir, index) = common::temp_index(|b| b.feature(Feature::Sift).words(16));
     let opts = RunOptions {
         workers: 2,
         batch_size: 2,
@@ -212,7 +208,8 @@ fn queries_extract_while_ingestion_runs() {
     w.build(photos.iter().take(4).map(source).collect())
         .expect("build");
     drop(w);
-    // Many short ingestion runs: each one used to change the count twice.
+    // Many short ingestion runs: many starts and ends of a run, where a
+    // change of the count would meet the queries.
     let stop = Arc::new(AtomicBool::new(false));
     let ingester = {
         let (index, stop, opts) = (index.clone(), stop.clone(), opts.clone());

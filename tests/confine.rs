@@ -1,9 +1,15 @@
 //! Files read for records: confined to a root whatever a symlink does
 //! meanwhile, and refused unread over the size cap.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,28 +17,24 @@ use std::time::Duration;
 use mmindex::features::file::NOT_INSIDE;
 use mmindex::{Feature, Index, RunOptions, Source};
 
-fn trained(dir: &Path) -> Index {
-    let index = Index::builder()
-        .feature(Feature::Orb)
-        .words(100)
-        .open(dir.join("idx"))
-        .expect("create");
+/// An index built from four photos, in its temporary directory.
+fn trained() -> (tempfile::TempDir, Index) {
+    let (dir, index) = common::temp_index(|b| b.feature(Feature::Orb).words(100));
     let sources = common::photos()
         .iter()
         .take(4)
-        .map(|p| Source::path(common::photo_id(p), p))
+        .map(|p| common::photo_source(p))
         .collect();
     let mut w = index.writer(RunOptions::default()).expect("writer");
     w.build(sources).expect("build");
     drop(w);
-    index
+    (dir, index)
 }
 
 #[cfg(unix)]
 #[test]
 fn a_symlink_swapped_during_an_add_never_brings_in_the_outside_file() {
-    let dir = tempfile::tempdir().expect("temp");
-    let index = trained(dir.path());
+    let (dir, index) = trained();
     let root = dir.path().join("root");
     std::fs::create_dir_all(&root).expect("mkdir");
     let photos = common::photos();
@@ -99,8 +101,7 @@ fn a_symlink_swapped_during_an_add_never_brings_in_the_outside_file() {
 
 #[test]
 fn a_file_over_the_cap_fails_its_record_and_the_rest_goes_on() {
-    let dir = tempfile::tempdir().expect("temp");
-    let index = trained(dir.path());
+    let (dir, index) = trained();
     let huge = dir.path().join("huge.jpg");
     std::fs::File::create(&huge)
         .expect("create")

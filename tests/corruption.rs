@@ -1,6 +1,13 @@
 //! Damaged stored values: every read path returns a typed `Corruption` error
 //! naming the tree and key, never panics, and `verify` lists each damage.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use mmindex::{Error, Index, Query, RunOptions, SearchMode, SearchOptions, Source};
@@ -11,7 +18,7 @@ fn build(dir: &std::path::Path) -> Index {
     let sources = common::photos()
         .into_iter()
         .take(4)
-        .map(|p| Source::path(common::photo_id(&p), p))
+        .map(|p| common::photo_source(&p))
         .collect();
     w.build(sources).expect("build");
     index
@@ -186,8 +193,8 @@ fn every_read_path_reports_damage() {
 
 /// A process killed while sled writes a snapshot leaves
 /// `snap.<lsn>.generating`, which sled 0.34.7 then reads as its latest
-/// snapshot and refuses to open ("Read corrupted data"; found by the
-/// rebuild crash test). The index opens without it, whole.
+/// snapshot and refuses to open ("Read corrupted data"; the rebuild crash
+/// test's kills can leave one). The index opens without it, whole.
 #[test]
 fn an_unfinished_sled_snapshot_does_not_stop_an_open() {
     let dir = tempfile::tempdir().expect("temp");

@@ -11,6 +11,13 @@
 //! `MMINDEX_CRASH_ITERS` sets the number of kills (default 20);
 //! `scripts/crash.sh` runs 500. `MMINDEX_SEED` replays a run.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use std::collections::BTreeSet;
@@ -21,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use common::rng::Rng;
 use mmindex::augment::Transform;
-use mmindex::{Feature, Index, Query, RunOptions, Source};
+use mmindex::{Feature, Index, Query, RunOptions};
 
 const CHILD_DIR: &str = "MMINDEX_CRASH_CHILD_INDEX";
 const CHILD_IMAGES: &str = "MMINDEX_CRASH_CHILD_IMAGES";
@@ -83,10 +90,7 @@ fn child(index: &Path, images: &Path) {
     files.sort();
     let mut added: Vec<String> = Vec::new();
     for (n, pair) in files.chunks(2).enumerate() {
-        let sources = pair
-            .iter()
-            .map(|p| Source::path(common::photo_id(p), p.clone()))
-            .collect();
+        let sources = pair.iter().map(|p| common::photo_source(p)).collect();
         let r = w.add(sources).expect("add");
         assert!(r.failed.is_empty(), "{:?}", r.failed);
         for p in pair {
@@ -129,10 +133,7 @@ fn crash_during_ingest_loses_nothing_acknowledged() {
             .open(&template)
             .expect("create");
         let mut w = index.writer(RunOptions::default()).expect("writer");
-        let sources = files
-            .iter()
-            .map(|p| Source::path(common::photo_id(p), p.clone()))
-            .collect();
+        let sources = files.iter().map(|p| common::photo_source(p)).collect();
         w.train(sources).expect("train");
     }
     let bytes_of: std::collections::HashMap<String, Vec<u8>> = files

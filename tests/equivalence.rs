@@ -2,12 +2,19 @@
 //! "train, then add everything" equals "train, then add in two halves (two
 //! processes)"; and adding then removing a record equals never adding it.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-use mmindex::{Index, Query, RunOptions, SearchOptions, Source};
+use mmindex::{Index, Query, RunOptions, SearchOptions};
 
 fn mmindex(args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_mmindex"))
@@ -92,7 +99,7 @@ fn add_then_remove_equals_never_added() {
     let dir = tempfile::tempdir().expect("temp");
     let photos = common::photos();
     let (extra, rest) = photos.split_last().expect("photos");
-    let src = |p: &Path| Source::path(common::photo_id(p), p.to_path_buf());
+    let src = common::photo_source;
     let open = |name: &str| {
         let index = Index::builder()
             .words(200)

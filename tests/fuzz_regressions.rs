@@ -1,10 +1,19 @@
 //! Inputs that fuzzing found harmful, replayed through the public API: each
 //! must give a clean error (or round-trip) and nothing else.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
+mod common;
+
 use std::path::Path;
 
 use mmindex::store::codec::{doc, geometry, hist, keys, postings, Layout};
-use mmindex::{Index, RunOptions, Source};
+use mmindex::{RunOptions, Source};
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(
@@ -17,12 +26,9 @@ fn fixture(name: &str) -> Vec<u8> {
 
 #[test]
 fn image_that_aborted_opencvs_dicom_reader_is_refused() {
-    let dir = tempfile::tempdir().expect("temp");
-    let index = Index::builder()
-        .open(dir.path().join("idx"))
-        .expect("create");
+    let (_dir, index) = common::temp_index(|b| b);
     let mut w = index.writer(RunOptions::default()).expect("writer");
-    // Before the format whitelist this aborted the process inside GDCM.
+    // Without the format whitelist this aborts the process inside GDCM.
     let r = w.train(vec![Source::bytes(
         "dicom",
         fixture("image-gdcm-abort.bin"),

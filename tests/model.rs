@@ -3,6 +3,13 @@
 //! of record id → words, scored by the textbook formulas in f64), with
 //! `verify` after every step.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 use std::collections::BTreeMap;
 
 use mmindex::vocab::Codebook;

@@ -1,11 +1,18 @@
 //! Decoded pixels as records and queries: described like the same image
 //! given as a file, in any channel order, with per-record errors.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use mmindex::augment::{decode_pixels, Transform};
 use mmindex::features::{extract, extract_encoded, ExtractParams, ImageInput};
-use mmindex::{Feature, Index, IndexConfig, PixelFormat, Pixels, Query, RunOptions, Source};
+use mmindex::{Feature, IndexConfig, PixelFormat, Pixels, Query, RunOptions, Source};
 
 fn params() -> ExtractParams {
     ExtractParams::from(&IndexConfig {
@@ -90,12 +97,7 @@ fn pixels_are_described_like_the_file_of_the_same_pixels() {
 
 #[test]
 fn pixel_records_and_queries_find_each_other() {
-    let dir = tempfile::tempdir().expect("temp");
-    let index = Index::builder()
-        .feature(Feature::Sift)
-        .words(200)
-        .open(dir.path().join("idx"))
-        .expect("create");
+    let (_dir, index) = common::temp_index(|b| b.feature(Feature::Sift).words(200));
     let photos = common::photos();
     let mut w = index.writer(RunOptions::default()).expect("writer");
     let mut sources = Vec::new();

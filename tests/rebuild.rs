@@ -1,6 +1,13 @@
 //! Rebuild: a new codebook generation over stored records, switched to
 //! atomically, also when the process is killed at a random moment.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -19,7 +26,7 @@ fn photo_sources(n: usize) -> Vec<Source> {
         .into_iter()
         .filter(|p| !common::photo_id(p).starts_with("microaneurysms"))
         .take(n)
-        .map(|p| Source::path(common::photo_id(&p), p))
+        .map(|p| common::photo_source(&p))
         .collect()
 }
 
@@ -42,12 +49,7 @@ fn assert_all_found(index: &Index, n: usize) {
 
 #[test]
 fn rebuild_changes_words_and_feature_and_keeps_records() {
-    let dir = tempfile::tempdir().expect("temp");
-    let index = Index::builder()
-        .feature(Feature::RootSift)
-        .words(100)
-        .open(dir.path().join("idx"))
-        .expect("create");
+    let (_dir, index) = common::temp_index(|b| b.feature(Feature::RootSift).words(100));
     let mut w = index.writer(RunOptions::default()).expect("writer");
     w.build(photo_sources(6)).expect("build");
     let before = index.stats().expect("stats");
@@ -72,11 +74,7 @@ fn rebuild_changes_words_and_feature_and_keeps_records() {
 
 #[test]
 fn rebuild_refuses_records_without_a_file() {
-    let dir = tempfile::tempdir().expect("temp");
-    let index = Index::builder()
-        .words(50)
-        .open(dir.path().join("idx"))
-        .expect("create");
+    let (_dir, index) = common::temp_index(|b| b.words(50));
     let mut w = index.writer(RunOptions::default()).expect("writer");
     w.build(photo_sources(2)).expect("build");
     let bytes = std::fs::read(&common::photos()[3]).expect("photo");

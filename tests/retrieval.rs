@@ -2,17 +2,19 @@
 //! copies, must come first for at least 90% of the queries, in both search
 //! modes, and the two modes must rank identically.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
-use mmindex::{Feature, Index, Query, RunOptions, SearchMode, SearchOptions};
+use mmindex::{Feature, Query, RunOptions, SearchMode, SearchOptions};
 
 fn run(feature: Feature, words: u32) -> (usize, usize, usize) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let index = Index::builder()
-        .feature(feature)
-        .words(words)
-        .open(dir.path().join("idx"))
-        .expect("create index");
+    let (_dir, index) = common::temp_index(|b| b.feature(feature).words(words));
     let mut w = index.writer(RunOptions::default()).expect("writer");
     let (sources, errs) = mmindex::source::folder(&common::photos_dir()).expect("walk photos");
     assert!(errs.is_empty(), "{errs:?}");

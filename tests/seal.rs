@@ -4,6 +4,13 @@
 //! tail in between. The next open finishes the seal, `verify` passes and
 //! both search paths agree with an index that never had the damage.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use mmindex::store::codec::{keys, postings, Layout};

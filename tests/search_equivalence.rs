@@ -1,6 +1,13 @@
 //! The sequential and inverted paths rank identically, on random word
 //! histograms, and both agree with a plain model of TF-IDF scoring.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use common::rng::Rng;
@@ -18,13 +25,11 @@ fn index_with(
     seal: u64,
     cache: u64,
 ) -> (tempfile::TempDir, Index) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let index = Index::builder()
-        .feature(Feature::Sift)
-        .seal_postings(seal)
-        .block_cache_bytes(cache)
-        .open(dir.path().join("idx"))
-        .expect("create");
+    let (dir, index) = common::temp_index(|b| {
+        b.feature(Feature::Sift)
+            .seal_postings(seal)
+            .block_cache_bytes(cache)
+    });
     let mut w = index
         .writer(RunOptions {
             batch_size: 7,

@@ -2,6 +2,13 @@
 //! HTTP client: writes, searches, restarts, the security rules, and a kill
 //! during a batch upload.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use std::path::PathBuf;

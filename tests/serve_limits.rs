@@ -3,6 +3,13 @@
 //! request, a symlink swapped during batches, and error answers that must
 //! all be JSON. Each test runs the real binary on a loopback port.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] fail their test by panicking"
+)]
+
 mod common;
 
 use std::io::{Read, Write};

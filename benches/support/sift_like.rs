@@ -8,6 +8,13 @@
 //! are sparse and clipped); a row is its centre plus uniform noise in
 //! ±24 per dimension, rounded and clamped.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "benchmark support: a failed set-up ends the run"
+)]
+
 use std::time::{Duration, Instant};
 
 use mmindex::features::Descriptors;

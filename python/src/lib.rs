@@ -123,6 +123,7 @@ fn decode_pixels<'py>(py: Python<'py>, data: &[u8]) -> PyResult<(u32, u32, Bound
 /// Test support: panics inside a native call, which must raise
 /// `mmindex.InternalError` and leave the interpreter running.
 #[pyfunction]
+#[allow(clippy::panic, reason = "the panic this test hook exists to raise")]
 fn _panic_for_tests(py: Python<'_>) -> PyResult<()> {
     detached(py, || -> Result<(), errors::Failure> {
         panic!("a panic raised on purpose by a test")

@@ -3,14 +3,14 @@
 //! OpenCV's thread count is process-global, and changing it is not safe while
 //! another thread is inside OpenCV: with the TBB backend `setNumThreads`
 //! tears down the task arena that a running `parallel_for_` is using, which
-//! hung or crashed a query running beside an ingest. So the count is set
+//! can hang or crash a query running beside an ingest. So the count is set
 //! once, before mmindex's first OpenCV call, and never touched again.
 //!
 //! One thread is the right fixed value: bulk extraction runs one image per
 //! rayon worker and would only oversubscribe the cores with OpenCV's own
 //! pool, and concurrent queries in a long-lived process parallelise across
 //! requests. The cost is a single query's extraction on an idle machine,
-//! which no longer spreads over the cores (see docs/FEATURES.md).
+//! which does not spread over the cores (see docs/FEATURES.md).
 
 use std::sync::Once;
 

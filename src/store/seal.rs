@@ -10,10 +10,10 @@
 //! O(log n) blocks and a posting is rewritten O(log n) times), up to
 //! [`SEALED_BLOCK_CAP`] postings per block.
 //!
-//! Why: appending to a word's last block rewrote it on every batch, and sled
-//! keeps every rewritten copy until it cleans the segment; at 100k records
-//! that was 9× the logical size on disk, and small blocks meant ~8 sled
-//! reads per query word (docs/PERFORMANCE.md).
+//! Why: appending to a word's last block would rewrite it on every batch,
+//! and sled keeps every rewritten copy until it cleans the segment (at 100k
+//! records, 9× the logical size on disk); small blocks would also mean ~8
+//! sled reads per query word (CHANGELOG.md, format 3).
 //!
 //! # Crash safety
 //! The seal first records its target watermark (`sealing`), then writes

@@ -6,6 +6,12 @@
 //! measure the memory of `mmindex add` on each.
 
 #![allow(dead_code)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "the builders fail a test or the bombs example by panicking"
+)]
 
 /// A lossless WebP (VP8L) of `w`×`h` pixels, all one colour, in about 40
 /// bytes: every prefix code has a single symbol, so a pixel costs no bits.

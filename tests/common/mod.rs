@@ -8,6 +8,21 @@ pub mod server;
 use std::path::{Path, PathBuf};
 
 use mmindex::augment::{self, Transform};
+use mmindex::{Index, IndexBuilder, Source};
+
+/// A new index at `idx` in a fresh temporary directory, opened by the
+/// builder `configure` returns from [`Index::builder`]. The directory is
+/// removed when the returned guard drops: bind it (`let (dir, index)` or
+/// `let (_dir, index)`, never `_`) for as long as the index is used.
+pub fn temp_index(
+    configure: impl FnOnce(IndexBuilder) -> IndexBuilder,
+) -> (tempfile::TempDir, Index) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let index = configure(Index::builder())
+        .open(dir.path().join("idx"))
+        .expect("create index");
+    (dir, index)
+}
 
 /// The repository's sample photographs.
 pub fn photos_dir() -> PathBuf {
@@ -31,6 +46,11 @@ pub const TRANSFORMS: [Transform; 3] = [
     Transform::Scale(0.6),
     Transform::Jpeg(30),
 ];
+
+/// A photo as a path source, with the id a folder build gives it.
+pub fn photo_source(photo: &Path) -> Source {
+    Source::path(photo_id(photo), photo)
+}
 
 /// A transformed copy of a photo, as encoded bytes.
 pub fn transformed(photo: &Path, t: Transform) -> Vec<u8> {

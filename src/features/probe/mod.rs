@@ -139,9 +139,8 @@ fn malformed(format: ImageFormat, why: impl Into<String>) -> Refusal {
 /// The format of `b`, from its signature, when it is one handed to OpenCV.
 ///
 /// OpenCV picks the first of its decoders whose signature matches, and some
-/// of Debian's are not safe on hostile input: fuzzing found a file with
-/// `DICM` at offset 128 that makes the DICOM reader (GDCM) abort the whole
-/// process. The signatures here are those of OpenCV's decoders for these
+/// of Debian's are not safe on hostile input: a file with `DICM` at offset
+/// 128 makes the DICOM reader (GDCM) abort the whole process. The signatures here are those of OpenCV's decoders for these
 /// formats, none of which overlap; see [`probe`] for the files that could
 /// still reach another reader.
 pub(crate) fn sniff(b: &[u8]) -> Option<ImageFormat> {

@@ -212,8 +212,8 @@ pub fn decode(b: &[u8]) -> Result<Geometry, DecodeError> {
         )));
     }
     let geometry = Geometry { points };
-    // An empty geometry counts as oriented (found by fuzzing: `00 00 0c`
-    // decoded and re-encoded as `00 01 0c`).
+    // An empty geometry counts as oriented, so that every value has one
+    // byte form (else `00 00 0c` would decode and re-encode as `00 01 0c`).
     if oriented != geometry.oriented() {
         return Err(DecodeError::new(
             "orientation flag disagrees with the stored angles",

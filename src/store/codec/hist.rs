@@ -35,13 +35,9 @@ pub fn encode(h: &Histogram) -> Vec<u8> {
     out.extend_from_slice(&h.cos_norm.to_le_bytes());
     out.extend_from_slice(&h.l1_norm.to_le_bytes());
     varint::put(&mut out, h.entries.len() as u64);
-    let mut prev = 0u32;
-    for (i, &(w, tf)) in h.entries.iter().enumerate() {
-        let delta = if i == 0 { w } else { w - prev };
-        varint::put(&mut out, u64::from(delta));
-        varint::put(&mut out, u64::from(tf));
-        prev = w;
-    }
+    // The first word is stored as it is: its gap from 0.
+    let pairs = h.entries.iter().map(|&(w, tf)| (u64::from(w), tf));
+    varint::put_gaps(&mut out, 0, pairs);
     out
 }
 
@@ -90,17 +86,15 @@ pub fn decode(b: &[u8]) -> Result<Histogram, DecodeError> {
     let mut entries = Vec::with_capacity(n as usize);
     let mut word = 0u32;
     for i in 0..n {
-        let delta = varint::get_u32(b, &mut pos)?;
+        let (delta, tf) = varint::get_gap(b, &mut pos, "histogram")?;
+        let delta = u32::try_from(delta)
+            .map_err(|_| DecodeError::new(format!("value {delta} exceeds 32 bits")))?;
         if i > 0 && delta == 0 {
             return Err(DecodeError::new("histogram words not strictly increasing"));
         }
         word = word
             .checked_add(delta)
             .ok_or_else(|| DecodeError::new("histogram word overflows"))?;
-        let tf = varint::get_u32(b, &mut pos)?;
-        if tf == 0 {
-            return Err(DecodeError::new("histogram term frequency 0"));
-        }
         entries.push((word, tf));
     }
     if pos != b.len() {

@@ -88,7 +88,8 @@ pub fn hex(key: &[u8]) -> String {
 }
 
 /// Largest structured value decoded: bincode refuses to allocate for
-/// lengths beyond it (found by fuzzing: a doc record claiming a 4 GB id).
+/// lengths beyond it, so that a doc record claiming a 4 GB id fails
+/// instead of allocating it.
 pub const BINCODE_LIMIT: usize = 16 << 20;
 
 type Config = bincode::config::Configuration<

@@ -32,12 +32,7 @@ pub const BLOCK_CAP: usize = 128;
 pub fn encode(first_doc: u64, postings: &[(u64, u32)]) -> Vec<u8> {
     let mut out = Vec::with_capacity(1 + postings.len() * 3);
     varint::put(&mut out, postings.len() as u64);
-    let mut prev = first_doc;
-    for &(doc, tf) in postings {
-        varint::put(&mut out, doc - prev);
-        varint::put(&mut out, u64::from(tf));
-        prev = doc;
-    }
+    varint::put_gaps(&mut out, first_doc, postings.iter().copied());
     out
 }
 
@@ -54,7 +49,7 @@ pub fn decode_into(first_doc: u64, b: &[u8], out: &mut Vec<(u64, u32)>) -> Resul
     out.reserve(n as usize);
     let mut doc = first_doc;
     for i in 0..n {
-        let delta = varint::get(b, &mut pos)?;
+        let (delta, tf) = varint::get_gap(b, &mut pos, "posting")?;
         if (i == 0) != (delta == 0) {
             return Err(DecodeError::new(
                 "posting block docs not strictly increasing from its key",
@@ -63,10 +58,6 @@ pub fn decode_into(first_doc: u64, b: &[u8], out: &mut Vec<(u64, u32)>) -> Resul
         doc = doc
             .checked_add(delta)
             .ok_or_else(|| DecodeError::new("posting doc id overflows"))?;
-        let tf = varint::get_u32(b, &mut pos)?;
-        if tf == 0 {
-            return Err(DecodeError::new("posting term frequency 0"));
-        }
         out.push((doc, tf));
     }
     if pos != b.len() {
@@ -228,11 +219,8 @@ pub fn for_each_frame(
             Layout::Packed => packed::get_frame_raw(b, &mut pos, gaps, extra, scratch)?,
             Layout::Varint => {
                 for (g, e) in gaps.iter_mut().zip(extra.iter_mut()) {
-                    *g = varint::get(b, &mut pos)?;
-                    let tf = varint::get_u32(b, &mut pos)?;
-                    if tf == 0 {
-                        return Err(DecodeError::new("posting term frequency 0"));
-                    }
+                    let (gap, tf) = varint::get_gap(b, &mut pos, "posting")?;
+                    *g = gap;
                     *e = u64::from(tf - 1);
                 }
                 false

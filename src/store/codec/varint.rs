@@ -39,7 +39,7 @@ fn get_long(b: &[u8], pos: &mut usize) -> Result<u64, DecodeError> {
             return Err(DecodeError::new("varint overflows 64 bits"));
         }
         // Only the shortest encoding is valid, so that every value has one
-        // byte form (found by fuzzing: `83 00` decoded as 3).
+        // byte form (else `83 00` would also decode as 3).
         if shift > 0 && byte == 0 {
             return Err(DecodeError::new("overlong varint"));
         }
@@ -56,6 +56,32 @@ fn get_long(b: &[u8], pos: &mut usize) -> Result<u64, DecodeError> {
 pub fn get_u32(b: &[u8], pos: &mut usize) -> Result<u32, DecodeError> {
     let v = get(b, pos)?;
     u32::try_from(v).map_err(|_| DecodeError::new(format!("value {v} exceeds 32 bits")))
+}
+
+/// Appends the pairs of a [`Layout::Varint`](super::Layout) histogram or
+/// posting block: for each (value, tf), in increasing value order, the
+/// value minus the previous one (the first: minus `start`), then the tf,
+/// each a varint.
+pub fn put_gaps(out: &mut Vec<u8>, start: u64, pairs: impl IntoIterator<Item = (u64, u32)>) {
+    let mut prev = start;
+    for (value, tf) in pairs {
+        put(out, value - prev);
+        put(out, u64::from(tf));
+        prev = value;
+    }
+}
+
+/// Reads one (gap, tf) pair that [`put_gaps`] wrote at `*pos`, advancing
+/// it. A tf must be at least 1; `what` names the value in that error
+/// ("histogram", "posting").
+#[inline]
+pub fn get_gap(b: &[u8], pos: &mut usize, what: &str) -> Result<(u64, u32), DecodeError> {
+    let gap = get(b, pos)?;
+    let tf = get_u32(b, pos)?;
+    if tf == 0 {
+        return Err(DecodeError::new(format!("{what} term frequency 0")));
+    }
+    Ok((gap, tf))
 }
 
 #[cfg(test)]

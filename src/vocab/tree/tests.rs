@@ -218,9 +218,9 @@ fn binary_tree_separates_bit_patterns() {
             .collect();
         let mut data = Vec::new();
         let mut label = Vec::new();
-        // Patterns in seeded random order. (A strictly periodic order once
-        // met the weak low bits of Xoshiro256+ when `train::seeding_rows`
-        // drew by modulus; it now draws from the high bits.)
+        // Patterns in seeded random order: a strictly periodic order lines
+        // up with the weak low bits of Xoshiro256+, which is why
+        // `train::seeding_rows` draws from the high bits.
         for _ in 0..160 {
             let l = ((rng.next_u64() >> 32) % 4) as usize;
             {
