@@ -306,13 +306,7 @@ impl IndexWriter {
         let clock = Instant::now();
         self.progress.start("extract", training.len() as u64);
         let first: Vec<Source> = training.iter().map(|(_, _, s)| s.clone()).collect();
-        let rx = extract_batches(
-            first,
-            params,
-            None,
-            self.workers(),
-            self.opts.batch_size,
-        )?;
+        let rx = extract_batches(first, params, None, self.workers(), self.opts.batch_size)?;
         for batch in rx {
             self.progress.advance(batch.len() as u64);
             // Failures are reported once, when the subset is described again.
