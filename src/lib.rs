@@ -49,14 +49,16 @@ pub mod features;
 mod index;
 pub mod ingest;
 mod record;
+mod scoring;
 pub mod search;
+mod shared;
 pub mod store;
 pub mod vocab;
 
 pub use config::{Feature, IndexConfig, RunOptions, Scoring, MAX_WORKERS};
 pub use error::{Error, Result};
 pub use features::{augment, PixelFormat, Pixels};
-pub use index::{CompactReport, Index, IndexBuilder, RecordInfo, Space, Stats, VerifyReport};
+pub use index::{CompactReport, Index, IndexBuilder, RecordInfo, Stats, VerifyReport};
 pub use ingest::{
     source, AddReport, IndexWriter, Progress, RebuildReport, RecordError, Source, TrainReport,
 };
@@ -64,6 +66,7 @@ pub use record::RecordId;
 pub use search::{
     Hit, Query, SearchMode, SearchOptions, Searcher, WarmReport, DEFAULT_RERANK, MIN_INLIERS,
 };
+pub use store::Space;
 
 /// The README's examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

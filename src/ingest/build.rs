@@ -21,8 +21,8 @@ use super::{AddReport, IndexWriter, RebuildReport, RecordError, Source, TrainRep
 use crate::config::{Feature, IndexConfig};
 use crate::error::{Error, Result};
 use crate::features::ExtractParams;
-use crate::index::Active;
-use crate::search::weights;
+use crate::scoring;
+use crate::shared::Vocabulary;
 use crate::store::{Geometry, Histogram};
 use crate::vocab::{self, Codebook, Sampler};
 use crate::RecordId;
@@ -46,13 +46,17 @@ impl IndexWriter {
     /// generation, without storing records. The index must hold no records.
     pub fn train(&mut self, sources: Vec<Source>) -> Result<crate::TrainReport> {
         self.require_empty()?;
-        let cfg = self.inner.config();
+        let cfg = self.shared.config();
         let t = self.describe_and_train(untagged(sources), &cfg)?;
         let mut report = t.report;
-        let g = self.inner.store.install_generation(&t.codebook, &t.idf)?;
+        let g = self.shared.store.install_generation(&t.codebook, &t.idf)?;
         report.generation = g.n;
-        self.inner
-            .set_active(Active::new(g, t.codebook, t.idf, ExtractParams::from(&cfg)));
+        self.shared.set_active(Vocabulary::new(
+            g,
+            t.codebook,
+            t.idf,
+            ExtractParams::from(&cfg),
+        ));
         Ok(report)
     }
 
@@ -60,13 +64,17 @@ impl IndexWriter {
     /// record, extracting each image once. The index must hold no records.
     pub fn build(&mut self, sources: Vec<Source>) -> Result<(TrainReport, AddReport)> {
         self.require_empty()?;
-        let cfg = self.inner.config();
+        let cfg = self.shared.config();
         let mut t = self.describe_and_train(untagged(sources), &cfg)?;
-        let g = self.inner.store.install_generation(&t.codebook, &t.idf)?;
+        let g = self.shared.store.install_generation(&t.codebook, &t.idf)?;
         t.report.generation = g.n;
-        self.inner
-            .set_active(Active::new(g, t.codebook, t.idf, ExtractParams::from(&cfg)));
-        let active = self.inner.active()?.ok_or(Error::NoCodebook)?;
+        self.shared.set_active(Vocabulary::new(
+            g,
+            t.codebook,
+            t.idf,
+            ExtractParams::from(&cfg),
+        ));
+        let active = self.shared.active()?.ok_or(Error::NoCodebook)?;
         let mut report = AddReport::default();
         self.progress.start("index", t.words.remaining());
         while t.words.remaining() > 0 {
@@ -98,10 +106,10 @@ impl IndexWriter {
         words: Option<u32>,
         feature: Option<Feature>,
     ) -> Result<RebuildReport> {
-        let old = self.inner.active()?.ok_or(Error::NoCodebook)?;
+        let old = self.shared.active()?.ok_or(Error::NoCodebook)?;
         let previous = old.generation.n;
         drop(old);
-        let mut cfg = self.inner.config();
+        let mut cfg = self.shared.config();
         if let Some(w) = words {
             cfg.words = w;
             cfg.sample_cap = cfg.sample_cap.max(w);
@@ -112,7 +120,7 @@ impl IndexWriter {
         cfg.validate()?;
         let mut tagged = Vec::new();
         let mut in_memory = Vec::new();
-        for d in self.inner.store.docs() {
+        for d in self.shared.store.docs() {
             let (doc, rec) = d?;
             let id = RecordId::from(rec.record_id);
             if rec.source.is_empty() {
@@ -140,7 +148,7 @@ impl IndexWriter {
                 ),
             ));
         }
-        let store = &self.inner.store;
+        let store = &self.shared.store;
         let g = store.prepare_generation(&t.codebook, &t.idf)?;
         t.report.generation = g.n;
         self.progress.start("index", t.words.remaining());
@@ -154,8 +162,8 @@ impl IndexWriter {
                         Payload::Words(w) => w.as_slice(),
                         _ => &[],
                     };
-                    let entries = weights::histogram(words);
-                    let (cos_norm, l1_norm) = weights::norms(&entries, &t.idf);
+                    let entries = scoring::histogram(words);
+                    let (cos_norm, l1_norm) = scoring::norms(&entries, &t.idf);
                     (
                         s.tag,
                         Histogram {
@@ -177,8 +185,8 @@ impl IndexWriter {
         store.activate(&g, Some(&cfg))?;
         let params = ExtractParams::from(&cfg);
         let old = self
-            .inner
-            .switch(Active::new(g, t.codebook, t.idf, params), cfg);
+            .shared
+            .switch(Vocabulary::new(g, t.codebook, t.idf, params), cfg);
         // Searches that started before the switch hold the old vocabulary;
         // its trees go once they are done.
         if let Some(old) = old {
@@ -209,7 +217,7 @@ impl IndexWriter {
             ..ExtractParams::from(cfg)
         };
         let budget = self.opts.memory_budget();
-        let dir = self.inner.store.path().to_path_buf();
+        let dir = self.shared.store.path().to_path_buf();
         // Half the budget bounds the training sample (and k-means' copy of it).
         let row_bytes: u64 = if cfg.feature.is_binary() {
             4 * 8 * 64
@@ -304,7 +312,7 @@ impl IndexWriter {
             for s in quantized {
                 let s = s?;
                 if let Payload::Words(w) = &s.payload {
-                    for (word, _) in weights::histogram(w) {
+                    for (word, _) in scoring::histogram(w) {
                         df[word as usize] += 1;
                     }
                 }
@@ -313,7 +321,7 @@ impl IndexWriter {
         }
         self.progress.finish();
         let images = out.len();
-        let idf = weights::idf(&df, images);
+        let idf = scoring::idf(&df, images);
         report.seconds[2] = clock.elapsed().as_secs_f64();
         tracing::info!(images, seconds = report.seconds[2], "quantized");
         Ok(Trained {

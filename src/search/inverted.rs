@@ -12,10 +12,11 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use super::weights::{finish, fixed, term};
 use super::{Scan, TopK};
 use crate::config::Scoring;
 use crate::error::Result;
+use crate::scoring::{finish, fixed, term};
+use crate::shared::posting_cache::WordPostings;
 use crate::store::codec::keys;
 use crate::store::codec::postings::{self, Frame};
 use crate::store::gen_tree;
@@ -134,7 +135,7 @@ struct Slot<'a> {
 /// dense), to add in round 2.
 struct Held<'a> {
     word: Word<'a>,
-    postings: super::blocks::Blocks,
+    postings: std::sync::Arc<WordPostings>,
     /// Slots it touches: its postings, or every doc when dense.
     cost: u64,
 }
@@ -267,7 +268,7 @@ fn add_words<'a>(
         };
         batch.clear();
         batch.extend(entries.iter().map(|&e| scan.q.entries[e].0));
-        scan.blocks
+        scan.postings
             .lookup(scan.store, scan.g, scan.epoch, &batch, &mut cached);
         for (&e, hit) in entries.iter().zip(cached.drain(..)) {
             if let Some(h) = add_word(scan, e, hit, in_blocks, acc, &mut bufs)? {
@@ -289,7 +290,7 @@ const BATCH: usize = 16;
 fn add_word<'a>(
     scan: &Scan<'a>,
     e: usize,
-    hit: Option<super::blocks::Blocks>,
+    hit: Option<std::sync::Arc<WordPostings>>,
     in_blocks: u64,
     acc: &mut [u64],
     bufs: &mut postings::FrameBuffers,
@@ -303,14 +304,14 @@ fn add_word<'a>(
     );
     let p = match hit {
         Some(p) => scan
-            .blocks
+            .postings
             .upgrade(scan.store, scan.g, scan.epoch, w, &p)?
             .unwrap_or(p),
         None => scan
-            .blocks
+            .postings
             .get(scan.store, scan.g, scan.epoch, w, in_blocks)?,
     };
-    for chunk in scan.tail {
+    for chunk in scan.unsealed {
         chunk.for_word(w, |docs, tfs| t.add(acc, docs, tfs, scan.visible_below));
     }
     let cost = match (&p.dense, &p.decoded) {
@@ -567,7 +568,7 @@ fn collect(scan: &Scan<'_>, accs: &mut [Vec<u64>], n: usize, k: usize, keep: boo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::search::blocks::{Decoded, Dense, WordPostings};
+    use crate::shared::posting_cache::{Decoded, Dense};
     use std::sync::Arc;
 
     /// Seeded xorshift: the tests' postings.

@@ -1,8 +1,8 @@
 //! Sequential search: score every stored histogram against the query.
 
-use super::weights::{finish, fixed, term};
 use super::{Scan, TopK};
 use crate::error::Result;
+use crate::scoring::{finish, fixed, term};
 
 pub(crate) fn search(scan: &Scan<'_>, top: &mut TopK) -> Result<()> {
     let Scan {

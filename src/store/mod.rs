@@ -26,6 +26,7 @@ mod inspect;
 mod ledger;
 mod lock;
 mod seal;
+mod space;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -47,6 +48,7 @@ pub use codec::hist::Histogram;
 pub use codec::tail::TailState;
 pub(crate) use compact::compact;
 pub(crate) use inspect::verify_copy;
+pub use space::Space;
 pub(crate) use verify::verify;
 
 impl From<sled::Error> for Error {
@@ -299,6 +301,7 @@ impl Store {
                 if !(OLDEST_FORMAT..=FORMAT_VERSION).contains(&found) {
                     return Err(Error::IncompatibleFormat {
                         found,
+                        oldest: OLDEST_FORMAT,
                         supported: FORMAT_VERSION,
                     });
                 }
@@ -681,36 +684,6 @@ impl Store {
             let id = meta::u64_from(&v).map_err(|e| e.at("records", &k))?;
             Ok((k.to_vec(), id))
         })
-    }
-
-    /// Logical bytes (keys + values) of the record metadata trees and, for
-    /// generation `g`, of its postings, histograms, codebook and counters.
-    /// Reads every entry: O(size of the index).
-    pub(crate) fn space(&self, g: Option<&Generation>) -> Result<crate::index::Space> {
-        /// (bytes of keys and values, entries), in one pass.
-        fn sizes(t: &Tree) -> Result<(u64, u64)> {
-            let (mut bytes, mut entries) = (0u64, 0u64);
-            for kv in t.iter() {
-                let (k, v) = kv?;
-                bytes += (k.len() + v.len()) as u64;
-                entries += 1;
-            }
-            Ok((bytes, entries))
-        }
-        let bytes = |t: &Tree| sizes(t).map(|s| s.0);
-        let mut s = crate::index::Space {
-            metadata: bytes(&self.meta)? + bytes(&self.records)? + bytes(&self.docs)?,
-            ..Default::default()
-        };
-        if let Some(g) = g {
-            (s.postings, s.posting_blocks) = sizes(&g.postings)?;
-            s.histograms = bytes(&g.hist)?;
-            s.geometry = bytes(&g.geometry)?;
-            s.norms = bytes(&g.norms)?;
-            s.codebook = bytes(&g.codebook)?;
-            s.metadata += bytes(&g.stats)?;
-        }
-        Ok(s)
     }
 
     /// Bytes the database occupies on disk.

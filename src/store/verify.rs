@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use super::codec::{self, keys, meta};
 use super::{gen_of, gen_tree, Store, STAT_SEALING};
 use crate::error::{Error, Result};
-use crate::search::weights;
+use crate::scoring;
 
 /// Checks every invariant between the trees and returns each violation as a
 /// sentence. Storage errors (not damage) are returned as `Err`.
@@ -169,7 +169,7 @@ pub(crate) fn verify(store: &Store) -> Result<Vec<String>> {
             ));
             continue;
         }
-        let (cos, l1) = weights::norms(&h.entries, &idf);
+        let (cos, l1) = scoring::norms(&h.entries, &idf);
         if !close(cos, h.cos_norm) || !close(l1, h.l1_norm) {
             v.push(format!("doc {id}: stored norms do not match its histogram"));
         }

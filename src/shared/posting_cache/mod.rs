@@ -18,7 +18,7 @@
 //!
 //! The capacity bounds the bytes of all entries; when an insert needs room,
 //! a clock hand evicts entries not used since it last passed them.
-//! [`BlockCache::warm`] fills the cache ahead of queries.
+//! [`PostingCache::warm`] fills the cache ahead of queries.
 //!
 //! Validity: an entry holds a word's blocks as one read saw them, tagged
 //! with the store's postings epoch ([`Store::postings_epoch`]) read before
@@ -67,9 +67,6 @@ pub(crate) struct Dense {
     pub tfs: Vec<u8>,
 }
 
-/// A word's postings, shared.
-pub(crate) type Blocks = Arc<WordPostings>;
-
 /// The block cache's default capacity: an eighth of the default memory
 /// budget ([`RunOptions::memory_budget`]: 80% of the RAM available when the
 /// index is opened), at least [`MIN_BLOCK_CACHE_BYTES`]. A long-lived
@@ -80,14 +77,14 @@ pub fn default_block_cache_bytes() -> u64 {
     (RunOptions::default().memory_budget() / 8).max(MIN_BLOCK_CACHE_BYTES)
 }
 
-/// Words [`BlockCache::warm`] reads at a time.
+/// Words [`PostingCache::warm`] reads at a time.
 const WARM_CHUNK: usize = 256;
 
 /// The least default capacity of the block cache: 64 MiB.
 pub const MIN_BLOCK_CACHE_BYTES: u64 = 64 << 20;
 
 struct Entry {
-    blocks: Blocks,
+    blocks: Arc<WordPostings>,
     bytes: u64,
     /// Set on use, cleared when the clock hand passes (a second chance).
     used: AtomicBool,
@@ -106,15 +103,15 @@ struct State {
 }
 
 /// Posting lists by word, bounded by a byte capacity.
-pub(crate) struct BlockCache {
+pub(crate) struct PostingCache {
     capacity: u64,
     state: RwLock<State>,
 }
 
-impl BlockCache {
+impl PostingCache {
     /// A cache holding at most `capacity` bytes of blocks (0 disables it).
-    pub(crate) fn new(capacity: u64) -> BlockCache {
-        BlockCache {
+    pub(crate) fn new(capacity: u64) -> PostingCache {
+        PostingCache {
             capacity,
             state: RwLock::new(State::default()),
         }
@@ -131,13 +128,13 @@ impl BlockCache {
         epoch: u64,
         word: u32,
         below: u64,
-    ) -> Result<Blocks> {
+    ) -> Result<Arc<WordPostings>> {
         Ok(self
             .read(store, g, epoch, word, below, None)?
             .unwrap_or_default())
     }
 
-    /// [`BlockCache::get`]; with a `limit`, a word not cached yet is kept
+    /// [`PostingCache::get`]; with a `limit`, a word not cached yet is kept
     /// only if the cache then holds at most `limit` bytes, and `None` is
     /// returned when it is not.
     fn read(
@@ -148,7 +145,7 @@ impl BlockCache {
         word: u32,
         below: u64,
         limit: Option<u64>,
-    ) -> Result<Option<Blocks>> {
+    ) -> Result<Option<Arc<WordPostings>>> {
         if self.capacity == 0 {
             return Ok(Some(Arc::new(WordPostings {
                 blocks: store.blocks(g, word, below)?,
@@ -278,8 +275,8 @@ impl BlockCache {
         g: &Generation,
         epoch: u64,
         word: u32,
-        p: &Blocks,
-    ) -> Result<Option<Blocks>> {
+        p: &Arc<WordPostings>,
+    ) -> Result<Option<Arc<WordPostings>>> {
         if p.dense.is_some()
             || p.decoded.is_some()
             || p.blocks.is_empty()
@@ -311,7 +308,7 @@ impl BlockCache {
         g: &Generation,
         epoch: u64,
         words: &[u32],
-        out: &mut Vec<Option<Blocks>>,
+        out: &mut Vec<Option<Arc<WordPostings>>>,
     ) {
         out.clear();
         let s = self.state.read().unwrap_or_else(|p| p.into_inner());
@@ -339,7 +336,14 @@ impl BlockCache {
 
     /// Keeps `blocks`, read after the postings epoch was `epoch` (even: no
     /// posting write was running), unless a posting write began since.
-    fn insert(&self, store: &Store, generation: u32, epoch: u64, word: u32, blocks: &Blocks) {
+    fn insert(
+        &self,
+        store: &Store,
+        generation: u32,
+        epoch: u64,
+        word: u32,
+        blocks: &Arc<WordPostings>,
+    ) {
         let bytes = entry_bytes(blocks);
         if bytes > self.capacity / 8 {
             // One word never takes over the cache.
