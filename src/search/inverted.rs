@@ -17,9 +17,8 @@ use crate::config::Scoring;
 use crate::error::Result;
 use crate::scoring::{finish, fixed, term};
 use crate::shared::posting_cache::WordPostings;
-use crate::store::codec::keys;
 use crate::store::codec::postings::{self, Frame};
-use crate::store::gen_tree;
+use crate::store::PostingBlock;
 
 /// Most tasks one search splits into. Each needs an accumulator of 8 bytes
 /// per doc, and the summing round reads all of them.
@@ -320,7 +319,7 @@ fn add_word<'a>(
         _ => {
             // Blocks are in doc order: past `in_blocks` the rest of a block
             // is newer still.
-            t.add_blocks(scan, acc, &p.blocks, w, in_blocks, bufs)?;
+            t.add_blocks(acc, &p.blocks, in_blocks, bufs)?;
             return Ok(None);
         }
     };
@@ -447,20 +446,17 @@ impl<'a> Word<'a> {
     /// Adds a word's blocks below `in_blocks`.
     fn add_blocks(
         &self,
-        scan: &Scan<'_>,
         acc: &mut [u64],
-        blocks: &[(u64, sled::IVec)],
-        w: u32,
+        blocks: &[PostingBlock],
         in_blocks: u64,
         bufs: &mut postings::FrameBuffers,
     ) -> Result<()> {
-        for (first, v) in blocks.iter().take_while(|b| b.0 < in_blocks) {
+        for b in blocks.iter().take_while(|b| b.first < in_blocks) {
             let mut more = true;
-            postings::for_each_frame(scan.g.layout, *first, v, bufs, |frame| {
+            b.for_each_frame(bufs, |frame| {
                 more = self.add_frame(acc, frame, in_blocks);
                 more
-            })
-            .map_err(|e| e.at(&gen_tree(scan.g.n, "postings"), &keys::posting(w, *first)))?;
+            })?;
             if !more {
                 break;
             }

@@ -25,6 +25,7 @@ mod compact;
 mod inspect;
 mod ledger;
 mod lock;
+mod posting_blocks;
 mod seal;
 mod space;
 mod verify;
@@ -48,6 +49,7 @@ pub use codec::hist::Histogram;
 pub use codec::tail::TailState;
 pub(crate) use compact::compact;
 pub(crate) use inspect::verify_copy;
+pub(crate) use posting_blocks::PostingBlock;
 pub use space::Space;
 pub(crate) use verify::verify;
 
@@ -636,29 +638,6 @@ impl Store {
         let r = apply(trees, writes);
         self.postings_epoch.fetch_add(1, Ordering::SeqCst);
         r
-    }
-
-    /// Every block of `word` in generation `g` starting below `below`, in
-    /// doc order: (first doc, encoded block). Such a block may still hold
-    /// docs at or above `below` (a seal in progress merges into a word's
-    /// last block): readers stop at the first such doc.
-    pub(crate) fn blocks(
-        &self,
-        g: &Generation,
-        word: u32,
-        below: u64,
-    ) -> Result<Vec<(u64, sled::IVec)>> {
-        let mut out = Vec::new();
-        for kv in g
-            .postings
-            .range(keys::posting(word, 0)..keys::posting(word, below))
-        {
-            let (k, v) = kv?;
-            let (_, first) =
-                keys::posting_from(&k).map_err(|e| e.at(&gen_tree(g.n, "postings"), &k))?;
-            out.push((first, v));
-        }
-        Ok(out)
     }
 
     /// Number of records in generation `g`.

@@ -35,15 +35,15 @@ use std::sync::{Arc, RwLock};
 
 use crate::config::RunOptions;
 use crate::error::Result;
-use crate::store::codec::{keys, postings, varint, Layout};
-use crate::store::{gen_tree, Generation, Store};
+use crate::store::codec::{postings, Layout};
+use crate::store::{Generation, PostingBlock, Store};
 
 /// A word's postings as a search reads them.
 #[derive(Default)]
 pub(crate) struct WordPostings {
     /// (first doc, encoded block), in doc order; empty when `decoded`
     /// holds them.
-    pub blocks: Vec<(u64, sled::IVec)>,
+    pub blocks: Vec<PostingBlock>,
     /// The same postings below some doc, one byte per doc.
     pub dense: Option<Dense>,
     /// Every posting of the word's blocks, decoded.
@@ -171,7 +171,7 @@ impl PostingCache {
             })));
         }
         let dense = if below <= self.capacity / 8 {
-            densify(g, word, &blocks, below)?
+            densify(g, &blocks, below)?
         } else {
             None
         };
@@ -182,7 +182,7 @@ impl PostingCache {
                 .decoded_size(&blocks)
                 .is_some_and(|b| self.bytes().saturating_add(b) <= self.capacity)
         {
-            decode(g.layout, g.n, word, &blocks)?
+            decode(&blocks)?
         } else {
             None
         };
@@ -205,7 +205,7 @@ impl PostingCache {
     /// The bytes `blocks` would take decoded, when a list that size may be
     /// kept decoded at all (one word never takes over the cache: at most an
     /// eighth of it).
-    fn decoded_size(&self, blocks: &[(u64, sled::IVec)]) -> Option<u64> {
+    fn decoded_size(&self, blocks: &[PostingBlock]) -> Option<u64> {
         let bytes = postings_in(blocks, u64::MAX).saturating_mul(4);
         (bytes <= self.capacity / 8).then_some(bytes)
     }
@@ -284,7 +284,7 @@ impl PostingCache {
         {
             return Ok(None);
         }
-        let Some(decoded) = decode(g.layout, g.n, word, &p.blocks)? else {
+        let Some(decoded) = decode(&p.blocks)? else {
             return Ok(None);
         };
         let new = Arc::new(WordPostings {
@@ -325,7 +325,7 @@ impl PostingCache {
                     (None, None) => p
                         .blocks
                         .first()
-                        .and_then(|b| b.1.first().copied())
+                        .and_then(|b| b.bytes().first().copied())
                         .unwrap_or(0),
                 };
                 p
@@ -388,12 +388,7 @@ impl PostingCache {
 /// only; blocks of formats 1 and 2 are small and left as they are). Dense
 /// from a quarter of the docs on was slower at 100k (3.3–3.4 ms p50 warm
 /// against 3.2), though it would take no more room than decoded docs.
-fn densify(
-    g: &Generation,
-    word: u32,
-    blocks: &[(u64, sled::IVec)],
-    below: u64,
-) -> Result<Option<Dense>> {
+fn densify(g: &Generation, blocks: &[PostingBlock], below: u64) -> Result<Option<Dense>> {
     if g.layout != Layout::Packed || below == 0 {
         return Ok(None);
     }
@@ -406,9 +401,9 @@ fn densify(
     let mut tfs = vec![0u8; n];
     let mut fits = true;
     let mut bufs = postings::FrameBuffers::default();
-    for (first, v) in blocks.iter().take_while(|b| b.0 < below) {
+    for b in blocks.iter().take_while(|b| b.first < below) {
         let mut more = true;
-        postings::for_each_frame(g.layout, *first, v, &mut bufs, |f| {
+        b.for_each_frame(&mut bufs, |f| {
             let mut doc = f.base;
             for (i, &gap) in f.gaps.iter().enumerate() {
                 doc += gap;
@@ -428,8 +423,7 @@ fn densify(
                 }
             }
             true
-        })
-        .map_err(|e| e.at(&gen_tree(g.n, "postings"), &keys::posting(word, *first)))?;
+        })?;
         if !more {
             break;
         }
@@ -448,7 +442,7 @@ fn serves(s: &State, store: &Store, generation: u32, epoch: u64) -> bool {
 fn entry_bytes(p: &WordPostings) -> u64 {
     p.blocks
         .iter()
-        .map(|(_, v)| v.len() as u64 + 24)
+        .map(|b| b.bytes().len() as u64 + 24)
         .sum::<u64>()
         + p.dense.as_ref().map_or(0, |d| d.tfs.len() as u64)
         + p.decoded.as_ref().map_or(0, |d| {
@@ -459,22 +453,17 @@ fn entry_bytes(p: &WordPostings) -> u64 {
 
 /// Postings in the blocks starting below `below`, as their headers
 /// claim (each block starts with its posting count).
-fn postings_in(blocks: &[(u64, sled::IVec)], below: u64) -> u64 {
+fn postings_in(blocks: &[PostingBlock], below: u64) -> u64 {
     blocks
         .iter()
-        .take_while(|b| b.0 < below)
-        .map(|(_, v)| varint::get(v, &mut 0).unwrap_or(0))
+        .take_while(|b| b.first < below)
+        .map(PostingBlock::claimed_postings)
         .fold(0u64, u64::saturating_add)
 }
 
 /// Every posting of a word's blocks, decoded and grouped by tf; `None`
 /// when a doc id does not fit 32 bits (the search then decodes the blocks).
-fn decode(
-    layout: Layout,
-    generation: u32,
-    word: u32,
-    blocks: &[(u64, sled::IVec)],
-) -> Result<Option<Decoded>> {
+fn decode(blocks: &[PostingBlock]) -> Result<Option<Decoded>> {
     let mut ones: Vec<u32> = Vec::with_capacity(
         usize::try_from(postings_in(blocks, u64::MAX))
             .unwrap_or(0)
@@ -483,8 +472,8 @@ fn decode(
     let mut more: Vec<(u32, u32)> = Vec::new();
     let mut fits = true;
     let mut bufs = postings::FrameBuffers::default();
-    for (first, v) in blocks {
-        postings::for_each_frame(layout, *first, v, &mut bufs, |f| {
+    for b in blocks {
+        b.for_each_frame(&mut bufs, |f| {
             let mut doc = f.base;
             for (i, &gap) in f.gaps.iter().enumerate() {
                 doc += gap;
@@ -499,12 +488,6 @@ fn decode(
                 }
             }
             true
-        })
-        .map_err(|e| {
-            e.at(
-                &gen_tree(generation, "postings"),
-                &keys::posting(word, *first),
-            )
         })?;
         if !fits {
             return Ok(None);
@@ -610,18 +593,13 @@ mod tests {
                     1 + (next() % 5) as u32 / 3 + u32::from(next() % 97 == 0) * 300,
                 ));
             }
-            let blocks: Vec<(u64, sled::IVec)> = postings
+            let blocks: Vec<PostingBlock> = postings
                 .chunks(250)
                 .map(|c| {
-                    (
-                        c[0].0,
-                        sled::IVec::from(postings::encode_as(layout, c[0].0, c)),
-                    )
+                    PostingBlock::new(layout, 1, 7, c[0].0, postings::encode_as(layout, c[0].0, c))
                 })
                 .collect();
-            let d = decode(layout, 1, 7, &blocks)
-                .expect("decodes")
-                .expect("docs fit u32");
+            let d = decode(&blocks).expect("decodes").expect("docs fit u32");
             let mut got = Vec::new();
             let mut start = 0;
             let mut last_tf = 0;
@@ -638,17 +616,14 @@ mod tests {
         }
         // A doc past u32: left to the block decoder.
         let far = 1u64 << 33;
-        let block = (
+        let block = PostingBlock::new(
+            Layout::Packed,
+            1,
+            7,
             far,
-            sled::IVec::from(postings::encode_as(
-                Layout::Packed,
-                far,
-                &[(far, 1), (far + 2, 3)],
-            )),
+            postings::encode_as(Layout::Packed, far, &[(far, 1), (far + 2, 3)]),
         );
-        assert!(decode(Layout::Packed, 1, 7, &[block])
-            .expect("decodes")
-            .is_none());
+        assert!(decode(&[block]).expect("decodes").is_none());
     }
 
     #[test]
