@@ -181,7 +181,7 @@ fn describe(active: &Vocabulary, query: &Query) -> Result<PreparedQuery> {
 /// What both search paths read: one query against one generation, seeing
 /// only docs below the watermark.
 #[derive(Clone, Copy)]
-pub(crate) struct Scan<'a> {
+pub(crate) struct SearchInput<'a> {
     pub store: &'a crate::store::Store,
     pub g: &'a crate::store::Generation,
     pub idf: &'a [f32],
@@ -313,7 +313,7 @@ impl Searcher {
                 }
                 SearchMode::Sequential => Default::default(),
             };
-            let scan = Scan {
+            let input = SearchInput {
                 store,
                 g,
                 idf: &active.idf,
@@ -328,8 +328,8 @@ impl Searcher {
                 epoch,
             };
             match opts.mode {
-                SearchMode::Sequential => sequential::search(&scan, &mut top)?,
-                SearchMode::Inverted => inverted::search(&scan, &mut top)?,
+                SearchMode::Sequential => sequential::search(&input, &mut top)?,
+                SearchMode::Inverted => inverted::search(&input, &mut top)?,
             }
             let mut hits = Vec::new();
             let mut vanished = false;
