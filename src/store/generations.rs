@@ -144,13 +144,13 @@ impl Store {
     /// Loads generation `g`'s codebook and IDF weights.
     pub(crate) fn load_vocabulary(&self, g: &Generation) -> Result<(Codebook, Vec<f32>)> {
         let tree = gen_tree(g.n, "codebook");
-        let cb = match g.codebook.get(codec::tree::HEADER)? {
+        let cb = match g.codebook.get(codec::vocab_tree::HEADER)? {
             Some(h) => {
-                let at = |e: DecodeError| e.at(&tree, codec::tree::HEADER);
-                let header = codec::tree::decode_header(&h).map_err(at)?;
-                let nodes = collect_chunks(&g.codebook, codec::tree::NODES)?;
-                let centroids = collect_chunks(&g.codebook, codec::tree::CENTROIDS)?;
-                Codebook::Tree(codec::tree::decode(&header, &nodes, &centroids).map_err(at)?)
+                let at = |e: DecodeError| e.at(&tree, codec::vocab_tree::HEADER);
+                let header = codec::vocab_tree::decode_header(&h).map_err(at)?;
+                let nodes = collect_chunks(&g.codebook, codec::vocab_tree::NODES)?;
+                let centroids = collect_chunks(&g.codebook, codec::vocab_tree::CENTROIDS)?;
+                Codebook::Tree(codec::vocab_tree::decode(&header, &nodes, &centroids).map_err(at)?)
             }
             None => {
                 let h = g

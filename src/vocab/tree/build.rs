@@ -149,7 +149,7 @@ struct Split {
 }
 
 /// The values float centroids are rounded to, so the codec can store them
-/// in one byte each, exactly (`store/codec/tree.rs`).
+/// in one byte each, exactly (`store/codec/vocab_tree.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Grid {
     /// Any f32.
