@@ -33,7 +33,7 @@ module_of() {
     tr '\n' ' ' <"$root_file" | tr ';' '\n' |
         grep -E '^\s*pub use [a-z_]+::' |
         grep -E "[^A-Za-z0-9_]$name([^A-Za-z0-9_]|$)" |
-        sed -E 's/^\s*pub use ([a-z_]+)::.*/\1/' | head -n1
+        sed -E 's/^\s*pub use ([a-z_]+)::.*/\1/' | head -n1 || true
 }
 
 check_root() {
@@ -74,7 +74,7 @@ check_root() {
                 echo "$file:$lineno: \`$mod\` uses \`$target\`, which is not below it"
                 status=1
             fi
-        done < <(sed -E 's://.*$::' "$file" | grep -noE 'crate::[A-Za-z_][A-Za-z0-9_]*' |
+        done < <(sed -E 's://.*$::' "$file" | { grep -noE 'crate::[A-Za-z_][A-Za-z0-9_]*' || true; } |
             sed -E 's/crate:://' | sort -u)
     done < <(find "$root" -name '*.rs' | sort)
 }

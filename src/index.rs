@@ -37,11 +37,32 @@ pub struct CompactReport {
     /// block of its words) for at most a tenth more bytes.
     pub kept: bool,
     /// Posting blocks before and in the copy.
-    pub posting_blocks: (u64, u64),
+    pub posting_blocks: BlockCounts,
+}
+
+/// Posting blocks before and after a compaction ([`CompactReport`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BlockCounts {
+    /// Posting blocks of the index before.
+    pub before: u64,
+    /// Posting blocks of the copy.
+    pub after: u64,
+}
+
+/// The shape of a vocabulary tree ([`Stats::tree`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TreeShape {
+    /// Children per node.
+    pub branching: u32,
+    /// Levels below the root.
+    pub depth: u32,
 }
 
 /// Counts and sizes of an index.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Stats {
     /// Records stored.
     pub records: u64,
@@ -55,9 +76,9 @@ pub struct Stats {
     pub postings: u64,
     /// Bytes the database occupies on disk.
     pub bytes_on_disk: u64,
-    /// The vocabulary tree's (branching, depth), or `None` for a flat
-    /// codebook (and before training).
-    pub tree: Option<(u32, u32)>,
+    /// The vocabulary tree's shape, or `None` for a flat codebook (and
+    /// before training).
+    pub tree: Option<TreeShape>,
     /// Postings of the newest records, not yet sealed into posting blocks
     /// (searches read them from the records' histograms; see
     /// [`IndexBuilder::seal_postings`]). Always 0 for indexes whose
@@ -110,7 +131,7 @@ impl Index {
     pub fn open(path: impl AsRef<Path>) -> Result<Index> {
         let (store, config) = Store::open(path.as_ref(), None)?;
         crate::ingest::spill::remove_leftovers(path.as_ref());
-        let cache = crate::search::default_block_cache_bytes();
+        let cache = crate::default_block_cache_bytes();
         Ok(Index::from_parts(store, config, cache))
     }
 
@@ -150,7 +171,10 @@ impl Index {
                     a.generation.n,
                     store.posting_count(&a.generation)?,
                     match &a.codebook {
-                        Codebook::Tree(t) => Some((t.branching() as u32, t.depth() as u32)),
+                        Codebook::Tree(t) => Some(TreeShape {
+                            branching: t.branching() as u32,
+                            depth: t.depth() as u32,
+                        }),
                         _ => None,
                     },
                     store.tail_state(&a.generation)?.map_or(0, |t| t.postings),
@@ -194,7 +218,10 @@ impl Index {
             bytes_after: if c.kept { c.copy } else { c.before },
             copy_bytes: c.copy,
             kept: c.kept,
-            posting_blocks: (c.blocks_before, c.blocks_after),
+            posting_blocks: BlockCounts {
+                before: c.blocks_before,
+                after: c.blocks_after,
+            },
         })
     }
 
@@ -284,6 +311,7 @@ impl Index {
     }
 
     /// Test support: overwrite a raw value, to damage an index on purpose.
+    #[cfg(feature = "internals")]
     #[doc(hidden)]
     pub fn __tamper(&self, tree: &str, key: &[u8], value: Option<&[u8]>) -> Result<()> {
         let t = self.shared.store.raw_tree(tree)?;
@@ -365,7 +393,7 @@ impl IndexBuilder {
     /// read them from the records' histograms, inverted in memory (8 bytes
     /// a posting); each seal writes one block per word of those records.
     /// Smaller values bound that memory tighter and seal more often.
-    /// Default = [`DEFAULT_SEAL_POSTINGS`](crate::store::DEFAULT_SEAL_POSTINGS)
+    /// Default = [`DEFAULT_SEAL_POSTINGS`](crate::DEFAULT_SEAL_POSTINGS)
     /// (about 4,000 records of 1,000 features). See docs/STORAGE.md,
     /// "Sealing".
     pub fn seal_postings(mut self, n: u64) -> Self {
@@ -378,7 +406,7 @@ impl IndexBuilder {
     /// queried most, shared by every searcher of the index, decoded (once
     /// full, a word is decoded on its second use, kept as read before);
     /// 0 turns the cache off. Default =
-    /// [`default_block_cache_bytes`](crate::search::default_block_cache_bytes):
+    /// [`default_block_cache_bytes`](crate::default_block_cache_bytes):
     /// an eighth of the memory budget, at least 64 MiB. See
     /// docs/PERFORMANCE.md.
     pub fn block_cache_bytes(mut self, n: u64) -> Self {
@@ -397,7 +425,7 @@ impl IndexBuilder {
         crate::ingest::spill::remove_leftovers(path.as_ref());
         let cache = self
             .block_cache_bytes
-            .unwrap_or_else(crate::search::default_block_cache_bytes);
+            .unwrap_or_else(crate::default_block_cache_bytes);
         Ok(Index::from_parts(store, config, cache))
     }
 }

@@ -114,7 +114,7 @@ pub(crate) enum LedgerCheck {
     Skip,
 }
 
-/// Default of [`Store::set_seal_postings`]: about 4,000 records of 1,000
+/// Default of [`IndexBuilder::seal_postings`](crate::IndexBuilder::seal_postings): about 4,000 records of 1,000
 /// features. Searches hold the tail inverted in memory (8 bytes a posting,
 /// so up to 32 MiB), and each seal adds at most one block per word.
 pub const DEFAULT_SEAL_POSTINGS: u64 = 4 << 20;

@@ -176,7 +176,7 @@ impl Store {
     }
 
     /// Raw access for tests that damage an index on purpose.
-    #[doc(hidden)]
+    #[cfg(feature = "internals")]
     pub(crate) fn raw_tree(&self, name: &str) -> Result<Tree> {
         Ok(self.db.open_tree(name)?)
     }

@@ -96,7 +96,7 @@ pub fn stats_json(s: &mmindex::Stats) -> JsonStats {
         postings: s.postings,
         bytes_on_disk: s.bytes_on_disk,
         bytes_per_record: per(s.bytes_on_disk, s.records),
-        tree: s.tree,
+        tree: s.tree.map(|t| (t.branching, t.depth)),
         unsealed_postings: s.unsealed_postings,
         space: None,
     }

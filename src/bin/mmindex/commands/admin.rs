@@ -21,9 +21,9 @@ pub fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
     } else {
         println!("records        {}", s.records);
         match s.tree {
-            Some((b, l)) => println!(
-                "words          {} (vocabulary tree, branching {b}, depth {l})",
-                s.words
+            Some(t) => println!(
+                "words          {} (vocabulary tree, branching {}, depth {})",
+                s.words, t.branching, t.depth
             ),
             None => println!("words          {}", s.words),
         }
@@ -84,8 +84,8 @@ pub fn compact(a: IndexArg) -> anyhow::Result<ExitCode> {
         a.index.display(),
         r.bytes_before,
         r.bytes_after,
-        r.posting_blocks.0,
-        r.posting_blocks.1,
+        r.posting_blocks.before,
+        r.posting_blocks.after,
         r.copy_bytes,
         if r.kept {
             "replaced the index"
