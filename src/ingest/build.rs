@@ -273,7 +273,8 @@ impl IndexWriter {
         let clock = Instant::now();
         self.progress.start("train", 1);
         let sample = sampler.into_descriptors();
-        let codebook = vocab::train(&sample, cfg.words as usize, cfg.kmeans_iterations, cfg.seed)?;
+        let codebook =
+            vocab::train_vocabulary(&sample, cfg.words as usize, cfg.kmeans_iterations, cfg.seed)?;
         drop(sample);
         self.progress.finish();
         report.words = codebook.words();

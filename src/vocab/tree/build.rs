@@ -38,7 +38,7 @@ use crate::vocab::train::{kmeans, pack_majority, unpack_bits};
 /// rounding moves a centroid by at most 0.5 per dimension, small against
 /// the distances between sibling centroids (docs/FEATURES.md, "Vocabulary
 /// tree", has the figures).
-pub(crate) fn train(
+pub(crate) fn build_tree(
     sample: &Descriptors,
     branching: usize,
     depth: usize,
