@@ -148,8 +148,8 @@ impl Store {
             Some(h) => {
                 let at = |e: DecodeError| e.at(&tree, codec::vocab_tree::HEADER);
                 let header = codec::vocab_tree::decode_header(&h).map_err(at)?;
-                let nodes = collect_chunks(&g.codebook, codec::vocab_tree::NODES)?;
-                let centroids = collect_chunks(&g.codebook, codec::vocab_tree::CENTROIDS)?;
+                let nodes = collect_chunks(&g.codebook, &tree, codec::vocab_tree::NODES)?;
+                let centroids = collect_chunks(&g.codebook, &tree, codec::vocab_tree::CENTROIDS)?;
                 Codebook::Tree(codec::vocab_tree::decode(&header, &nodes, &centroids).map_err(at)?)
             }
             None => {
@@ -158,27 +158,57 @@ impl Store {
                     .get(cbc::HEADER)?
                     .ok_or_else(|| missing(&tree, cbc::HEADER))?;
                 let header = cbc::decode_header(&h).map_err(|e| e.at(&tree, cbc::HEADER))?;
-                let chunks = collect_chunks(&g.codebook, cbc::CENTROIDS)?;
+                let chunks = collect_chunks(&g.codebook, &tree, cbc::CENTROIDS)?;
                 cbc::decode(&header, &chunks).map_err(|e| e.at(&tree, cbc::CENTROIDS))?
             }
         };
-        let idf_chunks = collect_chunks(&g.stats, cbc::IDF)?;
-        let idf = cbc::decode_idf(&idf_chunks, cb.words())
-            .map_err(|e| e.at(&gen_tree(g.n, "stats"), cbc::IDF))?;
+        let stats = gen_tree(g.n, "stats");
+        let idf_chunks = collect_chunks(&g.stats, &stats, cbc::IDF)?;
+        let idf = cbc::decode_idf(&idf_chunks, cb.words()).map_err(|e| e.at(&stats, cbc::IDF))?;
         Ok((cb, idf))
     }
 }
 
-fn collect_chunks(tree: &Tree, name: &[u8]) -> Result<Vec<Vec<u8>>> {
+/// The values of the chunks `name` 0, 1, … of `tree` (called `tree_name`
+/// in errors), in order.
+fn collect_chunks(tree: &Tree, tree_name: &str, name: &[u8]) -> Result<Vec<Vec<u8>>> {
     let mut out = Vec::new();
     for (i, kv) in tree.scan_prefix(name).enumerate() {
         let (k, v) = kv?;
         if k.as_ref() != keys::chunk(name, i as u32).as_slice() {
             return Err(
-                DecodeError::new(format!("chunk {i} missing or out of order")).at("codebook", &k),
+                DecodeError::new(format!("chunk {i} missing or out of order")).at(tree_name, &k),
             );
         }
         out.push(v.to_vec());
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+
+    #[test]
+    fn a_stray_idf_chunk_is_reported_in_the_stats_tree() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, _) =
+            Store::open(&dir.path().join("idx"), Some(&IndexConfig::default())).expect("open");
+        let centroids = ndarray::Array2::from_shape_vec((2, 2), vec![0.0, 0.0, 1.0, 1.0]);
+        let codebook = Codebook::from_float(centroids.expect("shape"));
+        let g = store
+            .install_generation(&codebook, &[1.0, 1.0])
+            .expect("install");
+        g.stats
+            .insert(keys::chunk(cbc::IDF, 7), &[0u8; 4][..])
+            .expect("insert");
+        match store.load_vocabulary(&g) {
+            Err(Error::Corruption { tree, reason, .. }) => {
+                assert_eq!(tree, "g1.stats", "{reason}")
+            }
+            Err(e) => panic!("expected a corruption error, got {e}"),
+            Ok(_) => panic!("a stray IDF chunk was accepted"),
+        }
+    }
 }
