@@ -100,9 +100,9 @@ impl Store {
         to: u64,
     ) -> Result<Vec<(u64, (f32, f32))>> {
         let (tree, name, decode): (&Tree, &str, fn(&[u8]) -> _) = if self.has_norms(g)? {
-            (&g.norms, "norms", codec::hist::decode_norms_value)
+            (&g.norms, "norms", codec::hist::decode_norms_entry)
         } else {
-            (&g.hist, "hist", codec::hist::decode_norms)
+            (&g.hist, "hist", codec::hist::decode_histogram_norms)
         };
         let mut out = Vec::new();
         for kv in tree.range(keys::doc(from)..keys::doc(to)) {

@@ -176,7 +176,7 @@ pub(crate) fn verify(store: &Store) -> Result<Vec<String>> {
         match g.norms.get(&k)? {
             None if complete_norms => v.push(format!("doc {id} has no entry in {norms_tree}")),
             None => {}
-            Some(raw) => match codec::hist::decode_norms_value(&raw) {
+            Some(raw) => match codec::hist::decode_norms_entry(&raw) {
                 Err(e) => v.push(e.at(&norms_tree, &k).to_string()),
                 Ok(n) if n != (h.cos_norm, h.l1_norm) => v.push(format!(
                     "doc {id}: {norms_tree} disagrees with its histogram's norms"
