@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 
 use super::codec::{self, keys, postings::BLOCK_CAP};
 use super::{
-    codec::meta, gen_tree, DocRecord, Generation, Geometry, Histogram, Store, TreeId, Write,
-    STAT_DOCS, STAT_POSTINGS, STAT_TAIL,
+    codec::meta, gen_tree, DocRecord, Generation, Geometry, Histogram, Store, TailState, TreeId,
+    Write, STAT_DOCS, STAT_POSTINGS, STAT_TAIL,
 };
 use crate::error::Result;
 
@@ -198,23 +198,7 @@ impl Store {
             writes.push((TreeId::Postings, k.to_vec(), v));
         }
         let count = self.doc_count(g)? + docs.len() as u64;
-        writes.push((
-            TreeId::Stats,
-            STAT_DOCS.to_vec(),
-            Some(count.to_be_bytes().to_vec()),
-        ));
-        writes.push((
-            TreeId::Stats,
-            STAT_POSTINGS.to_vec(),
-            Some(postings.to_be_bytes().to_vec()),
-        ));
-        if let Some(t) = &tail {
-            writes.push((
-                TreeId::Stats,
-                STAT_TAIL.to_vec(),
-                Some(codec::tail::encode(t).to_vec()),
-            ));
-        }
+        push_counters(&mut writes, count, postings, tail.as_ref());
         self.write(Some(g), &writes)?;
         match docs.last() {
             Some((last, _, _)) => self.seal_if_due(g, last + 1),
@@ -338,28 +322,12 @@ impl Store {
                 _ => writes.push((TreeId::Postings, k.to_vec(), v)),
             }
         }
-        writes.push((
-            TreeId::Stats,
-            STAT_DOCS.to_vec(),
-            Some(docs.to_be_bytes().to_vec()),
-        ));
-        writes.push((
-            TreeId::Stats,
-            STAT_POSTINGS.to_vec(),
-            Some(postings.to_be_bytes().to_vec()),
-        ));
+        push_counters(&mut writes, docs, postings, tail.as_ref());
         writes.push((
             TreeId::Meta,
             meta::NEXT_DOC.to_vec(),
             Some(next_doc.to_be_bytes().to_vec()),
         ));
-        if let Some(t) = &tail {
-            writes.push((
-                TreeId::Stats,
-                STAT_TAIL.to_vec(),
-                Some(codec::tail::encode(t).to_vec()),
-            ));
-        }
 
         self.write(Some(g), &writes)?;
         self.flush()?;
@@ -371,5 +339,27 @@ impl Store {
             tracing::warn!(error = %e, "sealing the unsealed records failed; retried on the next commit");
         }
         Ok(done)
+    }
+}
+
+/// Writes a generation's counters: its doc and posting counts and, in a
+/// generation with a tail, the tail's state.
+fn push_counters(writes: &mut Vec<Write>, docs: u64, postings: u64, tail: Option<&TailState>) {
+    writes.push((
+        TreeId::Stats,
+        STAT_DOCS.to_vec(),
+        Some(docs.to_be_bytes().to_vec()),
+    ));
+    writes.push((
+        TreeId::Stats,
+        STAT_POSTINGS.to_vec(),
+        Some(postings.to_be_bytes().to_vec()),
+    ));
+    if let Some(t) = tail {
+        writes.push((
+            TreeId::Stats,
+            STAT_TAIL.to_vec(),
+            Some(codec::tail::encode(t).to_vec()),
+        ));
     }
 }
