@@ -79,7 +79,7 @@ pub(crate) struct Store {
     /// Tail postings that trigger a seal (see [`seal`]).
     seal_postings: AtomicU64,
     /// Moves twice around every transaction that writes a posting tree
-    /// (odd while one runs): what [`crate::search::blocks`] checks before
+    /// (odd while one runs): what the posting cache (`shared::posting_cache`) checks before
     /// trusting posting blocks it read earlier. Only this process writes
     /// (sled locks the directory).
     postings_epoch: AtomicU64,

@@ -3,7 +3,7 @@
 //!
 //! Format-3 generations do not append to posting blocks per batch: a batch
 //! writes histograms only, and searches invert the tail's histograms in
-//! memory (`search::tail`). Once the tail holds
+//! memory (`shared::unsealed`). Once the tail holds
 //! [`Store::set_seal_postings`] postings, the commit that crossed it seals:
 //! every word of the tail gets one new block, merged with the word's last
 //! blocks while they are no larger than what is being written (so a word has
