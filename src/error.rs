@@ -43,12 +43,13 @@ pub enum Error {
     },
     /// The directory holds an index written in a format this build cannot read.
     #[error(
-        "incompatible index format version {found}; this build reads versions {} to {supported}",
-        crate::store::codec::OLDEST_FORMAT
+        "incompatible index format version {found}; this build reads versions {oldest} to {supported}"
     )]
     IncompatibleFormat {
         /// The version stored in the index.
         found: u32,
+        /// The oldest version this build reads.
+        oldest: u32,
         /// The newest version this build reads (and the one it writes).
         supported: u32,
     },

@@ -2,99 +2,15 @@
 //! searchers.
 
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use crate::config::{Feature, IndexConfig, RunOptions, Scoring};
 use crate::error::{Error, Result};
-use crate::features::ExtractParams;
 use crate::ingest::IndexWriter;
 use crate::search::Searcher;
-use crate::store::{self, Generation, Store};
+use crate::shared::Shared;
+use crate::store::{self, Space, Store};
 use crate::vocab::Codebook;
-
-/// The active generation's vocabulary, shared by searchers and the writer.
-pub(crate) struct Active {
-    pub generation: Generation,
-    pub codebook: Codebook,
-    pub idf: Vec<f32>,
-    pub params: ExtractParams,
-}
-
-impl Active {
-    pub(crate) fn new(
-        generation: Generation,
-        codebook: Codebook,
-        idf: Vec<f32>,
-        params: ExtractParams,
-    ) -> Active {
-        Active {
-            generation,
-            codebook,
-            idf,
-            params,
-        }
-    }
-}
-
-pub(crate) struct Inner {
-    pub store: Store,
-    /// Changes only through a rebuild, together with the active generation.
-    config: RwLock<IndexConfig>,
-    pub writer_busy: AtomicBool,
-    active: RwLock<Option<Arc<Active>>>,
-    /// Norms of the active generation's docs, shared by searchers.
-    pub norms: crate::search::norms::NormCache,
-    /// The active generation's unsealed docs inverted, shared by searchers.
-    pub tail: crate::search::tail::TailCache,
-    /// Posting blocks read by searches, shared by searchers.
-    pub blocks: crate::search::blocks::BlockCache,
-}
-
-impl Inner {
-    pub(crate) fn config(&self) -> IndexConfig {
-        self.config
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    pub(crate) fn extract_params(&self) -> ExtractParams {
-        ExtractParams::from(&self.config())
-    }
-
-    /// The active vocabulary, loaded from the store on first use.
-    pub(crate) fn active(&self) -> Result<Option<Arc<Active>>> {
-        if let Some(a) = self
-            .active
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-        {
-            return Ok(Some(a.clone()));
-        }
-        let Some(n) = self.store.active()? else {
-            return Ok(None);
-        };
-        let g = self.store.generation(n)?;
-        let (codebook, idf) = self.store.load_vocabulary(&g)?;
-        let a = Arc::new(Active::new(g, codebook, idf, self.extract_params()));
-        *self.active.write().unwrap_or_else(|p| p.into_inner()) = Some(a.clone());
-        Ok(Some(a))
-    }
-
-    pub(crate) fn set_active(&self, a: Active) {
-        *self.active.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(a));
-    }
-
-    /// Switches to a rebuilt generation and its configuration; returns the
-    /// previous vocabulary so the caller can wait for searches still using it.
-    pub(crate) fn switch(&self, a: Active, config: IndexConfig) -> Option<Arc<Active>> {
-        let mut slot = self.active.write().unwrap_or_else(|p| p.into_inner());
-        *self.config.write().unwrap_or_else(|p| p.into_inner()) = config;
-        slot.replace(Arc::new(a))
-    }
-}
 
 /// An image index in one directory.
 ///
@@ -103,7 +19,7 @@ impl Inner {
 /// [`IndexWriter`] at a time and any number of [`Searcher`]s.
 #[derive(Clone)]
 pub struct Index {
-    inner: Arc<Inner>,
+    shared: Arc<Shared>,
 }
 
 /// What [`Index::compact`] did.
@@ -121,11 +37,32 @@ pub struct CompactReport {
     /// block of its words) for at most a tenth more bytes.
     pub kept: bool,
     /// Posting blocks before and in the copy.
-    pub posting_blocks: (u64, u64),
+    pub posting_blocks: BlockCounts,
+}
+
+/// Posting blocks before and after a compaction ([`CompactReport`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BlockCounts {
+    /// Posting blocks of the index before.
+    pub before: u64,
+    /// Posting blocks of the copy.
+    pub after: u64,
+}
+
+/// The shape of a vocabulary tree ([`Stats::tree`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TreeShape {
+    /// Children per node.
+    pub branching: u32,
+    /// Levels below the root.
+    pub depth: u32,
 }
 
 /// Counts and sizes of an index.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Stats {
     /// Records stored.
     pub records: u64,
@@ -139,41 +76,14 @@ pub struct Stats {
     pub postings: u64,
     /// Bytes the database occupies on disk.
     pub bytes_on_disk: u64,
-    /// The vocabulary tree's (branching, depth), or `None` for a flat
-    /// codebook (and before training).
-    pub tree: Option<(u32, u32)>,
+    /// The vocabulary tree's shape, or `None` for a flat codebook (and
+    /// before training).
+    pub tree: Option<TreeShape>,
     /// Postings of the newest records, not yet sealed into posting blocks
     /// (searches read them from the records' histograms; see
     /// [`IndexBuilder::seal_postings`]). Always 0 for indexes whose
     /// generation predates format 3.
     pub unsealed_postings: u64,
-}
-
-/// Logical bytes (keys plus values) of each kind of stored data, from
-/// [`Index::space`]. sled's size on disk adds its page and log overhead
-/// (and space not yet reclaimed) on top of these.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Space {
-    /// Posting blocks of the active generation.
-    pub postings: u64,
-    /// How many posting blocks (sled keys) hold them: a search reads each
-    /// block of its words, about a microsecond apiece in sled, so
-    /// [`Index::compact`] joins each word's blocks.
-    pub posting_blocks: u64,
-    /// Histograms (with their norms) of the active generation.
-    pub histograms: u64,
-    /// Each record's two histogram norms, read by a search's first look
-    /// at the collection (8 bytes of value per record).
-    pub norms: u64,
-    /// Each record's features (word and keypoint) for geometric
-    /// re-ranking, about 7 bytes per feature.
-    pub geometry: u64,
-    /// The active codebook and its IDF weights.
-    pub codebook: u64,
-    /// Record ids, doc records (source path, content hash), the index's
-    /// metadata and the generation's counters.
-    pub metadata: u64,
 }
 
 /// What [`Index::record`] tells about one stored record.
@@ -221,47 +131,39 @@ impl Index {
     pub fn open(path: impl AsRef<Path>) -> Result<Index> {
         let (store, config) = Store::open(path.as_ref(), None)?;
         crate::ingest::spill::remove_leftovers(path.as_ref());
-        let cache = crate::search::default_block_cache_bytes();
+        let cache = crate::default_block_cache_bytes();
         Ok(Index::from_parts(store, config, cache))
     }
 
     fn from_parts(store: Store, config: IndexConfig, block_cache: u64) -> Index {
         Index {
-            inner: Arc::new(Inner {
-                store,
-                config: RwLock::new(config),
-                writer_busy: AtomicBool::new(false),
-                active: RwLock::new(None),
-                norms: Default::default(),
-                tail: Default::default(),
-                blocks: crate::search::blocks::BlockCache::new(block_cache),
-            }),
+            shared: Arc::new(Shared::new(store, config, block_cache)),
         }
     }
 
     /// The index's persistent configuration.
     pub fn config(&self) -> IndexConfig {
-        self.inner.config()
+        self.shared.config()
     }
 
     /// The writer, with run-time options. Fails with [`Error::WriterBusy`]
     /// while another writer of this index is alive.
     pub fn writer(&self, opts: RunOptions) -> Result<IndexWriter> {
-        IndexWriter::new(self.inner.clone(), opts)
+        IndexWriter::new(self.shared.clone(), opts)
     }
 
     /// A searcher over the active generation; [`Error::NoCodebook`] before
     /// the first training.
     pub fn searcher(&self) -> Result<Searcher> {
-        self.inner.active()?.ok_or(Error::NoCodebook)?;
-        Ok(Searcher::new(self.inner.clone()))
+        self.shared.active()?.ok_or(Error::NoCodebook)?;
+        Ok(Searcher::new(self.shared.clone()))
     }
 
     /// Counts and sizes.
     pub fn stats(&self) -> Result<Stats> {
-        let store = &self.inner.store;
+        let store = &self.shared.store;
         let (records, words, generation, postings, tree, unsealed_postings) =
-            match self.inner.active()? {
+            match self.shared.active()? {
                 None => (0, 0, 0, 0, None, 0),
                 Some(a) => (
                     store.doc_count(&a.generation)?,
@@ -269,7 +171,10 @@ impl Index {
                     a.generation.n,
                     store.posting_count(&a.generation)?,
                     match &a.codebook {
-                        Codebook::Tree(t) => Some((t.branching() as u32, t.depth() as u32)),
+                        Codebook::Tree(t) => Some(TreeShape {
+                            branching: t.branching() as u32,
+                            depth: t.depth() as u32,
+                        }),
                         _ => None,
                     },
                     store.tail_state(&a.generation)?.map_or(0, |t| t.postings),
@@ -279,7 +184,7 @@ impl Index {
             records,
             words,
             generation,
-            feature: self.inner.config().feature,
+            feature: self.shared.config().feature,
             postings,
             bytes_on_disk: store.size_on_disk()?,
             tree,
@@ -291,8 +196,8 @@ impl Index {
     /// Reads the whole index, so it costs time in proportion to its size;
     /// [`Index::stats`] is the cheap call.
     pub fn space(&self) -> Result<Space> {
-        let active = self.inner.active()?;
-        self.inner
+        let active = self.shared.active()?;
+        self.shared
             .store
             .space(active.as_ref().map(|a| &a.generation))
     }
@@ -313,7 +218,10 @@ impl Index {
             bytes_after: if c.kept { c.copy } else { c.before },
             copy_bytes: c.copy,
             kept: c.kept,
-            posting_blocks: (c.blocks_before, c.blocks_after),
+            posting_blocks: BlockCounts {
+                before: c.blocks_before,
+                after: c.blocks_after,
+            },
         })
     }
 
@@ -321,7 +229,7 @@ impl Index {
     /// `docs/ARCHITECTURE.md`); damage is reported, not returned as an error.
     pub fn verify(&self) -> Result<VerifyReport> {
         Ok(VerifyReport {
-            violations: store::verify(&self.inner.store)?,
+            violations: store::verify(&self.shared.store)?,
             notes: Vec::new(),
         })
     }
@@ -333,7 +241,7 @@ impl Index {
     /// before, or while other handles to it (clones, searchers, a writer)
     /// are alive. Returns whether it removed anything.
     pub fn discard_created(self) -> Result<bool> {
-        match Arc::try_unwrap(self.inner) {
+        match Arc::try_unwrap(self.shared) {
             Ok(inner) => inner.store.discard_created(),
             Err(_) => Ok(false),
         }
@@ -357,19 +265,19 @@ impl Index {
 
     /// Whether a record is stored.
     pub fn contains(&self, id: impl AsRef<[u8]>) -> Result<bool> {
-        Ok(self.inner.store.doc_of(id.as_ref())?.is_some())
+        Ok(self.shared.store.doc_of(id.as_ref())?.is_some())
     }
 
     /// A stored record's metadata, or `None` when no record has this id.
     pub fn record(&self, id: impl AsRef<[u8]>) -> Result<Option<RecordInfo>> {
-        let store = &self.inner.store;
+        let store = &self.shared.store;
         let Some(doc) = store.doc_of(id.as_ref())? else {
             return Ok(None);
         };
         let Some(d) = store.doc(doc)? else {
             return Ok(None);
         };
-        let (words, features) = match self.inner.active()? {
+        let (words, features) = match self.shared.active()? {
             Some(a) => match store.histogram(&a.generation, doc)? {
                 Some(h) => (
                     h.entries.len() as u64,
@@ -390,7 +298,7 @@ impl Index {
 
     /// Every stored record id, in byte order.
     pub fn record_ids(&self) -> Result<Vec<crate::RecordId>> {
-        self.inner
+        self.shared
             .store
             .record_ids()
             .map(|r| r.map(|(k, _)| crate::RecordId::from(k)))
@@ -399,23 +307,24 @@ impl Index {
 
     /// Writes every change durable now (commits already flush).
     pub fn flush(&self) -> Result<()> {
-        self.inner.store.flush()
+        self.shared.store.flush()
     }
 
     /// Test support: overwrite a raw value, to damage an index on purpose.
+    #[cfg(feature = "internals")]
     #[doc(hidden)]
     pub fn __tamper(&self, tree: &str, key: &[u8], value: Option<&[u8]>) -> Result<()> {
-        let t = self.inner.store.raw_tree(tree)?;
+        let t = self.shared.store.raw_tree(tree)?;
         match value {
             Some(v) => t.insert(key, v).map(|_| ()).map_err(Error::from)?,
             None => t.remove(key).map(|_| ()).map_err(Error::from)?,
         }
-        self.inner.store.flush()
+        self.shared.store.flush()
     }
 
     /// The directory of the index.
     pub fn path(&self) -> &Path {
-        self.inner.store.path()
+        self.shared.store.path()
     }
 }
 
@@ -484,7 +393,7 @@ impl IndexBuilder {
     /// read them from the records' histograms, inverted in memory (8 bytes
     /// a posting); each seal writes one block per word of those records.
     /// Smaller values bound that memory tighter and seal more often.
-    /// Default = [`DEFAULT_SEAL_POSTINGS`](crate::store::DEFAULT_SEAL_POSTINGS)
+    /// Default = [`DEFAULT_SEAL_POSTINGS`](crate::DEFAULT_SEAL_POSTINGS)
     /// (about 4,000 records of 1,000 features). See docs/STORAGE.md,
     /// "Sealing".
     pub fn seal_postings(mut self, n: u64) -> Self {
@@ -497,7 +406,7 @@ impl IndexBuilder {
     /// queried most, shared by every searcher of the index, decoded (once
     /// full, a word is decoded on its second use, kept as read before);
     /// 0 turns the cache off. Default =
-    /// [`default_block_cache_bytes`](crate::search::default_block_cache_bytes):
+    /// [`default_block_cache_bytes`](crate::default_block_cache_bytes):
     /// an eighth of the memory budget, at least 64 MiB. See
     /// docs/PERFORMANCE.md.
     pub fn block_cache_bytes(mut self, n: u64) -> Self {
@@ -516,7 +425,7 @@ impl IndexBuilder {
         crate::ingest::spill::remove_leftovers(path.as_ref());
         let cache = self
             .block_cache_bytes
-            .unwrap_or_else(crate::search::default_block_cache_bytes);
+            .unwrap_or_else(crate::default_block_cache_bytes);
         Ok(Index::from_parts(store, config, cache))
     }
 }

@@ -42,30 +42,59 @@
 
 #![warn(missing_docs)]
 
+// The public API is what this file re-exports, plus `config`, `vocab` and
+// `source`. Every other module is private; the hidden `internals` feature
+// (Cargo.toml) makes the internals that fuzzing, benches and tests reach
+// public, undocumented and unstable.
 pub mod config;
-pub mod error;
+mod error;
+#[cfg(feature = "internals")]
+#[doc(hidden)]
 pub mod eval;
+#[cfg(not(feature = "internals"))]
+#[allow(dead_code, unused_imports)]
+mod eval;
+#[cfg(feature = "internals")]
+#[doc(hidden)]
 pub mod features;
+#[cfg(not(feature = "internals"))]
+#[allow(dead_code, unused_imports)]
+mod features;
 mod index;
-pub mod ingest;
+mod ingest;
 mod record;
-pub mod search;
+mod scoring;
+mod search;
+mod shared;
+#[cfg(feature = "internals")]
+#[doc(hidden)]
 pub mod store;
+#[cfg(not(feature = "internals"))]
+#[allow(dead_code, unused_imports)]
+mod store;
 #[cfg(test)]
 mod testutil;
 pub mod vocab;
 
 pub use config::{Feature, IndexConfig, RunOptions, Scoring, DEFAULT_TRAINING_IMAGES, MAX_WORKERS};
 pub use error::{Error, Result};
-pub use features::{augment, PixelFormat, Pixels};
-pub use index::{CompactReport, Index, IndexBuilder, RecordInfo, Space, Stats, VerifyReport};
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub use features::augment;
+pub use features::file::NOT_INSIDE;
+pub use features::{Descriptors, ImageInput, PixelFormat, Pixels};
+pub use index::{
+    BlockCounts, CompactReport, Index, IndexBuilder, RecordInfo, Stats, TreeShape, VerifyReport,
+};
 pub use ingest::{
     source, AddReport, IndexWriter, Progress, RebuildReport, RecordError, Source, TrainReport,
 };
 pub use record::RecordId;
 pub use search::{
-    Hit, Query, SearchMode, SearchOptions, Searcher, WarmReport, DEFAULT_RERANK, MIN_INLIERS,
+    default_block_cache_bytes, Hit, PreparedQuery, Query, SearchMode, SearchOptions, Searcher,
+    WarmReport, DEFAULT_RERANK, MIN_BLOCK_CACHE_BYTES, MIN_INLIERS,
 };
+pub use store::{Space, DEFAULT_SEAL_POSTINGS};
 
 /// The README's examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

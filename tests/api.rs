@@ -98,6 +98,7 @@ fn typed_errors() {
     match Index::open(&path) {
         Err(Error::IncompatibleFormat {
             found: 99,
+            oldest: mmindex::store::codec::OLDEST_FORMAT,
             supported: mmindex::store::codec::FORMAT_VERSION,
         }) => {}
         Err(e) => panic!("expected IncompatibleFormat, got {e}"),

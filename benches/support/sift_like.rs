@@ -18,7 +18,7 @@
 use std::time::{Duration, Instant};
 
 use mmindex::features::Descriptors;
-use mmindex::store::codec::tree as codec;
+use mmindex::store::codec::vocab_tree as codec;
 use mmindex::vocab::{Codebook, VocabTree};
 use ndarray::Array2;
 

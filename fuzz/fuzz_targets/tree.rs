@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use mmindex::features::Descriptors;
-use mmindex::store::codec::tree::{self, TreeHeader, NODE_BYTES};
+use mmindex::store::codec::vocab_tree::{self as tree, TreeHeader, NODE_BYTES};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, data)) = data.split_first() else {

@@ -66,7 +66,7 @@ pub fn stats<'py>(py: Python<'py>, s: &mmindex::Stats) -> PyResult<Bound<'py, Py
     d.set_item("feature", s.feature.name())?;
     d.set_item("postings", s.postings)?;
     d.set_item("bytes_on_disk", s.bytes_on_disk)?;
-    d.set_item("tree", s.tree)?;
+    d.set_item("tree", s.tree.map(|t| (t.branching, t.depth)))?;
     d.set_item("unsealed_postings", s.unsealed_postings)?;
     Ok(d)
 }
@@ -92,7 +92,10 @@ pub fn compact_report<'py>(
     d.set_item("bytes_after", r.bytes_after)?;
     d.set_item("copy_bytes", r.copy_bytes)?;
     d.set_item("kept", r.kept)?;
-    d.set_item("posting_blocks", r.posting_blocks)?;
+    d.set_item(
+        "posting_blocks",
+        (r.posting_blocks.before, r.posting_blocks.after),
+    )?;
     Ok(d)
 }
 

@@ -64,7 +64,9 @@ pub fn to_py(py: Python<'_>, e: mmindex::Error) -> PyErr {
             &[("tree", o(tree)), ("key", o(key)), ("reason", o(reason))],
         ),
         E::Damaged { reason } => raise(py, "DamagedError", message, &[("reason", o(reason))]),
-        E::IncompatibleFormat { found, supported } => raise(
+        E::IncompatibleFormat {
+            found, supported, ..
+        } => raise(
             py,
             "IncompatibleFormatError",
             message,

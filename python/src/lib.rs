@@ -152,6 +152,7 @@ fn _error_for_tests(py: Python<'_>, kind: &str) -> PyErr {
         },
         "incompatible" => E::IncompatibleFormat {
             found: 99,
+            oldest: 1,
             supported: 3,
         },
         "damaged" => E::Damaged {

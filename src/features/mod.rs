@@ -32,7 +32,8 @@ pub enum ImageInput {
     /// A file on disk.
     Path(PathBuf),
     /// A file that must lie inside `root` once symlinks are resolved: read
-    /// by [`file::read_within`], which checks the descriptor it reads.
+    /// by `features::file::read_within`, which checks the descriptor it
+    /// reads.
     Within {
         /// The folder the file must lie in.
         root: PathBuf,

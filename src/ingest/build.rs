@@ -33,8 +33,8 @@ use super::{AddReport, IndexWriter, RebuildReport, RecordError, Source, TrainRep
 use crate::config::{Feature, IndexConfig};
 use crate::error::{Error, Result};
 use crate::features::ExtractParams;
-use crate::index::Active;
-use crate::search::weights;
+use crate::scoring;
+use crate::shared::Vocabulary;
 use crate::store::{Geometry, Histogram};
 use crate::vocab::{self, Codebook, Sampler};
 use crate::RecordId;
@@ -58,13 +58,17 @@ impl IndexWriter {
     /// generation, without storing records. The index must hold no records.
     pub fn train(&mut self, sources: Vec<Source>) -> Result<crate::TrainReport> {
         self.require_empty()?;
-        let cfg = self.inner.config();
+        let cfg = self.shared.config();
         let t = self.describe_and_train(untagged(sources), &cfg, false)?;
         let mut report = t.report;
-        let g = self.inner.store.install_generation(&t.codebook, &t.idf)?;
+        let g = self.shared.store.install_generation(&t.codebook, &t.idf)?;
         report.generation = g.n;
-        self.inner
-            .set_active(Active::new(g, t.codebook, t.idf, ExtractParams::from(&cfg)));
+        self.shared.set_active(Vocabulary::new(
+            g,
+            t.codebook,
+            t.idf,
+            ExtractParams::from(&cfg),
+        ));
         Ok(report)
     }
 
@@ -72,13 +76,17 @@ impl IndexWriter {
     /// record, extracting each image once. The index must hold no records.
     pub fn build(&mut self, sources: Vec<Source>) -> Result<(TrainReport, AddReport)> {
         self.require_empty()?;
-        let cfg = self.inner.config();
+        let cfg = self.shared.config();
         let mut t = self.describe_and_train(untagged(sources), &cfg, true)?;
-        let g = self.inner.store.install_generation(&t.codebook, &t.idf)?;
+        let g = self.shared.store.install_generation(&t.codebook, &t.idf)?;
         t.report.generation = g.n;
-        self.inner
-            .set_active(Active::new(g, t.codebook, t.idf, ExtractParams::from(&cfg)));
-        let active = self.inner.active()?.ok_or(Error::NoCodebook)?;
+        self.shared.set_active(Vocabulary::new(
+            g,
+            t.codebook,
+            t.idf,
+            ExtractParams::from(&cfg),
+        ));
+        let active = self.shared.active()?.ok_or(Error::NoCodebook)?;
         let mut report = AddReport::default();
         self.progress.start("index", t.words.remaining());
         while t.words.remaining() > 0 {
@@ -111,10 +119,10 @@ impl IndexWriter {
         words: Option<u32>,
         feature: Option<Feature>,
     ) -> Result<RebuildReport> {
-        let old = self.inner.active()?.ok_or(Error::NoCodebook)?;
+        let old = self.shared.active()?.ok_or(Error::NoCodebook)?;
         let previous = old.generation.n;
         drop(old);
-        let mut cfg = self.inner.config();
+        let mut cfg = self.shared.config();
         if let Some(w) = words {
             cfg.words = w;
             cfg.sample_cap = cfg.sample_cap.max(w);
@@ -125,7 +133,7 @@ impl IndexWriter {
         cfg.validate()?;
         let mut tagged = Vec::new();
         let mut in_memory = Vec::new();
-        for d in self.inner.store.docs() {
+        for d in self.shared.store.docs() {
             let (doc, rec) = d?;
             let id = RecordId::from(rec.record_id);
             if rec.source.is_empty() {
@@ -145,7 +153,7 @@ impl IndexWriter {
         if let Some(e) = rebuild_failure(&t.report.failed) {
             return Err(e);
         }
-        let store = &self.inner.store;
+        let store = &self.shared.store;
         let g = store.prepare_generation(&t.codebook, &t.idf)?;
         t.report.generation = g.n;
         self.progress.start("index", t.words.remaining());
@@ -167,8 +175,8 @@ impl IndexWriter {
                         Payload::Words(w) => w.as_slice(),
                         _ => &[],
                     };
-                    let entries = weights::histogram(words);
-                    let (cos_norm, l1_norm) = weights::norms(&entries, &t.idf);
+                    let entries = scoring::histogram(words);
+                    let (cos_norm, l1_norm) = scoring::norms(&entries, &t.idf);
                     (
                         s.tag,
                         Histogram {
@@ -190,8 +198,8 @@ impl IndexWriter {
         store.activate(&g, Some(&cfg))?;
         let params = ExtractParams::from(&cfg);
         let old = self
-            .inner
-            .switch(Active::new(g, t.codebook, t.idf, params), cfg);
+            .shared
+            .switch(Vocabulary::new(g, t.codebook, t.idf, params), cfg);
         // Searches that started before the switch hold the old vocabulary;
         // its trees go once they are done.
         if let Some(old) = old {
@@ -261,7 +269,8 @@ impl IndexWriter {
         let clock = Instant::now();
         self.progress.start("train", 1);
         let sample = sampler.into_descriptors();
-        let codebook = vocab::train(&sample, cfg.words as usize, cfg.kmeans_iterations, cfg.seed)?;
+        let codebook =
+            vocab::train_vocabulary(&sample, cfg.words as usize, cfg.kmeans_iterations, cfg.seed)?;
         drop(sample);
         self.progress.finish();
         report.words = codebook.words();
@@ -359,7 +368,7 @@ impl IndexWriter {
                     Err(e) => report.failed.push(RecordError::from_error(&source, e)),
                     Ok(item) => {
                         let words = item.words.unwrap_or_default();
-                        for (word, _) in weights::histogram(&words) {
+                        for (word, _) in scoring::histogram(&words) {
                             df[word as usize] += 1;
                         }
                         held.insert(
@@ -378,7 +387,7 @@ impl IndexWriter {
             }
         }
         self.progress.finish();
-        let idf = weights::idf(&df, held.len() as u64);
+        let idf = scoring::idf(&df, held.len() as u64);
         report.seconds[2] = clock.elapsed().as_secs_f64();
         tracing::info!(
             images = held.len(),
@@ -413,7 +422,7 @@ impl IndexWriter {
         cfg: &IndexConfig,
     ) -> Result<Trained> {
         let params = self.extract_params(cfg);
-        let dir = self.inner.store.path().to_path_buf();
+        let dir = self.shared.store.path().to_path_buf();
         let mut sampler = self.sampler(cfg);
         let mut report = TrainReport::default();
         let mut spill = SpillWriter::create(&dir)?;
@@ -487,7 +496,7 @@ impl IndexWriter {
             for s in quantized {
                 let s = s?;
                 if let Payload::Words(w) = &s.payload {
-                    for (word, _) in weights::histogram(w) {
+                    for (word, _) in scoring::histogram(w) {
                         df[word as usize] += 1;
                     }
                 }
@@ -496,7 +505,7 @@ impl IndexWriter {
         }
         self.progress.finish();
         let images = out.len();
-        let idf = weights::idf(&df, images);
+        let idf = scoring::idf(&df, images);
         // Both files exist at this point: the most temporary disk used.
         report.scratch_bytes = spilled + out.bytes();
         report.seconds[2] = clock.elapsed().as_secs_f64();

@@ -33,7 +33,7 @@ impl Source {
     /// file is opened once, and the check and the read use that descriptor,
     /// so a symlink swapped meanwhile cannot lead the read out of the root;
     /// a path that cannot be read inside the root fails its record with
-    /// [`features::file::NOT_INSIDE`](crate::features::file::NOT_INSIDE).
+    /// [`NOT_INSIDE`](crate::NOT_INSIDE).
     pub fn path_within(
         id: impl Into<RecordId>,
         root: impl Into<PathBuf>,

@@ -11,8 +11,8 @@ use super::{AddReport, NoProgress, Progress, RecordError, Source};
 use crate::config::RunOptions;
 use crate::error::{Error, Result};
 use crate::features::{ExtractParams, ImageInput};
-use crate::index::{Active, Inner};
-use crate::search::weights;
+use crate::scoring;
+use crate::shared::{Shared, Vocabulary};
 use crate::store::codec::MAX_RECORD_ID;
 use crate::store::{Batch, DocRecord, Geometry, Histogram, NewDoc};
 use crate::vocab::Codebook;
@@ -33,25 +33,25 @@ pub(crate) struct Pending {
 /// trains codebooks. Obtained from [`Index::writer`](crate::Index::writer);
 /// dropping it lets another writer start.
 pub struct IndexWriter {
-    pub(super) inner: Arc<Inner>,
+    pub(super) shared: Arc<Shared>,
     pub(super) opts: RunOptions,
     pub(super) progress: Arc<dyn Progress>,
 }
 
 impl Drop for IndexWriter {
     fn drop(&mut self) {
-        self.inner.writer_busy.store(false, Ordering::Release);
+        self.shared.writer_busy.store(false, Ordering::Release);
     }
 }
 
 impl IndexWriter {
-    pub(crate) fn new(inner: Arc<Inner>, opts: RunOptions) -> Result<IndexWriter> {
+    pub(crate) fn new(shared: Arc<Shared>, opts: RunOptions) -> Result<IndexWriter> {
         opts.validate()?;
-        if inner.writer_busy.swap(true, Ordering::AcqRel) {
+        if shared.writer_busy.swap(true, Ordering::AcqRel) {
             return Err(Error::WriterBusy);
         }
         Ok(IndexWriter {
-            inner,
+            shared,
             opts,
             progress: Arc::new(NoProgress),
         })
@@ -70,7 +70,7 @@ impl IndexWriter {
     /// transaction each, extracting on every core while the previous batch
     /// commits. Returns after the last batch is durable.
     pub fn add(&mut self, sources: Vec<Source>) -> Result<AddReport> {
-        let active = self.inner.active()?.ok_or(Error::NoCodebook)?;
+        let active = self.shared.active()?.ok_or(Error::NoCodebook)?;
         let mut report = AddReport::default();
         self.progress.start("add", sources.len() as u64);
         let params = ExtractParams {
@@ -124,7 +124,7 @@ impl IndexWriter {
                 "a codebook needs at least 2 words".into(),
             ));
         }
-        let feature = self.inner.config().feature;
+        let feature = self.shared.config().feature;
         if codebook.is_binary() != feature.is_binary() {
             return Err(Error::InvalidConfig(format!(
                 "codebook kind does not match feature {feature}"
@@ -136,10 +136,14 @@ impl IndexWriter {
                 "need {words} finite, non-negative IDF weights"
             )));
         }
-        let g = self.inner.store.install_generation(&codebook, &idf)?;
+        let g = self.shared.store.install_generation(&codebook, &idf)?;
         let n = g.n;
-        self.inner
-            .set_active(Active::new(g, codebook, idf, self.inner.extract_params()));
+        self.shared.set_active(Vocabulary::new(
+            g,
+            codebook,
+            idf,
+            self.shared.extract_params(),
+        ));
         Ok(n)
     }
 
@@ -147,7 +151,7 @@ impl IndexWriter {
     /// bypassing image extraction: for vocabularies and features computed
     /// elsewhere, and for load generation. Batched like [`add`](Self::add).
     pub fn add_words(&mut self, records: Vec<(RecordId, Vec<u32>)>) -> Result<AddReport> {
-        let active = self.inner.active()?.ok_or(Error::NoCodebook)?;
+        let active = self.shared.active()?.ok_or(Error::NoCodebook)?;
         let k = active.codebook.words() as u32;
         let mut report = AddReport::default();
         let mut batch = Vec::new();
@@ -184,12 +188,12 @@ impl IndexWriter {
         I: IntoIterator<Item = R>,
         R: Into<RecordId>,
     {
-        let active = self.inner.active()?.ok_or(Error::NoCodebook)?;
+        let active = self.shared.active()?.ok_or(Error::NoCodebook)?;
         let removes = ids
             .into_iter()
             .map(|r| r.into().as_bytes().to_vec())
             .collect();
-        let done = self.inner.store.commit(
+        let done = self.shared.store.commit(
             &active.generation,
             Batch {
                 adds: Vec::new(),
@@ -206,14 +210,14 @@ impl IndexWriter {
     /// Durable and crash-safe like every write (docs/STORAGE.md,
     /// "Sealing"); a no-op on indexes whose generation predates format 3.
     pub fn seal(&mut self) -> Result<()> {
-        let active = self.inner.active()?.ok_or(Error::NoCodebook)?;
-        let store = &self.inner.store;
+        let active = self.shared.active()?.ok_or(Error::NoCodebook)?;
+        let store = &self.shared.store;
         store.seal(&active.generation, store.next_doc()?)
     }
 
     pub(super) fn require_empty(&self) -> Result<()> {
-        if let Some(a) = self.inner.active()? {
-            if self.inner.store.doc_count(&a.generation)? > 0 {
+        if let Some(a) = self.shared.active()? {
+            if self.shared.store.doc_count(&a.generation)? > 0 {
                 return Err(Error::InvalidConfig(
                     "the index already holds records: add to it, or rebuild it".into(),
                 ));
@@ -225,7 +229,7 @@ impl IndexWriter {
     /// Commits one batch of described records as one transaction.
     pub(super) fn commit(
         &self,
-        active: &Active,
+        active: &Vocabulary,
         items: Vec<Pending>,
         report: &mut AddReport,
     ) -> Result<()> {
@@ -238,7 +242,7 @@ impl IndexWriter {
         for (i, p) in items.iter().enumerate() {
             last.insert(p.id.clone(), i);
         }
-        let mut next = self.inner.store.next_doc()?;
+        let mut next = self.shared.store.next_doc()?;
         let mut batch = Batch::default();
         for (i, p) in items.into_iter().enumerate() {
             if last.get(&p.id) != Some(&i) {
@@ -253,8 +257,8 @@ impl IndexWriter {
                 ));
                 continue;
             }
-            let entries = weights::histogram(&p.words);
-            let (cos_norm, l1_norm) = weights::norms(&entries, &active.idf);
+            let entries = scoring::histogram(&p.words);
+            let (cos_norm, l1_norm) = scoring::norms(&entries, &active.idf);
             if entries.is_empty() {
                 report.empty.push(p.id.clone());
             }
@@ -274,7 +278,7 @@ impl IndexWriter {
             });
             next += 1;
         }
-        let done = self.inner.store.commit(&active.generation, batch)?;
+        let done = self.shared.store.commit(&active.generation, batch)?;
         report.added += done.added;
         report.replaced += done.replaced;
         Ok(())

@@ -21,15 +21,11 @@
 //!   and if one has vanished the search runs again (up to [`RETRIES`] times,
 //!   then the vanished hits are left out).
 
-pub(crate) mod blocks;
 mod inverted;
-pub(crate) mod norms;
 mod ransac;
 mod rerank;
 mod sequential;
-pub(crate) mod tail;
 mod topk;
-pub(crate) mod weights;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,11 +33,11 @@ use std::sync::Arc;
 use crate::config::Scoring;
 use crate::error::Result;
 use crate::features::{self, ImageInput};
-use crate::index::{Active, Inner};
+use crate::scoring::QueryVector;
+use crate::shared::{Shared, Vocabulary};
 use crate::store::Geometry;
 use crate::RecordId;
 pub(crate) use topk::TopK;
-use weights::QueryVector;
 
 /// Which search path to take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -115,7 +111,7 @@ pub struct SearchOptions {
 /// one), at about 0.02 ms per candidate (docs/SCORING.md, "Geometric re-ranking").
 pub const DEFAULT_RERANK: usize = 100;
 
-pub use blocks::{default_block_cache_bytes, MIN_BLOCK_CACHE_BYTES};
+pub use crate::shared::posting_cache::{default_block_cache_bytes, MIN_BLOCK_CACHE_BYTES};
 pub use rerank::MIN_INLIERS;
 
 impl Default for SearchOptions {
@@ -172,7 +168,7 @@ impl PreparedQuery {
 }
 
 /// Extracts and quantizes a query image against `active`'s vocabulary.
-fn describe(active: &Active, query: &Query) -> Result<PreparedQuery> {
+fn describe(active: &Vocabulary, query: &Query) -> Result<PreparedQuery> {
     let f = features::extract(&query.0, &active.params)?;
     let words = active.codebook.quantize(&f.descriptors)?;
     Ok(PreparedQuery {
@@ -185,7 +181,7 @@ fn describe(active: &Active, query: &Query) -> Result<PreparedQuery> {
 /// What both search paths read: one query against one generation, seeing
 /// only docs below the watermark.
 #[derive(Clone, Copy)]
-pub(crate) struct Scan<'a> {
+pub(crate) struct SearchInput<'a> {
     pub store: &'a crate::store::Store,
     pub g: &'a crate::store::Generation,
     pub idf: &'a [f32],
@@ -195,15 +191,15 @@ pub(crate) struct Scan<'a> {
     /// Norms of every doc below the watermark (read by the inverted path).
     pub norms: &'a [(f32, f32)],
     /// Docs below this have their postings in blocks; the others are in
-    /// `tail` (`u64::MAX` for generations without a tail).
+    /// `unsealed` (`u64::MAX` for generations without a tail).
     pub sealed_below: u64,
     /// The tail inverted in memory (read by the inverted path).
-    pub tail: &'a [Arc<tail::Chunk>],
+    pub unsealed: &'a [Arc<crate::shared::unsealed::Chunk>],
     /// [`SearchOptions::threads`].
     pub threads: usize,
     /// Posting blocks kept between searches, valid while the store's
     /// postings epoch is `epoch`.
-    pub blocks: &'a blocks::BlockCache,
+    pub postings: &'a crate::shared::posting_cache::PostingCache,
     /// The postings epoch read before anything else.
     pub epoch: u64,
 }
@@ -219,16 +215,16 @@ pub const RETRIES: usize = 3;
 /// searcher follows a newly installed codebook.
 #[derive(Clone)]
 pub struct Searcher {
-    inner: Arc<Inner>,
+    shared: Arc<Shared>,
 }
 
 impl Searcher {
-    pub(crate) fn new(inner: Arc<Inner>) -> Searcher {
-        Searcher { inner }
+    pub(crate) fn new(shared: Arc<Shared>) -> Searcher {
+        Searcher { shared }
     }
 
-    fn active(&self) -> Result<Arc<Active>> {
-        self.inner.active()?.ok_or(crate::Error::NoCodebook)
+    fn active(&self) -> Result<Arc<Vocabulary>> {
+        self.shared.active()?.ok_or(crate::Error::NoCodebook)
     }
 
     /// The `top_k` most similar records to an image, by the inverted path.
@@ -279,7 +275,7 @@ impl Searcher {
 
     fn search_active(
         &self,
-        active: &Active,
+        active: &Vocabulary,
         words: &[u32],
         geometry: Option<&Geometry>,
         opts: &SearchOptions,
@@ -290,10 +286,10 @@ impl Searcher {
                 "word {w} outside the {n}-word vocabulary"
             )));
         }
-        let scoring = opts.scoring.unwrap_or(self.inner.config().scoring);
-        let hist = weights::histogram(words);
+        let scoring = opts.scoring.unwrap_or(self.shared.config().scoring);
+        let hist = crate::scoring::histogram(words);
         let q = QueryVector::new(&hist, &active.idf, scoring);
-        let store = &self.inner.store;
+        let store = &self.shared.store;
         let g = &active.generation;
         let mut attempt = 0;
         loop {
@@ -305,19 +301,19 @@ impl Searcher {
             let mut top = TopK::new(opts.top_k.max(depth));
             let (norms, sealed_below, tail) = match opts.mode {
                 SearchMode::Inverted => {
-                    let norms = self.inner.norms.snapshot(store, g, visible_below)?;
+                    let norms = self.shared.norms.snapshot(store, g, visible_below)?;
                     match store.tail_state(g)? {
                         Some(t) => (
                             norms,
                             t.sealed_below,
-                            self.inner.tail.snapshot(store, g, t, visible_below)?,
+                            self.shared.unsealed.snapshot(store, g, t, visible_below)?,
                         ),
                         None => (norms, u64::MAX, Default::default()),
                     }
                 }
                 SearchMode::Sequential => Default::default(),
             };
-            let scan = Scan {
+            let input = SearchInput {
                 store,
                 g,
                 idf: &active.idf,
@@ -326,14 +322,14 @@ impl Searcher {
                 visible_below,
                 norms: &norms,
                 sealed_below,
-                tail: &tail,
+                unsealed: &tail,
                 threads: opts.threads,
-                blocks: &self.inner.blocks,
+                postings: &self.shared.postings,
                 epoch,
             };
             match opts.mode {
-                SearchMode::Sequential => sequential::search(&scan, &mut top)?,
-                SearchMode::Inverted => inverted::search(&scan, &mut top)?,
+                SearchMode::Sequential => sequential::search(&input, &mut top)?,
+                SearchMode::Inverted => inverted::search(&input, &mut top)?,
             }
             let mut hits = Vec::new();
             let mut vanished = false;
@@ -370,9 +366,9 @@ impl Searcher {
     /// any search. Uses the rayon pool.
     pub fn warm(&self, max_bytes: u64) -> Result<WarmReport> {
         let active = self.active()?;
-        let blocks = &self.inner.blocks;
+        let blocks = &self.shared.postings;
         let words = blocks.warm(
-            &self.inner.store,
+            &self.shared.store,
             &active.generation,
             &active.idf,
             max_bytes,

@@ -17,7 +17,7 @@ use crate::store::codec::geometry::Geometry;
 use crate::store::{Generation, Store};
 
 /// Fewest inliers that count as a geometric match. Unrelated images reach
-/// 2–5 by chance with the tolerances of [`super::ransac`] (a test there
+/// 2–5 by chance with the tolerances of the geometric check (a test there
 /// bounds it), so 8 leaves a margin.
 pub const MIN_INLIERS: u32 = 8;
 

@@ -1,11 +1,11 @@
 //! Sequential search: score every stored histogram against the query.
 
-use super::weights::{finish, fixed, term};
-use super::{Scan, TopK};
+use super::{SearchInput, TopK};
 use crate::error::Result;
+use crate::scoring::{finish, fixed, term};
 
-pub(crate) fn search(scan: &Scan<'_>, top: &mut TopK) -> Result<()> {
-    let Scan {
+pub(crate) fn search(input: &SearchInput<'_>, top: &mut TopK) -> Result<()> {
+    let SearchInput {
         store,
         g,
         idf,
@@ -13,7 +13,7 @@ pub(crate) fn search(scan: &Scan<'_>, top: &mut TopK) -> Result<()> {
         scoring,
         visible_below,
         ..
-    } = *scan;
+    } = *input;
     for item in store.histograms(g) {
         let (doc, h) = item?;
         if doc >= visible_below {

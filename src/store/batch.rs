@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 
 use super::codec::{self, keys, postings::BLOCK_CAP};
 use super::{
-    gen_tree, meta, DocRecord, Generation, Geometry, Histogram, Store, Write, STAT_DOCS,
-    STAT_POSTINGS, STAT_TAIL,
+    codec::meta, gen_tree, DocRecord, Generation, Geometry, Histogram, Store, TailState, TreeId,
+    Write, STAT_DOCS, STAT_POSTINGS, STAT_TAIL,
 };
 use crate::error::Result;
 
@@ -45,22 +45,6 @@ pub(crate) struct Committed {
     pub replaced: usize,
     pub removed: usize,
 }
-
-const META: usize = 0;
-const RECORDS: usize = 1;
-const DOCS: usize = 2;
-const HIST: usize = 3;
-const POSTINGS: usize = 4;
-const STATS: usize = 5;
-const GEOMETRY: usize = 6;
-const NORMS: usize = 7;
-
-// Tree order of `fill_generation`'s transaction.
-const FILL_HIST: usize = 0;
-const FILL_POSTINGS: usize = 1;
-const FILL_STATS: usize = 2;
-const FILL_GEOMETRY: usize = 3;
-const FILL_NORMS: usize = 4;
 
 /// Posting blocks read and edited in memory: key → postings (empty = delete).
 struct BlockEdits<'a> {
@@ -180,13 +164,13 @@ impl Store {
         let mut tail = self.tail_state(g)?;
         for (doc, h, geometry) in docs {
             writes.push((
-                FILL_NORMS,
+                TreeId::Norms,
                 keys::doc(*doc).to_vec(),
                 Some(codec::hist::encode_norms(h.cos_norm, h.l1_norm).to_vec()),
             ));
             if let Some(geo) = geometry {
                 writes.push((
-                    FILL_GEOMETRY,
+                    TreeId::Geometry,
                     keys::doc(*doc).to_vec(),
                     Some(codec::geometry::encode(geo)),
                 ));
@@ -201,7 +185,7 @@ impl Store {
             }
             postings += h.entries.len() as u64;
             writes.push((
-                FILL_HIST,
+                TreeId::Hist,
                 keys::doc(*doc).to_vec(),
                 Some(codec::hist::encode_as(g.layout, h)),
             ));
@@ -211,30 +195,11 @@ impl Store {
         }
         for (k, p) in edits.blocks {
             let v = (!p.is_empty()).then(|| codec::postings::encode_as(g.layout, p[0].0, &p));
-            writes.push((FILL_POSTINGS, k.to_vec(), v));
+            writes.push((TreeId::Postings, k.to_vec(), v));
         }
         let count = self.doc_count(g)? + docs.len() as u64;
-        writes.push((
-            FILL_STATS,
-            STAT_DOCS.to_vec(),
-            Some(count.to_be_bytes().to_vec()),
-        ));
-        writes.push((
-            FILL_STATS,
-            STAT_POSTINGS.to_vec(),
-            Some(postings.to_be_bytes().to_vec()),
-        ));
-        if let Some(t) = &tail {
-            writes.push((
-                FILL_STATS,
-                STAT_TAIL.to_vec(),
-                Some(codec::tail::encode(t).to_vec()),
-            ));
-        }
-        self.write(
-            &[&g.hist, &g.postings, &g.stats, &g.geometry, &g.norms],
-            &writes,
-        )?;
+        push_counters(&mut writes, count, postings, tail.as_ref());
+        self.write(Some(g), &writes)?;
         match docs.last() {
             Some((last, _, _)) => self.seal_if_due(g, last + 1),
             None => Ok(()),
@@ -283,12 +248,12 @@ impl Store {
                 }
                 postings = postings.saturating_sub(h.entries.len() as u64);
             }
-            writes.push((DOCS, keys::doc(doc).to_vec(), None));
-            writes.push((HIST, keys::doc(doc).to_vec(), None));
-            writes.push((GEOMETRY, keys::doc(doc).to_vec(), None));
-            writes.push((NORMS, keys::doc(doc).to_vec(), None));
+            writes.push((TreeId::Docs, keys::doc(doc).to_vec(), None));
+            writes.push((TreeId::Hist, keys::doc(doc).to_vec(), None));
+            writes.push((TreeId::Geometry, keys::doc(doc).to_vec(), None));
+            writes.push((TreeId::Norms, keys::doc(doc).to_vec(), None));
             if !is_replace {
-                writes.push((RECORDS, record.clone(), None));
+                writes.push((TreeId::Records, record.clone(), None));
                 done.removed += 1;
             } else {
                 done.replaced += 1;
@@ -309,28 +274,28 @@ impl Store {
             postings += a.hist.entries.len() as u64;
             next_doc = next_doc.max(a.doc_id + 1);
             writes.push((
-                RECORDS,
+                TreeId::Records,
                 a.doc.record_id.clone(),
                 Some(a.doc_id.to_be_bytes().to_vec()),
             ));
             writes.push((
-                DOCS,
+                TreeId::Docs,
                 keys::doc(a.doc_id).to_vec(),
                 Some(codec::doc::encode(&a.doc)),
             ));
             writes.push((
-                HIST,
+                TreeId::Hist,
                 keys::doc(a.doc_id).to_vec(),
                 Some(codec::hist::encode_as(g.layout, &a.hist)),
             ));
             writes.push((
-                NORMS,
+                TreeId::Norms,
                 keys::doc(a.doc_id).to_vec(),
                 Some(codec::hist::encode_norms(a.hist.cos_norm, a.hist.l1_norm).to_vec()),
             ));
             if let Some(geo) = &a.geometry {
                 writes.push((
-                    GEOMETRY,
+                    TreeId::Geometry,
                     keys::doc(a.doc_id).to_vec(),
                     Some(codec::geometry::encode(geo)),
                 ));
@@ -351,42 +316,20 @@ impl Store {
             let (w, first) = keys::posting_from(&k).map_err(|e| e.at(&edits.tree, &k))?;
             match &v {
                 Some(_) if p[0].0 != first => {
-                    writes.push((POSTINGS, k.to_vec(), None));
-                    writes.push((POSTINGS, keys::posting(w, p[0].0).to_vec(), v));
+                    writes.push((TreeId::Postings, k.to_vec(), None));
+                    writes.push((TreeId::Postings, keys::posting(w, p[0].0).to_vec(), v));
                 }
-                _ => writes.push((POSTINGS, k.to_vec(), v)),
+                _ => writes.push((TreeId::Postings, k.to_vec(), v)),
             }
         }
-        writes.push((STATS, STAT_DOCS.to_vec(), Some(docs.to_be_bytes().to_vec())));
+        push_counters(&mut writes, docs, postings, tail.as_ref());
         writes.push((
-            STATS,
-            STAT_POSTINGS.to_vec(),
-            Some(postings.to_be_bytes().to_vec()),
-        ));
-        writes.push((
-            META,
+            TreeId::Meta,
             meta::NEXT_DOC.to_vec(),
             Some(next_doc.to_be_bytes().to_vec()),
         ));
-        if let Some(t) = &tail {
-            writes.push((
-                STATS,
-                STAT_TAIL.to_vec(),
-                Some(codec::tail::encode(t).to_vec()),
-            ));
-        }
 
-        let trees = [
-            &self.meta,
-            &self.records,
-            &self.docs,
-            &g.hist,
-            &g.postings,
-            &g.stats,
-            &g.geometry,
-            &g.norms,
-        ];
-        self.write(&trees, &writes)?;
+        self.write(Some(g), &writes)?;
         self.flush()?;
         // The batch is durable and visible whatever happens to the seal, so
         // a failed seal is not the batch's error: the tail stays searchable,
@@ -396,5 +339,27 @@ impl Store {
             tracing::warn!(error = %e, "sealing the unsealed records failed; retried on the next commit");
         }
         Ok(done)
+    }
+}
+
+/// Writes a generation's counters: its doc and posting counts and, in a
+/// generation with a tail, the tail's state.
+fn push_counters(writes: &mut Vec<Write>, docs: u64, postings: u64, tail: Option<&TailState>) {
+    writes.push((
+        TreeId::Stats,
+        STAT_DOCS.to_vec(),
+        Some(docs.to_be_bytes().to_vec()),
+    ));
+    writes.push((
+        TreeId::Stats,
+        STAT_POSTINGS.to_vec(),
+        Some(postings.to_be_bytes().to_vec()),
+    ));
+    if let Some(t) = tail {
+        writes.push((
+            TreeId::Stats,
+            STAT_TAIL.to_vec(),
+            Some(codec::tail::encode(t).to_vec()),
+        ));
     }
 }

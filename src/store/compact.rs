@@ -29,7 +29,8 @@ use std::sync::Arc;
 use super::codec::{keys, postings, Layout};
 use super::lock::{canonical, sibling, DirLock};
 use super::seal::SEALED_BLOCK_CAP;
-use super::{gen_of, gen_tree, open_db, Generation, Store, LOCK_WAIT};
+use super::sled_db::open_db;
+use super::{gen_of, gen_tree, Generation, Store, LOCK_WAIT};
 use crate::error::{Error, Result};
 
 const NEW_SUFFIX: &str = ".mmindex-compact";

@@ -14,7 +14,8 @@ use std::path::Path;
 use super::compact::wait_closed;
 use super::ledger::{self, Reading};
 use super::lock::{canonical, hold_sled_log, sibling, DirLock};
-use super::{lost_commits, verify, LedgerCheck, Store, LOCK_WAIT};
+use super::open::lost_commits;
+use super::{verify, LedgerCheck, Store, LOCK_WAIT};
 use crate::error::{Error, Result};
 
 const COPY_SUFFIX: &str = ".mmindex-verify";

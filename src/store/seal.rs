@@ -3,7 +3,7 @@
 //!
 //! Format-3 generations do not append to posting blocks per batch: a batch
 //! writes histograms only, and searches invert the tail's histograms in
-//! memory (`search::tail`). Once the tail holds
+//! memory (`shared::unsealed`). Once the tail holds
 //! [`Store::set_seal_postings`] postings, the commit that crossed it seals:
 //! every word of the tail gets one new block, merged with the word's last
 //! blocks while they are no larger than what is being written (so a word has
@@ -31,7 +31,7 @@
 use std::collections::BTreeMap;
 
 use super::codec::{self, keys, postings};
-use super::{gen_tree, Generation, Store, TailState, Write, STAT_SEALING, STAT_TAIL};
+use super::{gen_tree, Generation, Store, TailState, TreeId, Write, STAT_SEALING, STAT_TAIL};
 use crate::error::Result;
 
 /// Most postings a seal merges into one block. Bounds the rewrite of a
@@ -75,7 +75,7 @@ impl Store {
             let (k, v) = kv?;
             let (_, first) = keys::posting_from(&k).map_err(|e| e.at(&tree, &k))?;
             if first >= from {
-                writes.push((0, k.to_vec(), None));
+                writes.push((TreeId::Postings, k.to_vec(), None));
             } else {
                 let mut p =
                     postings::decode_as(g.layout, first, &v).map_err(|e| e.at(&tree, &k))?;
@@ -83,18 +83,18 @@ impl Store {
                 p.retain(|&(d, _)| d < from);
                 if p.len() != stored {
                     writes.push((
-                        0,
+                        TreeId::Postings,
                         k.to_vec(),
                         Some(postings::encode_as(g.layout, first, &p)),
                     ));
                 }
             }
             if writes.len() >= WRITES_PER_TRANSACTION {
-                self.write(&[&g.postings], &writes)?;
+                self.write(Some(g), &writes)?;
                 writes.clear();
             }
         }
-        self.write(&[&g.postings], &writes)
+        self.write(Some(g), &writes)
     }
 
     /// Finishes a seal of the active generation interrupted by a crash.
@@ -146,7 +146,7 @@ impl Store {
                 .range(keys::posting(w, from)..=keys::posting(w, u64::MAX))
                 .keys()
             {
-                writes.push((0, k?.to_vec(), None));
+                writes.push((TreeId::Postings, k?.to_vec(), None));
             }
             // Merge the last blocks while each is no larger than the total so
             // far (and the total stays within the cap).
@@ -167,14 +167,14 @@ impl Store {
                 if p.len() > total || p.len() + total > SEALED_BLOCK_CAP {
                     if p.len() != stored {
                         writes.push((
-                            0,
+                            TreeId::Postings,
                             k.to_vec(),
                             Some(postings::encode_as(g.layout, first, &p)),
                         ));
                     }
                     break;
                 }
-                writes.push((0, k.to_vec(), None));
+                writes.push((TreeId::Postings, k.to_vec(), None));
                 total += p.len();
                 parts.push(p);
                 merged_blocks += 1;
@@ -186,17 +186,17 @@ impl Store {
             block.extend(new);
             for chunk in block.chunks(SEALED_BLOCK_CAP) {
                 writes.push((
-                    0,
+                    TreeId::Postings,
                     keys::posting(w, chunk[0].0).to_vec(),
                     Some(postings::encode_as(g.layout, chunk[0].0, chunk)),
                 ));
             }
             if writes.len() >= WRITES_PER_TRANSACTION {
-                self.write(&[&g.postings], &writes)?;
+                self.write(Some(g), &writes)?;
                 writes.clear();
             }
         }
-        self.write(&[&g.postings], &writes)?;
+        self.write(Some(g), &writes)?;
         let after = TailState {
             sealed_below: to,
             epoch: tail.epoch,
@@ -204,13 +204,13 @@ impl Store {
         };
         let stats: Vec<Write> = vec![
             (
-                0,
+                TreeId::Stats,
                 STAT_TAIL.to_vec(),
                 Some(codec::tail::encode(&after).to_vec()),
             ),
-            (0, STAT_SEALING.to_vec(), None),
+            (TreeId::Stats, STAT_SEALING.to_vec(), None),
         ];
-        self.write(&[&g.stats], &stats)?;
+        self.write(Some(g), &stats)?;
         self.flush()?;
         tracing::debug!(
             generation = g.n,

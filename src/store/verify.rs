@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use super::codec::{self, keys, meta};
 use super::{gen_of, gen_tree, Store, STAT_SEALING};
 use crate::error::{Error, Result};
-use crate::search::weights;
+use crate::scoring;
 
 /// Checks every invariant between the trees and returns each violation as a
 /// sentence. Storage errors (not damage) are returned as `Err`.
@@ -169,14 +169,14 @@ pub(crate) fn verify(store: &Store) -> Result<Vec<String>> {
             ));
             continue;
         }
-        let (cos, l1) = weights::norms(&h.entries, &idf);
+        let (cos, l1) = scoring::norms(&h.entries, &idf);
         if !close(cos, h.cos_norm) || !close(l1, h.l1_norm) {
             v.push(format!("doc {id}: stored norms do not match its histogram"));
         }
         match g.norms.get(&k)? {
             None if complete_norms => v.push(format!("doc {id} has no entry in {norms_tree}")),
             None => {}
-            Some(raw) => match codec::hist::decode_norms_value(&raw) {
+            Some(raw) => match codec::hist::decode_norms_entry(&raw) {
                 Err(e) => v.push(e.at(&norms_tree, &k).to_string()),
                 Ok(n) if n != (h.cos_norm, h.l1_norm) => v.push(format!(
                     "doc {id}: {norms_tree} disagrees with its histogram's norms"

@@ -51,17 +51,17 @@ pub fn tree_shape(words: usize) -> (usize, usize) {
 
 /// Trains a vocabulary of about `words` words on `sample`: a flat codebook
 /// up to [`FLAT_MAX_WORDS`], a vocabulary tree of [`tree_shape`] above.
-pub(crate) fn train(
+pub(crate) fn train_vocabulary(
     sample: &Descriptors,
     words: usize,
     iterations: u32,
     seed: u64,
 ) -> Result<Codebook> {
     if words <= FLAT_MAX_WORDS {
-        return train::train(sample, words, iterations, seed);
+        return train::train_flat(sample, words, iterations, seed);
     }
     let (branching, depth) = tree_shape(words);
-    Ok(Codebook::Tree(tree::train(
+    Ok(Codebook::Tree(tree::build_tree(
         sample, branching, depth, iterations, seed,
     )?))
 }

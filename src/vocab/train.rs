@@ -16,7 +16,7 @@ use crate::features::Descriptors;
 /// (a cluster needs at least one member). Binary descriptors are clustered as
 /// 0/1 vectors, where squared Euclidean distance equals Hamming distance, and
 /// each centroid is rounded to the majority bit of its cluster.
-pub(crate) fn train(
+pub(crate) fn train_flat(
     sample: &Descriptors,
     words: usize,
     iterations: u32,
@@ -234,12 +234,12 @@ mod tests {
             data.extend_from_slice(&[c + (i % 7) as f32 * 0.1, c]);
         }
         let d = Descriptors::Float { dim: 2, data };
-        let a = train(&d, 2, 20, 1).unwrap();
+        let a = train_flat(&d, 2, 20, 1).unwrap();
         assert_eq!(a.words(), 2);
         let words = a.quantize(&d).unwrap();
         assert_ne!(words[0], words[1]);
         assert!(words.iter().step_by(2).all(|w| *w == words[0]));
-        assert_eq!(a, train(&d, 2, 20, 1).unwrap());
+        assert_eq!(a, train_flat(&d, 2, 20, 1).unwrap());
     }
 
     #[test]
@@ -253,7 +253,7 @@ mod tests {
             });
         }
         let d = Descriptors::Binary { bytes: 2, data };
-        let cb = train(&d, 2, 20, 3).unwrap();
+        let cb = train_flat(&d, 2, 20, 3).unwrap();
         let Codebook::Binary { centroids, .. } = &cb else {
             panic!("expected a binary codebook")
         };
@@ -291,7 +291,7 @@ mod tests {
             data: vec![1.0, 2.0],
         };
         assert!(matches!(
-            train(&d, 10, 5, 0),
+            train_flat(&d, 10, 5, 0),
             Err(Error::TooFewDescriptors { .. })
         ));
     }

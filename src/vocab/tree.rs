@@ -22,7 +22,7 @@ use super::train::sq_l2;
 use crate::error::{Error, Result};
 use crate::features::Descriptors;
 
-pub(crate) use build::{train, unit_byte_value};
+pub(crate) use build::{build_tree, unit_byte_value};
 
 /// The `word` of an internal node.
 pub const NO_WORD: u32 = u32::MAX;
@@ -118,7 +118,7 @@ impl VocabTree {
         iterations: u32,
         seed: u64,
     ) -> Result<VocabTree> {
-        train(sample, branching, depth, iterations, seed)
+        build_tree(sample, branching, depth, iterations, seed)
     }
 
     /// The arrays of the tree.

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// Exit code of a command that completed with some records skipped.
+pub const EXIT_PARTIAL: u8 = 3;
+
 /// Largest `--top-k` and `--rerank`, as the server's `top_k` and `rerank`:
 /// bounds the cost of one query.
 pub const MAX_RESULTS: usize = 10_000;

@@ -8,6 +8,7 @@
 
 mod cli;
 mod commands;
+mod json;
 mod progress;
 mod serve;
 
@@ -15,8 +16,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// Exit code of a command that completed with some records skipped.
-pub const EXIT_PARTIAL: u8 = 3;
+use cli::Command;
+use commands::{admin, ingest, query};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -24,11 +25,27 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = cli::Cli::parse();
-    match commands::run(cli.command) {
+    match run(cli.command) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Runs a parsed command and returns its exit code.
+fn run(cmd: Command) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Command::Build(a) => ingest::build(a, false),
+        Command::Train(a) => ingest::build(a, true),
+        Command::Add(a) => ingest::add(a),
+        Command::Remove(a) => ingest::remove(a),
+        Command::Rebuild(a) => ingest::rebuild(a),
+        Command::Search(a) => query::search(a),
+        Command::Stats(a) => admin::stats(a),
+        Command::Verify(a) => admin::verify(a),
+        Command::Compact(a) => admin::compact(a),
+        Command::Serve(a) => serve::serve(a),
     }
 }

@@ -40,7 +40,7 @@ pub type Entry = (Vec<u8>, Vec<u8>);
 
 /// Every entry of the `g{N}.codebook` tree for `cb`, header included: a
 /// flat codebook under [`HEADER`] with its centroid chunks, a vocabulary
-/// tree under [`super::tree::HEADER`] (its presence is what marks a tree).
+/// tree under [`super::vocab_tree::HEADER`] (its presence is what marks a tree).
 pub fn entries(cb: &Codebook) -> Vec<Entry> {
     let flat = |kind: u8, chunks: Vec<Vec<u8>>| {
         let header = CodebookHeader {
@@ -73,7 +73,7 @@ pub fn entries(cb: &Codebook) -> Vec<Entry> {
                 .map(<[u8]>::to_vec)
                 .collect(),
         ),
-        Codebook::Tree(t) => (super::tree::HEADER, super::tree::encode(t)),
+        Codebook::Tree(t) => (super::vocab_tree::HEADER, super::vocab_tree::encode(t)),
     };
     chunks.insert(0, (key.to_vec(), header));
     chunks

@@ -42,7 +42,7 @@ pub fn encode(h: &Histogram) -> Vec<u8> {
 }
 
 /// Decodes only the two norms at the head of a histogram value.
-pub fn decode_norms(b: &[u8]) -> Result<(f32, f32), DecodeError> {
+pub fn decode_histogram_norms(b: &[u8]) -> Result<(f32, f32), DecodeError> {
     let cos_norm = f32_at(b, 0)?;
     let l1_norm = f32_at(b, 4)?;
     if !(cos_norm.is_finite() && l1_norm.is_finite() && cos_norm >= 0.0 && l1_norm >= 0.0) {
@@ -63,19 +63,19 @@ pub fn encode_norms(cos_norm: f32, l1_norm: f32) -> [u8; 8] {
 }
 
 /// Decodes a `g{N}.norms` value: exactly two finite, non-negative norms.
-pub fn decode_norms_value(b: &[u8]) -> Result<(f32, f32), DecodeError> {
+pub fn decode_norms_entry(b: &[u8]) -> Result<(f32, f32), DecodeError> {
     if b.len() != 8 {
         return Err(DecodeError::new(format!(
             "norms value of {} bytes, expected 8",
             b.len()
         )));
     }
-    decode_norms(b)
+    decode_histogram_norms(b)
 }
 
 /// Decodes a histogram, checking order and bounds.
 pub fn decode(b: &[u8]) -> Result<Histogram, DecodeError> {
-    let (cos_norm, l1_norm) = decode_norms(b)?;
+    let (cos_norm, l1_norm) = decode_histogram_norms(b)?;
     let mut pos = 8;
     let n = varint::get(b, &mut pos)?;
     // Each entry takes at least two bytes: refuse counts the value cannot hold
@@ -132,7 +132,7 @@ pub fn encode_packed(h: &Histogram) -> Vec<u8> {
 
 /// Decodes a histogram of frames, checking order and bounds.
 pub fn decode_packed(b: &[u8]) -> Result<Histogram, DecodeError> {
-    let (cos_norm, l1_norm) = decode_norms(b)?;
+    let (cos_norm, l1_norm) = decode_histogram_norms(b)?;
     let mut pos = 8;
     let n = varint::get(b, &mut pos)?;
     if n > packed::max_pairs(b.len() - pos) {

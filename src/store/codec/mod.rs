@@ -21,8 +21,8 @@ pub mod meta;
 pub mod packed;
 pub mod postings;
 pub mod tail;
-pub mod tree;
 pub mod varint;
+pub mod vocab_tree;
 
 use crate::error::Error;
 

@@ -38,7 +38,7 @@ use crate::vocab::train::{kmeans, pack_majority, unpack_bits};
 /// rounding moves a centroid by at most 0.5 per dimension, small against
 /// the distances between sibling centroids (docs/FEATURES.md, "Vocabulary
 /// tree", has the figures).
-pub(crate) fn train(
+pub(crate) fn build_tree(
     sample: &Descriptors,
     branching: usize,
     depth: usize,
@@ -149,7 +149,7 @@ struct Split {
 }
 
 /// The values float centroids are rounded to, so the codec can store them
-/// in one byte each, exactly (`store/codec/tree.rs`).
+/// in one byte each, exactly (`store/codec/vocab_tree.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Grid {
     /// Any f32.

@@ -2,7 +2,8 @@ use rand_xoshiro::rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256Plus;
 
 use super::*;
-use crate::vocab::{train as train_flat, Codebook};
+use crate::vocab::train::train_flat;
+use crate::vocab::Codebook;
 
 /// Uniform in [-0.5, 0.5).
 fn noise(rng: &mut Xoshiro256Plus) -> f32 {
@@ -46,7 +47,7 @@ fn nested(
 fn separated_clusters_get_distinct_leaves() {
     for seed in [1u64, 2, 3] {
         let (d, label) = nested(seed, 3, 3, 20, 6);
-        let tree = train(&d, 3, 2, 20, seed).unwrap();
+        let tree = build_tree(&d, 3, 2, 20, seed).unwrap();
         assert_eq!(tree.words(), 9, "seed {seed}");
         let words = tree.quantize(&d).unwrap();
         let mut word_of = [None; 9];
@@ -68,14 +69,14 @@ fn separated_clusters_get_distinct_leaves() {
 fn same_seed_same_tree_on_any_thread_count() {
     let seed = 11;
     let (d, _) = nested(seed, 4, 4, 12, 8);
-    let a = train(&d, 4, 3, 10, seed).unwrap();
+    let a = build_tree(&d, 4, 3, 10, seed).unwrap();
     let one = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
         .unwrap();
-    let b = one.install(|| train(&d, 4, 3, 10, seed)).unwrap();
+    let b = one.install(|| build_tree(&d, 4, 3, 10, seed)).unwrap();
     assert_eq!(a, b, "seed {seed}");
-    let c = train(&d, 4, 3, 10, seed + 1).unwrap();
+    let c = build_tree(&d, 4, 3, 10, seed + 1).unwrap();
     assert_ne!(a, c, "seeds {seed} and {} gave the same tree", seed + 1);
 }
 
@@ -84,7 +85,7 @@ fn one_level_tree_is_the_flat_codebook() {
     let seed = 5;
     let k = 6;
     let (d, _) = nested(seed, 2, 3, 25, 5);
-    let tree = train(&d, k, 1, 15, seed).unwrap();
+    let tree = build_tree(&d, k, 1, 15, seed).unwrap();
     // The root's k-means runs on the whole sample in row order, seeded from
     // (seed, node 0): the flat trainer given that seed does the same work.
     let flat = train_flat(&d, k, 15, build::node_seed(seed, 0)).unwrap();
@@ -123,7 +124,7 @@ fn training_rows_descend_to_their_nearest_child_at_each_level() {
         dim,
         data: data.clone(),
     };
-    let tree = train(&d, 5, 3, 8, seed).unwrap();
+    let tree = build_tree(&d, 5, 3, 8, seed).unwrap();
     assert!(
         tree.words() <= 125 && tree.words() > 25,
         "seed {seed}: {}",
@@ -171,14 +172,14 @@ fn words_are_depth_first_and_few_rows_give_few_children() {
     let seed = 4;
     let (d, _) = nested(seed, 1, 5, 1, 4);
     // Five rows, branching 10: five children of the root, each a leaf.
-    let tree = train(&d, 10, 3, 10, seed).unwrap();
+    let tree = build_tree(&d, 10, 3, 10, seed).unwrap();
     assert_eq!(tree.words(), 5, "seed {seed}");
     assert_eq!(tree.nodes(), 6, "seed {seed}");
     assert_eq!(tree.parts().word[1..], [0, 1, 2, 3, 4], "seed {seed}");
     // Depth-first order on a deeper tree: leaves under each root child form
     // one consecutive run of words.
     let (d, _) = nested(seed, 3, 4, 6, 6);
-    let tree = train(&d, 3, 3, 10, seed).unwrap();
+    let tree = build_tree(&d, 3, 3, 10, seed).unwrap();
     let p = tree.parts();
     let mut next = 0;
     for c in p.first_child[0]..p.first_child[0] + p.child_count[0] {
@@ -197,7 +198,7 @@ fn integer_samples_give_integer_centroids() {
     let data: Vec<f32> = (0..400 * 8)
         .map(|_| (rng.next_u64() % 256) as f32)
         .collect();
-    let tree = train(&Descriptors::Float { dim: 8, data }, 4, 2, 10, seed).unwrap();
+    let tree = build_tree(&Descriptors::Float { dim: 8, data }, 4, 2, 10, seed).unwrap();
     let Centroids::Float(c) = &tree.parts().centroids else {
         unreachable!()
     };
@@ -234,7 +235,7 @@ fn binary_tree_separates_bit_patterns() {
             }
         }
         let d = Descriptors::Binary { bytes: 32, data };
-        let tree = train(&d, 4, 1, 20, seed).unwrap();
+        let tree = build_tree(&d, 4, 1, 20, seed).unwrap();
 
         assert!(tree.is_binary());
         let words = tree.quantize(&d).unwrap();
@@ -260,7 +261,7 @@ fn binary_tree_separates_bit_patterns() {
         want.sort();
         assert_eq!(rows, want, "seed {seed}");
         // A deeper binary tree is valid too.
-        let deep = train(&d, 2, 4, 5, seed).unwrap();
+        let deep = build_tree(&d, 2, 4, 5, seed).unwrap();
         assert!(deep
             .quantize(&d)
             .unwrap()
@@ -272,17 +273,17 @@ fn binary_tree_separates_bit_patterns() {
 #[test]
 fn bad_arguments_and_inputs_are_errors() {
     let (d, _) = nested(1, 2, 2, 5, 4);
-    assert!(train(&d, 1, 2, 5, 0).is_err());
-    assert!(train(&d, 2, 0, 5, 0).is_err());
+    assert!(build_tree(&d, 1, 2, 5, 0).is_err());
+    assert!(build_tree(&d, 2, 0, 5, 0).is_err());
     let one = Descriptors::Float {
         dim: 4,
         data: vec![0.0; 4],
     };
     assert!(matches!(
-        train(&one, 2, 2, 5, 0),
+        build_tree(&one, 2, 2, 5, 0),
         Err(Error::TooFewDescriptors { .. })
     ));
-    let tree = train(&d, 2, 2, 5, 0).unwrap();
+    let tree = build_tree(&d, 2, 2, 5, 0).unwrap();
     let wrong_width = Descriptors::Float {
         dim: 3,
         data: vec![0.0; 6],

@@ -4,88 +4,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use mmindex::Index;
-use serde::Serialize;
 
 use crate::cli::{IndexArg, StatsArgs};
-
-/// `stats --json` and `GET /stats`.
-#[derive(Serialize)]
-pub struct JsonStats {
-    records: u64,
-    words: u64,
-    generation: u32,
-    feature: String,
-    postings: u64,
-    bytes_on_disk: u64,
-    bytes_per_record: f64,
-    /// The vocabulary tree's [branching, depth]; null for a flat codebook.
-    tree: Option<(u32, u32)>,
-    /// Postings of records not yet sealed into posting blocks.
-    unsealed_postings: u64,
-    /// Present from the CLI (it reads the whole index), absent from the
-    /// server's cheap `GET /stats`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    space: Option<JsonSpace>,
-}
-
-/// Logical bytes per kind of data, in all and per record.
-#[derive(Serialize)]
-pub struct JsonSpace {
-    postings_bytes: u64,
-    posting_blocks: u64,
-    histogram_bytes: u64,
-    norms_bytes: u64,
-    geometry_bytes: u64,
-    codebook_bytes: u64,
-    metadata_bytes: u64,
-    postings_per_record: f64,
-    histograms_per_record: f64,
-    norms_per_record: f64,
-    geometry_per_record: f64,
-    metadata_per_record: f64,
-}
-
-fn per(bytes: u64, records: u64) -> f64 {
-    if records > 0 {
-        bytes as f64 / records as f64
-    } else {
-        0.0
-    }
-}
-
-/// The JSON form of [`mmindex::Space`] for `records` records.
-pub fn space_json(s: &mmindex::Space, records: u64) -> JsonSpace {
-    JsonSpace {
-        postings_bytes: s.postings,
-        posting_blocks: s.posting_blocks,
-        histogram_bytes: s.histograms,
-        norms_bytes: s.norms,
-        geometry_bytes: s.geometry,
-        codebook_bytes: s.codebook,
-        metadata_bytes: s.metadata,
-        postings_per_record: per(s.postings, records),
-        histograms_per_record: per(s.histograms, records),
-        norms_per_record: per(s.norms, records),
-        geometry_per_record: per(s.geometry, records),
-        metadata_per_record: per(s.metadata, records),
-    }
-}
-
-/// The JSON form of [`mmindex::Stats`].
-pub fn stats_json(s: &mmindex::Stats) -> JsonStats {
-    JsonStats {
-        records: s.records,
-        words: s.words,
-        generation: s.generation,
-        feature: s.feature.to_string(),
-        postings: s.postings,
-        bytes_on_disk: s.bytes_on_disk,
-        bytes_per_record: per(s.bytes_on_disk, s.records),
-        tree: s.tree,
-        unsealed_postings: s.unsealed_postings,
-        space: None,
-    }
-}
+use crate::json::{per, space_json, stats_json};
 
 pub fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
     let index = Index::open(&a.index.index)
@@ -100,9 +21,9 @@ pub fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
     } else {
         println!("records        {}", s.records);
         match s.tree {
-            Some((b, l)) => println!(
-                "words          {} (vocabulary tree, branching {b}, depth {l})",
-                s.words
+            Some(t) => println!(
+                "words          {} (vocabulary tree, branching {}, depth {})",
+                s.words, t.branching, t.depth
             ),
             None => println!("words          {}", s.words),
         }
@@ -163,8 +84,8 @@ pub fn compact(a: IndexArg) -> anyhow::Result<ExitCode> {
         a.index.display(),
         r.bytes_before,
         r.bytes_after,
-        r.posting_blocks.0,
-        r.posting_blocks.1,
+        r.posting_blocks.before,
+        r.posting_blocks.after,
         r.copy_bytes,
         if r.kept {
             "replaced the index"

@@ -5,9 +5,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use mmindex::{AddReport, Feature, Index, RecordError, RunOptions, Source};
 
-use crate::cli::{AddArgs, BuildArgs, RebuildArgs, RemoveArgs, RunArgs};
+use crate::cli::{AddArgs, BuildArgs, RebuildArgs, RemoveArgs, RunArgs, EXIT_PARTIAL};
 use crate::progress::Bars;
-use crate::EXIT_PARTIAL;
 
 fn run_options(r: &RunArgs) -> RunOptions {
     r.options()

@@ -8,27 +8,7 @@ use mmindex::{Index, Query, SearchMode, SearchOptions};
 use serde::Serialize;
 
 use crate::cli::SearchArgs;
-
-/// One result in `search --json` and `POST /search`.
-#[derive(Serialize)]
-pub struct JsonHit {
-    id: String,
-    score: f32,
-    /// Geometric inliers, when the hit was re-ranked.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    inliers: Option<u32>,
-}
-
-/// Hits in their JSON form.
-pub fn json_hits(hits: &[mmindex::Hit]) -> Vec<JsonHit> {
-    hits.iter()
-        .map(|h| JsonHit {
-            id: h.id.to_string_lossy(),
-            score: h.score,
-            inliers: h.inliers,
-        })
-        .collect()
-}
+use crate::json::{json_hits, JsonHit};
 
 #[derive(Serialize)]
 struct JsonQuery<'a> {

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::require_token;
 use super::error::{json_errors, ApiError};
 use super::AppState;
-use crate::commands::{json_hits, stats_json};
+use crate::json::{json_hits, stats_json};
 
 /// Results per search at most: bounds the cost of one request.
 const MAX_TOP_K: usize = 10_000;

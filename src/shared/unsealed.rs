@@ -107,9 +107,9 @@ struct Cached {
 
 /// The shared cache of the active generation's tail.
 #[derive(Default)]
-pub(crate) struct TailCache(Mutex<Option<Cached>>);
+pub(crate) struct UnsealedCache(Mutex<Option<Cached>>);
 
-impl TailCache {
+impl UnsealedCache {
     /// The tail of generation `g` with state `t`, every doc below
     /// `visible_below` included.
     pub(crate) fn snapshot(

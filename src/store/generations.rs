@@ -1,0 +1,214 @@
+//! The generation lifecycle: a generation's trees, preparing one (codebook,
+//! IDF, zero counts), activating it, dropping stale ones, and loading its
+//! vocabulary.
+
+use sled::Tree;
+
+use super::codec::codebook as cbc;
+use super::codec::{self, keys, meta, DecodeError, FORMAT_VERSION};
+use super::commit::{TreeId, Write};
+use super::reads::get_decoded;
+use super::{
+    gen_of, gen_tree, missing, Generation, Store, TailState, STAT_DOCS, STAT_NORMS, STAT_POSTINGS,
+    STAT_TAIL,
+};
+use crate::config::IndexConfig;
+use crate::error::Result;
+use crate::vocab::Codebook;
+
+impl Store {
+    /// Drops the trees of every generation but the active one.
+    pub(super) fn drop_stale_generations(&self) -> Result<()> {
+        let active = self.active()?;
+        for name in self.db.tree_names() {
+            if let Some(n) = gen_of(&name) {
+                if Some(n) != active {
+                    tracing::info!(tree = %String::from_utf8_lossy(&name), "dropping leftover generation tree");
+                    self.db.drop_tree(&name)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The active generation, if a codebook has been trained.
+    pub(crate) fn active(&self) -> Result<Option<u32>> {
+        get_decoded(&self.meta, || "meta".into(), meta::ACTIVE, meta::u32_from)
+    }
+
+    /// The trees of generation `n` (created empty when absent).
+    pub(crate) fn generation(&self, n: u32) -> Result<Generation> {
+        let stats = self.db.open_tree(gen_tree(n, "stats"))?;
+        let layout = if stats.get(STAT_TAIL)?.is_some() {
+            codec::Layout::Packed
+        } else {
+            codec::Layout::Varint
+        };
+        Ok(Generation {
+            n,
+            codebook: self.db.open_tree(gen_tree(n, "codebook"))?,
+            hist: self.db.open_tree(gen_tree(n, "hist"))?,
+            postings: self.db.open_tree(gen_tree(n, "postings"))?,
+            stats,
+            geometry: self.db.open_tree(gen_tree(n, "geometry"))?,
+            norms: self.db.open_tree(gen_tree(n, "norms"))?,
+            layout,
+        })
+    }
+
+    /// Writes a new generation's codebook and IDF, then makes it the active
+    /// generation and drops the previous one: the path of `train` on an
+    /// index without records.
+    pub(crate) fn install_generation(
+        &self,
+        codebook: &Codebook,
+        idf: &[f32],
+    ) -> Result<Generation> {
+        let g = self.prepare_generation(codebook, idf)?;
+        self.activate(&g, None)?;
+        self.drop_stale_generations()?;
+        Ok(g)
+    }
+
+    /// Writes the codebook, IDF and zero counts of the next generation, not
+    /// yet active (invisible to searches), and flushes them.
+    ///
+    /// A crash before [`activate`](Self::activate) leaves the old state; the
+    /// half-written trees are dropped on the next open.
+    pub(crate) fn prepare_generation(
+        &self,
+        codebook: &Codebook,
+        idf: &[f32],
+    ) -> Result<Generation> {
+        let newest = self
+            .db
+            .tree_names()
+            .iter()
+            .filter_map(|n| gen_of(n))
+            .chain(self.active()?)
+            .max();
+        let n = newest.map_or(1, |p| p + 1);
+        let mut g = self.generation(n)?;
+        for (k, v) in cbc::entries(codebook) {
+            g.codebook.insert(k, v)?;
+        }
+        for (k, v) in cbc::encode_idf(idf) {
+            g.stats.insert(k, v)?;
+        }
+        g.stats.insert(STAT_DOCS, &0u64.to_be_bytes())?;
+        g.stats.insert(STAT_POSTINGS, &0u64.to_be_bytes())?;
+        g.stats.insert(STAT_NORMS, &[1u8])?;
+        g.stats
+            .insert(STAT_TAIL, &codec::tail::encode(&TailState::default()))?;
+        g.layout = codec::Layout::Packed;
+        self.flush()?;
+        Ok(g)
+    }
+
+    /// Makes `g` the active generation (and stores `config`, when given) in
+    /// one transaction, durably. The previous generation's trees stay until
+    /// [`drop_generation`](Self::drop_generation) or the next open.
+    pub(crate) fn activate(&self, g: &Generation, config: Option<&IndexConfig>) -> Result<()> {
+        let mut writes: Vec<Write> = vec![
+            (
+                TreeId::Meta,
+                meta::ACTIVE.to_vec(),
+                Some(g.n.to_be_bytes().to_vec()),
+            ),
+            (
+                TreeId::Meta,
+                meta::FORMAT.to_vec(),
+                Some(FORMAT_VERSION.to_be_bytes().to_vec()),
+            ),
+        ];
+        if let Some(c) = config {
+            writes.push((
+                TreeId::Meta,
+                meta::CONFIG.to_vec(),
+                Some(meta::encode_config(c)),
+            ));
+        }
+        self.write(None, &writes)?;
+        self.flush()?;
+        Ok(())
+    }
+
+    /// Drops the trees of generation `n`.
+    pub(crate) fn drop_generation(&self, n: u32) -> Result<()> {
+        for what in ["codebook", "hist", "postings", "stats", "geometry", "norms"] {
+            self.db.drop_tree(gen_tree(n, what))?;
+        }
+        Ok(())
+    }
+
+    /// Loads generation `g`'s codebook and IDF weights.
+    pub(crate) fn load_vocabulary(&self, g: &Generation) -> Result<(Codebook, Vec<f32>)> {
+        let tree = gen_tree(g.n, "codebook");
+        let cb = match g.codebook.get(codec::vocab_tree::HEADER)? {
+            Some(h) => {
+                let at = |e: DecodeError| e.at(&tree, codec::vocab_tree::HEADER);
+                let header = codec::vocab_tree::decode_header(&h).map_err(at)?;
+                let nodes = collect_chunks(&g.codebook, &tree, codec::vocab_tree::NODES)?;
+                let centroids = collect_chunks(&g.codebook, &tree, codec::vocab_tree::CENTROIDS)?;
+                Codebook::Tree(codec::vocab_tree::decode(&header, &nodes, &centroids).map_err(at)?)
+            }
+            None => {
+                let h = g
+                    .codebook
+                    .get(cbc::HEADER)?
+                    .ok_or_else(|| missing(&tree, cbc::HEADER))?;
+                let header = cbc::decode_header(&h).map_err(|e| e.at(&tree, cbc::HEADER))?;
+                let chunks = collect_chunks(&g.codebook, &tree, cbc::CENTROIDS)?;
+                cbc::decode(&header, &chunks).map_err(|e| e.at(&tree, cbc::CENTROIDS))?
+            }
+        };
+        let stats = gen_tree(g.n, "stats");
+        let idf_chunks = collect_chunks(&g.stats, &stats, cbc::IDF)?;
+        let idf = cbc::decode_idf(&idf_chunks, cb.words()).map_err(|e| e.at(&stats, cbc::IDF))?;
+        Ok((cb, idf))
+    }
+}
+
+/// The values of the chunks `name` 0, 1, … of `tree` (called `tree_name`
+/// in errors), in order.
+fn collect_chunks(tree: &Tree, tree_name: &str, name: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    for (i, kv) in tree.scan_prefix(name).enumerate() {
+        let (k, v) = kv?;
+        if k.as_ref() != keys::chunk(name, i as u32).as_slice() {
+            return Err(
+                DecodeError::new(format!("chunk {i} missing or out of order")).at(tree_name, &k),
+            );
+        }
+        out.push(v.to_vec());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+
+    #[test]
+    fn a_stray_idf_chunk_is_reported_in_the_stats_tree() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, _) =
+            Store::open(&dir.path().join("idx"), Some(&IndexConfig::default())).expect("open");
+        let centroids = ndarray::Array2::from_shape_vec((2, 2), vec![0.0, 0.0, 1.0, 1.0]);
+        let codebook = Codebook::from_float(centroids.expect("shape"));
+        let g = store
+            .install_generation(&codebook, &[1.0, 1.0])
+            .expect("install");
+        g.stats
+            .insert(keys::chunk(cbc::IDF, 7), &[0u8; 4][..])
+            .expect("insert");
+        match store.load_vocabulary(&g) {
+            Err(Error::Corruption { tree, reason, .. }) => {
+                assert_eq!(tree, "g1.stats", "{reason}")
+            }
+            Err(e) => panic!("expected a corruption error, got {e}"),
+            Ok(_) => panic!("a stray IDF chunk was accepted"),
+        }
+    }
+}
