@@ -302,13 +302,8 @@ mod tests {
     #[test]
     fn grey_made_ahead_is_the_grey_a_search_makes() {
         let seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut x = seed;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        };
+        let mut rng = crate::testutil::XorShift::new(seed);
+        let mut next = move || rng.next_u64() as u8;
         let l = limits(0, 0);
         let p = Path::new("<pixels>");
         let (w, h) = (37u32, 23u32);

@@ -8,8 +8,9 @@
 //! In a generation with a tail (format 3, [`super::seal`]) added docs get no
 //! postings: they join the tail, and the commit that makes the tail large
 //! enough seals it after the batch is durable. Removing a tail doc edits no
-//! block and bumps the tail's epoch. Generations of formats 1 and 2 append
-//! to posting blocks as before.
+//! block and bumps the tail's epoch. Generations of formats 1 and 2 have no
+//! tail: an added doc's postings are appended to each word's last block, a
+//! new block once it holds [`BLOCK_CAP`] postings.
 
 use std::collections::BTreeMap;
 

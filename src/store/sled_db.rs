@@ -32,9 +32,10 @@ impl From<sled::Error> for Error {
 /// to open ("Read corrupted data at file offset None"; sled issue 1527).
 /// Such a file is by construction not a snapshot yet: without it sled
 /// recovers from the previous snapshot and its log, as it would had the
-/// kill come a moment earlier. Found by the rebuild crash test (1 of 300
-/// kills). Called only after sled reported corruption, which it does after
-/// taking the directory's lock: no other process is writing a snapshot.
+/// kill come a moment earlier. The rebuild crash test's kills can leave
+/// such a file (`tests/corruption.rs` plants one). Called only after sled
+/// reported corruption, which it does after taking the directory's lock:
+/// no other process is writing a snapshot.
 /// Returns whether it removed any.
 fn remove_unfinished_snapshots(path: &Path) -> Result<bool> {
     let entries = std::fs::read_dir(path).map_err(|e| Error::io(path, e))?;

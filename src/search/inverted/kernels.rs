@@ -9,11 +9,11 @@ use crate::store::codec::postings::{self, Frame};
 use crate::store::PostingBlock;
 
 /// Docs per tile of round 2: 1 MiB of accumulator, which stays in a
-/// core's L2 cache (2 MiB here) while every word of the share adds its
-/// postings in that range. At a million docs an accumulator is 8 MB, and
-/// adding word after word over all of it missed the L2 cache at nearly
-/// every posting: 70–76 ms a query against 46–52 tiled (2^16 docs: 49–54,
-/// 2^15: 56).
+/// core's L2 cache (2 MiB on the reference machine) while every word of
+/// the share adds its postings in that range. At a million docs an
+/// accumulator is 8 MB, and adding word after word over all of it would
+/// miss the L2 cache at nearly every posting (docs/PERFORMANCE.md, "Where
+/// the time goes", compares tile sizes).
 pub(super) const TILE: usize = 1 << 17;
 
 /// Adds the words of `share` to `acc`, one doc range of `tile` docs at a
@@ -269,16 +269,7 @@ mod tests {
     use super::*;
     use crate::shared::posting_cache::lists::{Decoded, Dense};
     use crate::shared::posting_cache::WordPostings;
-    /// Seeded xorshift: the tests' postings.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-    }
+    use crate::testutil::XorShift;
 
     fn decoded(postings: &[(u32, u32)]) -> Decoded {
         let mut by_tf: Vec<(u32, u32)> = postings.iter().map(|&(d, tf)| (tf, d)).collect();
@@ -298,8 +289,8 @@ mod tests {
     #[test]
     fn tiles_add_what_one_pass_adds() {
         for seed in 1..=20u64 {
-            let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            let n = 50 + (rng.next() % 900) as usize;
+            let mut rng = XorShift::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let n = 50 + (rng.next_u64() % 900) as usize;
             let norms: Vec<(f32, f32)> = (0..n).map(|i| (1.0 + i as f32, 2.0 + i as f32)).collect();
             for scoring in [Scoring::Cosine, Scoring::L1] {
                 let mut lists = Vec::new();
@@ -308,9 +299,9 @@ mod tests {
                     let word = QueryTerm::new(scoring, 0.1 + w as f32 * 0.2, 1.5, &norms);
                     let mut postings = Vec::new();
                     for d in 0..n as u32 {
-                        if rng.next().is_multiple_of(3) {
+                        if rng.next_u64().is_multiple_of(3) {
                             // Past the cosine table too.
-                            postings.push((d, 1 + (rng.next() % 20) as u32));
+                            postings.push((d, 1 + (rng.next_u64() % 20) as u32));
                         }
                     }
                     let p = WordPostings {
@@ -324,7 +315,7 @@ mod tests {
                         cost: 0,
                     });
                 }
-                let tfs: Vec<u8> = (0..n).map(|_| (rng.next() % 4) as u8).collect();
+                let tfs: Vec<u8> = (0..n).map(|_| (rng.next_u64() % 4) as u8).collect();
                 let dense = WordPostings {
                     dense: Some(Dense {
                         upto: n as u64,

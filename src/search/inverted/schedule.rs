@@ -3,9 +3,9 @@
 
 use super::{InMemoryList, MAX_PARTS};
 
-/// Below this many docs a search runs as one task: splitting costs a
-/// few microseconds (10k docs: 2.3–2.5 ms split in two against 4.3 ms in
-/// one).
+/// Below this many docs a search runs as one task: splitting costs a few
+/// microseconds, which a small collection's query does not win back
+/// (docs/PERFORMANCE.md, "Where the time goes", has the measurement).
 pub(super) const MIN_DOCS_TO_SPLIT: u64 = 2_048;
 
 /// How many tasks a search over `docs` docs with `words` words uses, when

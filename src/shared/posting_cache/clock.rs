@@ -9,8 +9,8 @@ use super::{Entry, State};
 /// ring order, an entry used since the hand last passed loses its mark
 /// and stays (a second chance), an unused one is evicted. Evicting only
 /// what room asks for keeps the cost of a full cache spread over inserts;
-/// a sweep dropping every cold entry at once (the earlier rule) freed
-/// gigabytes in one search at a million records. Returns the evicted
+/// a sweep dropping every cold entry at once would free gigabytes within
+/// one search at a million records. Returns the evicted
 /// entries, to be dropped once the lock is released.
 pub(super) fn make_room(s: &mut State, need: u64, capacity: u64, keep: u32) -> Vec<Entry> {
     let mut evicted = Vec::new();

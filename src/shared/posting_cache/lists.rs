@@ -36,9 +36,10 @@ pub(crate) struct Dense {
 
 /// The dense form of a word's postings below `below`, when the word is in
 /// more than half of those docs and every tf fits a byte (format-3 blocks
-/// only; blocks of formats 1 and 2 are small and left as they are). Dense
-/// from a quarter of the docs on was slower at 100k (3.3–3.4 ms p50 warm
-/// against 3.2), though it would take no more room than decoded docs.
+/// only; blocks of formats 1 and 2 are small and left as they are). Half,
+/// not a quarter: dense from a quarter of the docs measures slower
+/// (docs/PERFORMANCE.md), though it would take no more room than decoded
+/// docs.
 pub(super) fn densify(
     g: &Generation,
     blocks: &[PostingBlock],
@@ -153,13 +154,8 @@ mod tests {
     #[test]
     fn decoding_groups_docs_by_tf_in_doc_order() {
         let seed = 0x5EED_u64;
-        let mut x = seed;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = crate::testutil::XorShift::new(seed);
+        let mut next = move || rng.next_u64();
         for layout in [Layout::Packed, Layout::Varint] {
             // Three blocks of a word, docs increasing across them.
             let mut postings: Vec<(u64, u32)> = Vec::new();
