@@ -1,3 +1,4 @@
+// Over 500 lines: one catalogue, one test per kind of bad input, sharing the index set-up and the final checks.
 //! The bad-input catalogue: every case gives its documented outcome, never a
 //! panic; afterwards the index verifies and earlier records are still found.
 

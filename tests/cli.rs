@@ -1,3 +1,4 @@
+// Over 500 lines: every command of the binary in one place, sharing the process helpers.
 //! The `mmindex` binary, driven as separate processes as a user would.
 
 #![allow(

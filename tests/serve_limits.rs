@@ -1,3 +1,4 @@
+// Over 500 lines: every limit of the server in one place, sharing the loopback client and server helpers.
 //! `mmindex serve` against hostile or unlucky clients: a file over the size
 //! cap, stalled, idle and too many connections, searches that outlast their
 //! request, a symlink swapped during batches, and error answers that must

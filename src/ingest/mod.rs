@@ -6,6 +6,7 @@ mod pipeline;
 pub mod source;
 pub(crate) mod spill;
 mod stream;
+mod training;
 mod writer;
 
 use std::path::{Path, PathBuf};

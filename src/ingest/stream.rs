@@ -16,7 +16,7 @@ use crossbeam_channel::Receiver;
 
 use super::pipeline::Extracted;
 use super::spill::{Payload, SpillReader, Spilled};
-use super::writer::source_bytes;
+use super::training::record;
 use super::RecordError;
 use crate::error::Result;
 
@@ -142,19 +142,10 @@ impl Stream {
                     // Handed out here, not in `next_chunk`.
                     self.remaining = self.remaining.saturating_sub(1);
                 }
-                Ok(item) => {
-                    let words = item.words.unwrap_or_default();
-                    self.ready.push_back((
-                        position,
-                        Spilled {
-                            tag,
-                            id: source.id.as_bytes().to_vec(),
-                            source: source_bytes(&source.input),
-                            hash: item.hash,
-                            keypoints: item.features.keypoints,
-                            payload: Payload::Words(words),
-                        },
-                    ));
+                Ok(mut item) => {
+                    let words = Payload::Words(item.words.take().unwrap_or_default());
+                    self.ready
+                        .push_back((position, record(tag, &source, item, words)));
                 }
             }
         }

@@ -1,3 +1,4 @@
+// Over 500 lines: one builder per image format, each a few dozen lines of header bytes.
 //! Decompression bombs and lying headers, built in memory: tiny files that
 //! declare (or decode to) far more pixels than they hold, one builder per
 //! format. Nothing here is committed as a file.
