@@ -17,6 +17,7 @@ Writes under OUT:
                              non-overlapping tiles of them (see tiles()),
                              20,000 in all (MMINDEX_REAL_DISTRACTORS)
   manifest.tsv               one row per file in images/ queries/ distractors/
+  pairs.tsv                  natural pairs (NATURAL_PAIRS) among them
 Prints the counts per source. Deterministic: the same packages give the same
 files.
 """
@@ -180,6 +181,32 @@ OVERRIDES = {
 }
 
 
+# Natural pairs: two genuine photographs of the same scene, by original path.
+NATURAL_PAIRS = [
+    (
+        "skimage/data/motorcycle_left.png",
+        "skimage/data/motorcycle_right.png",
+        "Middlebury 2014 stereo pair: two cameras 193 mm apart, same scene",
+    ),
+]
+
+
+def write_pairs(out):
+    """OUT/pairs.tsv: the files (whole images in distractors/ or queries/)
+    of each natural pair found."""
+    whole = {}
+    for line in open(os.path.join(out, "manifest.tsv"), encoding="utf-8").read().splitlines()[1:]:
+        f = line.split("\t")
+        if f[6] == "whole" and not f[0].startswith("images/"):
+            whole[f[5]] = f[0]
+    with open(os.path.join(out, "pairs.tsv"), "w", encoding="utf-8") as fh:
+        for a, b, what in NATURAL_PAIRS:
+            fa = next((v for k, v in whole.items() if k.endswith(a)), None)
+            fb = next((v for k, v in whole.items() if k.endswith(b)), None)
+            if fa and fb:
+                fh.write(f"{fa}\t{fb}\t{what}\n")
+
+
 def relicense(cache, out):
     """Rewrites the licence column of OUT/manifest.tsv from the copyright
     files, without touching the images."""
@@ -195,6 +222,7 @@ def relicense(cache, out):
         f[3] = licence_of(stanzas[pkg], f[5].split(":", 1)[-1], OVERRIDES.get(pkg, ()))
         rows.append("\t".join(f))
     open(path, "w", encoding="utf-8").write("\n".join(rows) + "\n")
+    write_pairs(out)
 
 
 def version_of(cache, pkg):
@@ -357,6 +385,7 @@ def main():
         f.write("file\tpackage\tversion\tlicence\tkind\toriginal_path\tcut\twidth\theight\tsha256\n")
         for r in rows:
             f.write("\t".join(str(v).replace("\t", " ") for v in r) + "\n")
+    write_pairs(out)
     print("| package | kind | files seen | kept | queries | distractors whole | distractor tiles |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for pkg, kind in SOURCES.items():
