@@ -44,7 +44,9 @@ for p in "${packages[@]}"; do
 done
 if [ -s "$out/manifest.tsv" ] && [ "${1:-}" != "--force" ]; then
   echo "$out/manifest.tsv exists (--force rewrites it)"
-  cut -f2,7 "$out/manifest.tsv" | tail -n +2 | sed 's/\ttile .*/\ttile/' | sort | uniq -c
+  # Files per folder, package and cut (whole image or tile).
+  awk -F'\t' 'NR > 1 { split($1, d, "/"); print d[1], $2, ($7 == "whole" ? "whole" : "tile") }' \
+    "$out/manifest.tsv" | sort | uniq -c
   exit 0
 fi
 rm -rf "$out/images" "$out/queries" "$out/distractors"
