@@ -61,7 +61,7 @@ for size in "${sizes[@]}"; do
     set +e +o pipefail
     ps=0 pi=0 pt=0
     while :; do
-      s=$(find "$idx" -name '*.mmindex-spill' -printf '%s\n' 2>/dev/null | awk '{t+=$1} END {print t+0}')
+      s=$(find "$idx" -name '*.mmindex-spill' -printf '%s\n' 2>/dev/null | awk '{t+=$1} END {printf "%.0f\n", t}')
       i=$(du -sb "$idx" 2>/dev/null | cut -f1)
       t=$(du -sb "$tmp" 2>/dev/null | cut -f1)
       [ "${s:-0}" -gt "$ps" ] && ps=$s
