@@ -67,7 +67,9 @@ for size in "${sizes[@]}"; do
       [ "${s:-0}" -gt "$ps" ] && ps=$s
       [ "${i:-0}" -gt "$pi" ] && pi=$i
       [ "${t:-0}" -gt "$pt" ] && pt=$t
-      echo "$ps $pi $pt" >"$peaks"
+      # Written aside and renamed, so that killing the poller never leaves
+      # a truncated file.
+      echo "$ps $pi $pt" >"$peaks.new" && mv "$peaks.new" "$peaks"
       sleep 0.5
     done
   ) &
