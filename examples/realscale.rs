@@ -1,0 +1,202 @@
+//! The two halves of the real-photo scale benchmark that need the library
+//! (scripts/realscale.sh, docs/EVALUATION.md "Real-photo scale benchmark").
+//!
+//! ```text
+//! realscale groups QUERY_PHOTOS_DIR OUT_DIR [SEED]
+//! realscale query INDEX_DIR GROUPS_DIR
+//! ```
+//!
+//! `groups` turns each query photo into a group of four in the style of
+//! UKBench, as `examples/eval.rs` does with its default ranges: the photo
+//! itself (`g<nnn>_0_orig.jpg`, the file's bytes unchanged) and three copies,
+//! each a different kind of change drawn with the seed (rotation ±10–40°,
+//! scale 0.5–0.9 then the centred 70–90%, perspective 8–22%, JPEG 15–30,
+//! brightness/contrast, Gaussian blur σ 1–2.5).
+//!
+//! `query` opens an index built by `mmindex build` over a folder holding the
+//! group files (ids are file names), queries it with every group image (top
+//! 100, inverted, re-ranking the best 100, the search defaults) and prints one
+//! JSON object: the UKBench score (N-S), mAP, recall@1 and recall@10 over the
+//! three group mates, and per-query latency percentiles with feature
+//! extraction (`prepare` + search) and without (search of the prepared
+//! query), in one long-lived process.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use mmindex::augment::{apply, Transform};
+use mmindex::eval::{average_precision, hit_at_1, recall_at, ukbench_score};
+use mmindex::{Index, Query, SearchMode, SearchOptions};
+
+#[allow(dead_code)]
+#[path = "../tests/common/rng.rs"]
+mod rng;
+use rng::Rng;
+
+fn range(rng: &mut Rng, lo: f64, hi: f64) -> f64 {
+    lo + (hi - lo) * rng.unit()
+}
+
+/// The six kinds of change of `examples/eval.rs` (default ranges).
+fn kind(k: usize, rng: &mut Rng) -> Vec<Transform> {
+    let sign = if rng.unit() < 0.5 { -1.0 } else { 1.0 };
+    match k {
+        0 => vec![Transform::Rotate(sign * range(rng, 10.0, 40.0))],
+        1 => vec![
+            Transform::Scale(range(rng, 0.5, 0.9)),
+            Transform::Crop(range(rng, 0.7, 0.9)),
+        ],
+        2 => vec![Transform::Perspective(range(rng, 0.08, 0.22))],
+        3 => vec![Transform::Jpeg(range(rng, 15.0, 30.99) as u8)],
+        4 => vec![Transform::Photometric {
+            contrast: range(rng, 0.6, 1.4),
+            brightness: range(rng, -40.0, 40.0),
+        }],
+        _ => vec![Transform::Blur(range(rng, 1.0, 2.5))],
+    }
+}
+
+fn images_in(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "jpg" | "jpeg" | "png"))
+        })
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+fn groups(src: &Path, out: &Path, seed: u64) -> Result<(), String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let mut rng = Rng::new(seed);
+    for (g, p) in images_in(src)?.iter().enumerate() {
+        let bytes = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let write = |name: String, b: &[u8]| {
+            let path = out.join(name);
+            std::fs::write(&path, b).map_err(|e| format!("{}: {e}", path.display()))
+        };
+        write(format!("g{g:03}_0_orig.jpg"), &bytes)?;
+        let mut kinds: Vec<usize> = (0..6).collect();
+        for i in (1..kinds.len()).rev() {
+            kinds.swap(i, (rng.next() % (i as u64 + 1)) as usize);
+        }
+        for (c, k) in kinds.iter().take(3).enumerate() {
+            let ts = kind(*k, &mut rng);
+            let mut b = bytes.clone();
+            for t in &ts {
+                b = apply(&b, *t).map_err(|e| format!("{}: {e}", p.display()))?;
+            }
+            let label: Vec<String> = ts.iter().map(|t| t.label()).collect();
+            let ext = if matches!(ts[0], Transform::Jpeg(_)) {
+                "jpg"
+            } else {
+                "png"
+            };
+            write(format!("g{g:03}_{}_{}.{ext}", c + 1, label.join("+")), &b)?;
+        }
+    }
+    Ok(())
+}
+
+fn group_of(id: &str) -> Option<usize> {
+    id.strip_prefix('g')?.get(..3)?.parse().ok()
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn query(index_dir: &Path, groups_dir: &Path) -> Result<serde_json::Value, String> {
+    let index = Index::builder()
+        .open(index_dir)
+        .map_err(|e| format!("{}: {e}", index_dir.display()))?;
+    let searcher = index.searcher().map_err(|e| e.to_string())?;
+    let opts = SearchOptions {
+        top_k: 100,
+        mode: SearchMode::Inverted,
+        ..SearchOptions::default()
+    };
+    let members = images_in(groups_dir)?;
+    let (mut ns, mut map, mut r1, mut r10) = (0.0, 0.0, 0.0, 0.0);
+    let (mut with_extraction, mut without) = (Vec::new(), Vec::new());
+    for m in &members {
+        let own = file_name(m);
+        let group = group_of(&own).ok_or(format!("{own}: not a group file"))?;
+        let t = Instant::now();
+        let q = searcher
+            .prepare(&Query::path(m))
+            .map_err(|e| format!("{own}: {e}"))?;
+        let prepare_ms = t.elapsed().as_secs_f64() * 1e3;
+        let t = Instant::now();
+        let hits = searcher
+            .search_prepared(&q, &opts)
+            .map_err(|e| format!("{own}: {e}"))?;
+        let search_ms = t.elapsed().as_secs_f64() * 1e3;
+        with_extraction.push(prepare_ms + search_ms);
+        without.push(search_ms);
+        let ids: Vec<String> = hits.iter().map(|h| h.id.to_string_lossy()).collect();
+        let with_self: Vec<bool> = ids.iter().map(|i| group_of(i) == Some(group)).collect();
+        ns += ukbench_score(&with_self) as f64;
+        let others: Vec<bool> = ids
+            .iter()
+            .filter(|i| **i != own)
+            .map(|i| group_of(i) == Some(group))
+            .collect();
+        map += average_precision(&others, 3);
+        r1 += hit_at_1(&others);
+        r10 += recall_at(&others, 3, 10);
+    }
+    if members.is_empty() {
+        return Err(format!("no images in {}", groups_dir.display()));
+    }
+    let n = members.len() as f64;
+    let pct = |v: &mut Vec<f64>, p: f64| {
+        v.sort_by(f64::total_cmp);
+        v[((v.len() as f64 * p) as usize).min(v.len() - 1)]
+    };
+    Ok(serde_json::json!({
+        "queries": members.len(),
+        "ns": ns / n,
+        "map": map / n,
+        "recall_at_1": r1 / n,
+        "recall_at_10": r10 / n,
+        "query_ms_p50": pct(&mut with_extraction, 0.5),
+        "query_ms_p99": pct(&mut with_extraction, 0.99),
+        "search_ms_p50": pct(&mut without, 0.5),
+        "search_ms_p99": pct(&mut without, 0.99),
+        "rerank": opts.rerank,
+    }))
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("groups") if args.len() >= 3 => {
+            let seed = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
+            groups(args[1].as_ref(), args[2].as_ref(), seed)
+        }
+        Some("query") if args.len() == 3 => {
+            query(args[1].as_ref(), args[2].as_ref()).map(|v| println!("{v}"))
+        }
+        _ => {
+            eprintln!(
+                "usage: realscale groups QUERY_PHOTOS_DIR OUT_DIR [SEED] | realscale query INDEX_DIR GROUPS_DIR"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# The real-photo scale benchmark (docs/EVALUATION.md, "Real-photo scale
+# benchmark"). A benchmark script, not a test: it takes tens of minutes.
+#
+#   bash scripts/realdata.sh                    # the data, once
+#   bash scripts/realscale.sh [SIZE...]         # default sizes: 500 5000 20240
+#
+# For each SIZE: a folder of SIZE images (the 4 x G group images, then the
+# first SIZE - 4G distractors by name, hard links), indexed by the release
+# `mmindex build` with its defaults, timed by /usr/bin/time -v (wall time,
+# peak RSS) while a poller records every 0.5 s the size of the index folder
+# and of the build's spill files (they live in the index folder) and of
+# TMPDIR (a fresh folder). Then `realscale query` (N-S, mAP, R@1, R@10,
+# latency with and without extraction in one process) and 20 runs of
+# `mmindex search` on single queries (a fresh process each: open + extract +
+# search). For each natural pair in DATA/pairs.tsv whose two photos are in
+# the set, the rank of each for the other as query. Prints a markdown table;
+# the raw figures go to WORK/results.tsv and WORK/pairs-ranks.tsv.
+#
+# Environment: MMINDEX_REAL_DATA (default /work/realdata), MMINDEX_REAL_WORK
+# (default /work/realscale-work), SEED (default 1).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+data=${MMINDEX_REAL_DATA:-/work/realdata}
+work=${MMINDEX_REAL_WORK:-/work/realscale-work}
+seed=${SEED:-1}
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(500 5000 20240)
+bin=$here/target/release/mmindex
+ex=$here/target/release/examples/realscale
+[ -x "$bin" ] || (cd "$here" && cargo build --release --bin mmindex)
+(cd "$here" && cargo build --release --example realscale)
+[ -s "$data/manifest.tsv" ] || { echo "no $data/manifest.tsv: run scripts/realdata.sh" >&2; exit 1; }
+mkdir -p "$work"
+groups=$work/groups-seed$seed
+if [ ! -e "$groups/.done" ]; then
+  rm -rf "$groups"
+  "$ex" groups "$data/queries" "$groups" "$seed"
+  touch "$groups/.done"
+fi
+ngroup=$(find "$groups" -name 'g*' -type f | wc -l)
+mapfile -t distractors < <(find "$data/distractors" -name 'd*.jpg' | sort)
+results=$work/results.tsv
+[ -e "$results" ] || printf 'images\tgroups\tdistractors\tbuild_s\tpeak_rss_kib\tpeak_spill_b\tpeak_index_dir_b\tpeak_tmpdir_b\tindex_b\trecords\tbytes_per_record\tns\tmap\tr1\tr10\tq_p50_ms\tq_p99_ms\ts_p50_ms\ts_p99_ms\tcli_p50_ms\tload\n' >"$results"
+
+for size in "${sizes[@]}"; do
+  nd=$((size - ngroup))
+  if [ "$nd" -lt 0 ] || [ "$nd" -gt ${#distractors[@]} ]; then
+    echo "size $size: needs $nd distractors, have ${#distractors[@]}" >&2
+    exit 1
+  fi
+  set_dir=$work/set-$size idx=$work/idx-$size tmp=$work/tmp-$size
+  rm -rf "$set_dir" "$idx" "$tmp"
+  mkdir -p "$set_dir" "$tmp"
+  ln "$groups"/g* "$set_dir"/
+  for ((i = 0; i < nd; i++)); do ln "${distractors[$i]}" "$set_dir"/; done
+  load=$(cut -d' ' -f1-3 /proc/loadavg)
+  peaks=$work/peaks-$size
+  echo 0 0 0 >"$peaks"
+  (
+    set +e +o pipefail
+    ps=0 pi=0 pt=0
+    while :; do
+      s=$(find "$idx" -name '*.mmindex-spill' -printf '%s\n' 2>/dev/null | awk '{t+=$1} END {printf "%.0f\n", t}')
+      i=$(du -sb "$idx" 2>/dev/null | cut -f1)
+      t=$(du -sb "$tmp" 2>/dev/null | cut -f1)
+      [ "${s:-0}" -gt "$ps" ] && ps=$s
+      [ "${i:-0}" -gt "$pi" ] && pi=$i
+      [ "${t:-0}" -gt "$pt" ] && pt=$t
+      # Written aside and renamed, so that killing the poller never leaves
+      # a truncated file.
+      echo "$ps $pi $pt" >"$peaks.new" && mv "$peaks.new" "$peaks"
+      sleep 0.5
+    done
+  ) &
+  poller=$!
+  echo "building $size images ($ngroup group images, $nd distractors); load $load" >&2
+  TMPDIR=$tmp /usr/bin/time -v -o "$work/time-$size" \
+    "$bin" build --index "$idx" --images "$set_dir" >"$work/build-$size.log" 2>&1
+  kill "$poller" 2>/dev/null || true
+  wait "$poller" 2>/dev/null || true
+  read -r peak_spill peak_idx peak_tmp <"$peaks"
+  wall=$(grep 'Elapsed (wall clock)' "$work/time-$size" | awk '{print $NF}')
+  build_s=$(echo "$wall" | awk -F: '{ if (NF == 3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
+  rss=$(grep 'Maximum resident set size' "$work/time-$size" | awk '{print $NF}')
+  index_b=$(du -sb "$idx" | cut -f1)
+  records=$("$bin" stats --index "$idx" | awk '/^records/ {print $NF; exit}')
+  q=$("$ex" query "$idx" "$groups")
+  get() { echo "$q" | sed -E "s/.*\"$1\":([0-9.eE+-]+).*/\1/"; }
+  cli=()
+  for f in $(ls "$groups"/g* | awk 'NR % 12 == 1' | head -20); do
+    t0=$(date +%s%N)
+    "$bin" search --index "$idx" "$f" >/dev/null
+    cli+=($(( ($(date +%s%N) - t0) / 1000000 )))
+  done
+  cli_p50=$(printf '%s\n' "${cli[@]}" | sort -n | awk '{v[NR]=$1} END {print v[int(NR/2)+1]}')
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    "$size" $((ngroup / 4)) "$nd" "$build_s" "$rss" "$peak_spill" "$peak_idx" "$peak_tmp" \
+    "$index_b" "$records" $((index_b / ${records:-1})) "$(get ns)" "$(get map)" \
+    "$(get recall_at_1)" "$(get recall_at_10)" "$(get query_ms_p50)" "$(get query_ms_p99)" \
+    "$(get search_ms_p50)" "$(get search_ms_p99)" "$cli_p50" "$load" >>"$results"
+  # Natural pairs in the set: the rank of each photo's partner when the
+  # other is the query (top 100, the query itself left out; - = not found).
+  while IFS=$'\t' read -r a b what; do
+    [ -e "$set_dir/$(basename "$a")" ] && [ -e "$set_dir/$(basename "$b")" ] || continue
+    ranks=()
+    for pair in "$a $b" "$b $a"; do
+      set -- $pair
+      r=$("$bin" search --index "$idx" --top-k 100 --json "$set_dir/$(basename "$1")" |
+        grep -o '"id":"[^"]*"' | cut -d'"' -f4 | grep -vx "$(basename "$1")" |
+        grep -nx "$(basename "$2")" | cut -d: -f1 || true)
+      ranks+=("${r:--}")
+    done
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$(basename "$a")" "$(basename "$b")" "${ranks[0]}" "${ranks[1]}" "$what" >>"$work/pairs-ranks.tsv"
+  done <"$data/pairs.tsv"
+  rm -rf "$set_dir" "$tmp"
+done
+
+if [ -s "$work/pairs-ranks.tsv" ]; then
+  echo "Natural pairs (images, A, B, rank of B for query A, rank of A for query B):"
+  cat "$work/pairs-ranks.tsv"
+  echo
+fi
+echo "| images | groups | N-S (of 4) | mAP | R@1 | R@10 | query p50 with extraction | without | CLI query p50 (fresh process) | build | peak RSS | peak spill | peak index dir in build | index | bytes/record | load at start |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+tail -n +2 "$results" | awk -F'\t' '{
+  printf "| %s | %s | %.3f | %.3f | %.3f | %.3f | %.0f ms | %.1f ms | %s ms | %.0f s | %.0f MiB | %.0f MiB | %.0f MiB | %.0f MiB | %.0f | %s |\n",
+    $1, $2, $12, $13, $14, $15, $16, $18, $20, $4, $5/1024, $6/1048576, $7/1048576, $9/1048576, $11, $21 }'
