@@ -28,8 +28,8 @@ sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(500 5000 20240)
 bin=$here/target/release/mmindex
 ex=$here/target/release/examples/realscale
-[ -x "$bin" ] || (cd "$here" && cargo build --release --bin mmindex)
-(cd "$here" && cargo build --release --example realscale)
+# Always through cargo: a binary left from older sources would be measured.
+(cd "$here" && cargo build --release --bin mmindex --example realscale)
 [ -s "$data/manifest.tsv" ] || { echo "no $data/manifest.tsv: run scripts/realdata.sh" >&2; exit 1; }
 mkdir -p "$work"
 groups=$work/groups-seed$seed
