@@ -123,23 +123,32 @@ fn every_read_path_reports_damage() {
         v.violations.iter().any(|m| m.contains("g1.geometry")),
         "{v:?}"
     );
-    // Well-formed geometry that disagrees with the doc's histogram.
-    let other = mmindex::store::codec::geometry::encode(&mmindex::store::Geometry::from_features(
-        &[1, 2, 3],
-        &[mmindex::features::Keypoint {
-            x: 1.0,
-            y: 2.0,
-            size: 3.0,
-            angle: 4.0,
-        }; 3],
-    ));
+    // Well-formed geometry that disagrees with the doc's histogram: its
+    // packed form holds another number of features.
+    let other = mmindex::store::codec::geometry::encode(
+        mmindex::store::codec::geometry::Form::Packed,
+        &mmindex::store::Geometry::from_features(
+            &[1, 2, 3],
+            &[mmindex::features::Keypoint {
+                x: 1.0,
+                y: 2.0,
+                size: 3.0,
+                angle: 4.0,
+            }; 3],
+        ),
+    );
     let index = damaged(dir.path(), "geometry2", "g1.geometry", &doc0, &other);
     let v = index.verify().expect("verify");
     assert!(
         v.violations
             .iter()
-            .any(|m| m.contains("doc 0: stored geometry disagrees")),
+            .any(|m| m.contains("g1.geometry") && m.contains("geometry holds 3 features")),
         "{v:?}"
+    );
+    let s = index.searcher().expect("searcher");
+    corruption_in(
+        s.search_with(&query, &opts(SearchMode::Inverted)),
+        "g1.geometry",
     );
 
     // A doc record: resolving hits.

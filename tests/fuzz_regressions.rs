@@ -50,8 +50,19 @@ fn stored_value_decoders_reject_fuzz_findings() {
         }
     }
     let g = fixture("geometry-empty-unoriented.bin");
-    if let Ok(v) = geometry::decode(&g) {
-        assert_eq!(geometry::encode(&v), g, "only canonical encodings decode");
+    if let Ok(v) = geometry::decode_listed(&g) {
+        assert_eq!(
+            geometry::encode(geometry::Form::Listed, &v),
+            g,
+            "only canonical encodings decode"
+        );
+    }
+    if let Ok(v) = geometry::decode_packed(&g, &[]) {
+        assert_eq!(
+            geometry::encode(geometry::Form::Packed, &v),
+            g,
+            "only canonical encodings decode"
+        );
     }
     let p = fixture("postings-overlong-varint.bin");
     if p.len() >= 12 {

@@ -8,6 +8,7 @@
 //! - v3: as v2 with four photos built one per batch with a seal threshold
 //!   of 500 postings (so several seals merged blocks), then a fifth photo
 //!   added, which stays unsealed; one sealed record removed.
+//! - v4: as v3; its generation stores geometry packed (4 bytes a feature).
 //!
 //! `MMINDEX_WRITE_GOLDEN=N cargo test --test golden` writes version N's
 //! directory; only do that for a new format version, never for an old one.
@@ -101,6 +102,76 @@ fn golden_v3_index_opens_and_answers_identically() {
     check(3);
 }
 
+#[test]
+fn golden_v4_index_opens_and_answers_identically() {
+    check(4);
+}
+
+/// Re-ranking reads the stored geometry: each photo of a golden index with
+/// geometry finds itself first, verified by many inliers, whichever form its
+/// generation stores geometry in (listed in v2 and v3, packed in v4).
+#[test]
+fn golden_geometry_verifies_its_own_photos() {
+    let mut found = std::collections::BTreeMap::new();
+    for version in [2, 3, 4] {
+        let dir = tempfile::tempdir().expect("temp");
+        common::copy_dir(
+            &golden_dir(version).join("index"),
+            &dir.path().join("index"),
+        );
+        let index = Index::open(dir.path().join("index")).expect("open");
+        let s = index.searcher().expect("searcher");
+        let ids = index.record_ids().expect("ids");
+        let mut checked = 0;
+        for p in common::photos() {
+            let id = common::photo_id(&p);
+            if !ids.iter().any(|i| i.to_string_lossy() == id) {
+                continue;
+            }
+            let hits = s
+                .search_with(&mmindex::Query::path(&p), &SearchOptions::default())
+                .expect("search");
+            let first = &hits[0];
+            assert_eq!(first.id.to_string_lossy(), id, "v{version}: {hits:?}");
+            let inliers = first.inliers.unwrap_or(0);
+            assert!(inliers >= 50, "v{version} {id}: {inliers} inliers");
+            found.insert((version, id), inliers);
+            checked += 1;
+        }
+        assert!(checked >= 2, "v{version}: {checked} photos");
+    }
+    // v3 and v4 hold the same photos: packing costs them no inlier.
+    for ((version, id), n) in &found {
+        if *version == 4 {
+            assert_eq!(found.get(&(3, id.clone())), Some(n), "{id}");
+        }
+    }
+}
+
+/// A generation keeps the geometry form it was created with: records added
+/// to a format-3 index by this build are stored listed, as the build that
+/// created it reads them, and are verified like the others.
+#[test]
+fn golden_v3_index_stores_added_geometry_in_its_form() {
+    let dir = tempfile::tempdir().expect("temp");
+    common::copy_dir(&golden_dir(3).join("index"), &dir.path().join("index"));
+    let index = Index::open(dir.path().join("index")).expect("open");
+    let p = common::photos()[6].clone();
+    let mut w = index.writer(RunOptions::default()).expect("writer");
+    let r = w.add(vec![common::photo_source(&p)]).expect("add");
+    assert_eq!(r.added, 1, "{r:?}");
+    drop(w);
+    let v = index.verify().expect("verify");
+    assert!(v.is_ok(), "{:?}", v.violations);
+    let hits = index
+        .searcher()
+        .expect("searcher")
+        .search_with(&mmindex::Query::path(&p), &SearchOptions::default())
+        .expect("search");
+    assert_eq!(hits[0].id.to_string_lossy(), common::photo_id(&p));
+    assert!(hits[0].inliers.unwrap_or(0) >= 100, "{hits:?}");
+}
+
 /// A format-2 generation has no tail: writes keep appending to its posting
 /// blocks, and the index stays consistent.
 #[test]
@@ -148,6 +219,7 @@ fn check(version: u32) {
     let golden = golden_dir(version);
     if std::env::var("MMINDEX_WRITE_GOLDEN").ok().as_deref() == Some(&version.to_string()) {
         let _ = std::fs::remove_dir_all(&golden);
+        std::fs::create_dir_all(&golden).expect("golden dir");
         let mut builder = Index::builder()
             .feature(Feature::Orb)
             .words(golden_words(version));
@@ -155,6 +227,10 @@ fn check(version: u32) {
             // Few features keep the committed directory small.
             builder = builder.max_features(300);
         }
+        assert!(
+            version == mmindex::store::codec::FORMAT_VERSION,
+            "only the current format's golden index can be written"
+        );
         let (photos, batch_size) = if version >= 3 {
             builder = builder.seal_postings(500);
             (4, 1)

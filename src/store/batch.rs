@@ -173,7 +173,7 @@ impl Store {
                 writes.push((
                     TreeId::Geometry,
                     keys::doc(*doc).to_vec(),
-                    Some(codec::geometry::encode(geo)),
+                    Some(codec::geometry::encode(g.geometry_form, geo)),
                 ));
             }
             match &mut tail {
@@ -298,7 +298,7 @@ impl Store {
                 writes.push((
                     TreeId::Geometry,
                     keys::doc(a.doc_id).to_vec(),
-                    Some(codec::geometry::encode(geo)),
+                    Some(codec::geometry::encode(g.geometry_form, geo)),
                 ));
             }
             docs += 1;

@@ -9,8 +9,8 @@ use super::codec::{self, keys, meta, DecodeError, FORMAT_VERSION};
 use super::commit::{TreeId, Write};
 use super::reads::get_decoded;
 use super::{
-    gen_of, gen_tree, missing, Generation, Store, TailState, STAT_DOCS, STAT_NORMS, STAT_POSTINGS,
-    STAT_TAIL,
+    gen_of, gen_tree, missing, Generation, Store, TailState, STAT_DOCS, STAT_GEOMETRY, STAT_NORMS,
+    STAT_POSTINGS, STAT_TAIL,
 };
 use crate::config::IndexConfig;
 use crate::error::Result;
@@ -44,6 +44,11 @@ impl Store {
         } else {
             codec::Layout::Varint
         };
+        let geometry_form = if stats.get(STAT_GEOMETRY)?.is_some() {
+            codec::geometry::Form::Packed
+        } else {
+            codec::geometry::Form::Listed
+        };
         Ok(Generation {
             n,
             codebook: self.db.open_tree(gen_tree(n, "codebook"))?,
@@ -53,6 +58,7 @@ impl Store {
             geometry: self.db.open_tree(gen_tree(n, "geometry"))?,
             norms: self.db.open_tree(gen_tree(n, "norms"))?,
             layout,
+            geometry_form,
         })
     }
 
@@ -100,7 +106,9 @@ impl Store {
         g.stats.insert(STAT_NORMS, &[1u8])?;
         g.stats
             .insert(STAT_TAIL, &codec::tail::encode(&TailState::default()))?;
+        g.stats.insert(STAT_GEOMETRY, &[1u8])?;
         g.layout = codec::Layout::Packed;
+        g.geometry_form = codec::geometry::Form::Packed;
         self.flush()?;
         Ok(g)
     }

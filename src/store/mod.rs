@@ -132,6 +132,9 @@ pub(crate) struct Generation {
     /// How its posting blocks and histograms are encoded: packed in
     /// generations with a tail (format 3), varints before.
     pub layout: codec::Layout,
+    /// How its geometry values are encoded: packed in generations created
+    /// by format 4 (marked by [`STAT_GEOMETRY`]), listed before.
+    pub geometry_form: codec::geometry::Form,
 }
 
 /// Stats key of the doc count, u64 BE.
@@ -146,6 +149,9 @@ const STAT_NORMS: &[u8] = b"norms";
 /// Stats key of the tail state ([`codec::tail`]); present in generations
 /// created by format 3.
 const STAT_TAIL: &[u8] = b"tail";
+/// Stats key present (value `[1]`) in generations created by format 4: their
+/// geometry is [`codec::geometry::Form::Packed`].
+const STAT_GEOMETRY: &[u8] = b"geometry";
 /// Stats key of a seal in progress: the watermark it moves to, u64 BE.
 const STAT_SEALING: &[u8] = b"sealing";
 

@@ -3,6 +3,7 @@
 
 use sled::Tree;
 
+use super::codec::geometry::Form;
 use super::codec::{self, keys, meta, DecodeError};
 use super::{
     gen_tree, missing, DocRecord, Generation, Geometry, Histogram, Store, TailState, STAT_DOCS,
@@ -64,14 +65,26 @@ impl Store {
         )
     }
 
-    /// The stored features of a doc in generation `g`, if it has any.
+    /// The stored features of a doc in generation `g`, if it has any. A
+    /// packed geometry takes its words from the doc's histogram: a packed
+    /// geometry without one is corruption.
     pub(crate) fn geometry(&self, g: &Generation, id: u64) -> Result<Option<Geometry>> {
-        get_decoded(
-            &g.geometry,
-            || gen_tree(g.n, "geometry"),
-            &keys::doc(id),
-            codec::geometry::decode,
-        )
+        let key = keys::doc(id);
+        let tree = || gen_tree(g.n, "geometry");
+        match g.geometry_form {
+            Form::Listed => get_decoded(&g.geometry, tree, &key, codec::geometry::decode_listed),
+            Form::Packed => {
+                let Some(v) = g.geometry.get(key)? else {
+                    return Ok(None);
+                };
+                let h = self.histogram(g, id)?.ok_or_else(|| {
+                    DecodeError::new("geometry without a histogram").at(&tree(), &key)
+                })?;
+                codec::geometry::decode_packed(&v, &h.entries)
+                    .map(Some)
+                    .map_err(|e| e.at(&tree(), &key))
+            }
+        }
     }
 
     /// The tail state of generation `g`; `None` for a generation of formats

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use super::codec::geometry::{Form, Geometry};
 use super::codec::{self, keys, meta};
 use super::{gen_of, gen_tree, Store, STAT_SEALING};
 use crate::error::{Error, Result};
@@ -225,7 +226,18 @@ pub(crate) fn verify(store: &Store) -> Result<Vec<String>> {
                 continue;
             }
         };
-        let geo = match codec::geometry::decode(&val) {
+        let decoded = match g.geometry_form {
+            Form::Listed => codec::geometry::decode_listed(&val),
+            Form::Packed => match store.histogram(&g, id) {
+                // Reported below, as for the listed form.
+                Ok(None) => Ok(Geometry::default()),
+                Ok(Some(h)) => codec::geometry::decode_packed(&val, &h.entries),
+                // Reported with the histograms.
+                Err(Error::Corruption { .. }) => continue,
+                Err(e) => return Err(e),
+            },
+        };
+        let geo = match decoded {
             Ok(x) => x,
             Err(e) => {
                 v.push(e.at(&geo_tree, &k).to_string());

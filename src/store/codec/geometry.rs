@@ -1,40 +1,90 @@
 //! The `g{N}.geometry` value: a record's features as (visual word, keypoint),
 //! what geometric re-ranking compares without touching the image again.
 //!
+//! Features are sorted by word (ties in extraction order), so they run
+//! parallel to the doc's histogram: word w with tf t is t features in a row.
+//! A generation stores its geometry in one of two forms ([`Form`]).
+//!
+//! [`Form::Packed`] (generations created by format 4), 4 bytes a feature,
+//! the words implied by the histogram:
+//!
+//! ```text
+//! varint   n, the number of features (the sum of the histogram's tfs)
+//! u8       flags: bit 0 = keypoints carry an orientation; other bits 0
+//! u8       s, 0 ≤ s ≤ 24: coordinates are cut into cells of 2^(12 − s) px
+//!          (1 px when s = 12), the largest s whose cells number under
+//!          1,024 across the largest coordinate
+//! then n × u32 LE
+//!          bits  0–9   x cell: floor(x · 2^(s − 12)), read back as its centre
+//!          bits 10–19  y cell, likewise
+//!          bits 20–25  size: round(8 · ln(size · 2^(s − 12) / 0.5)), saturated to 0..=63
+//!          bits 26–31  angle: round(angle · 64 / 360) mod 64 (0 when unoriented)
+//! ```
+//! A coordinate is off by at most half a cell, under 1/2,048 of the image's
+//! extent; a size by at most 6.5%, an angle by 2.8°: within re-ranking's
+//! tolerances (2.5% of the extent, scales within 1.8×, angles within 30°,
+//! docs/SCORING.md, "Geometric re-ranking"). Sizes are measured in cells,
+//! so every image's keypoints fit the 6 bits whatever its resolution.
+//!
+//! [`Form::Listed`] (generations of formats 1–3), about 7 bytes a feature,
+//! each carrying its word:
+//!
 //! ```text
 //! varint   n, the number of features
 //! u8       flags: bit 0 = keypoints carry an orientation; other bits 0
 //! u8       e: coordinates are stored as round(v · 2^e), 0 ≤ e ≤ 12
-//! then n × varint  word − previous word (≥ 0: features are sorted by word)
+//! then n × varint  word − previous word (≥ 0)
 //!          u16 LE  x · 2^e
 //!          u16 LE  y · 2^e
 //!          u8      size: round(16 · ln(size / 0.5)), saturated to 0..=255
 //!          u8      angle: round(angle · 256 / 360) mod 256 (0 when unoriented)
 //! ```
-//! About 7 bytes per feature. `e` is the largest exponent that keeps every
-//! coordinate below 2^16, so an image whose longer side is at most 1,024 px
-//! (the default `max_side`) has coordinates to 1/64 px. A size step is 6%,
-//! an angle step 1.4°: far finer than re-ranking's tolerances (docs/SCORING.md, "Geometric re-ranking").
+//! `e` is the largest exponent that keeps every coordinate below 2^16.
 //!
-//! The words are the generation's: a rebuild writes new values.
+//! The words are the generation's: a rebuild writes new values. A
+//! generation keeps the form it was created with, so that adding records to
+//! an index leaves it readable by the build that created it.
 //!
 //! Geometry is optional per doc: docs added from words alone
 //! ([`IndexWriter::add_words`](crate::IndexWriter::add_words)) and indexes
 //! written before this tree existed have none, and are re-ranked as having
 //! no inliers. When present, its words are exactly the doc's histogram
-//! (`verify` checks it).
+//! (`verify` checks it; the packed form cannot hold other words).
 
 use super::{varint, DecodeError};
 use crate::features::Keypoint;
 
-/// Smallest keypoint size the log scale starts from.
+/// How a generation's geometry values are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Form {
+    /// Each feature with its word, 7 bytes: generations of formats 1–3.
+    Listed,
+    /// 4 bytes a feature, words from the histogram: format 4.
+    Packed,
+}
+
+/// Smallest keypoint size the log scales start from.
 const SIZE_BASE: f32 = 0.5;
-/// Steps of the log scale per factor e.
+/// Steps of the listed form's log scale per factor e.
 const SIZE_STEPS: f32 = 16.0;
-/// Largest coordinate exponent.
+/// Largest coordinate exponent of the listed form.
 const MAX_SHIFT: u8 = 12;
-/// Bytes of a feature after its word delta.
+/// Bytes of a listed feature after its word delta.
 const FIXED: usize = 6;
+
+/// Bytes of a packed feature.
+const PACKED: usize = 4;
+/// Cells across a packed coordinate (10 bits).
+const CELLS: f32 = 1024.0;
+/// The packed cell exponent at which a cell is 1 px.
+const UNIT_STEP: i32 = 12;
+/// Largest packed cell exponent (cells of 2^-12 px).
+const MAX_STEP: u8 = 24;
+/// Steps of the packed form's log scale per factor e.
+const PACKED_SIZE_STEPS: f32 = 8.0;
+/// Largest packed size and angle codes (6 bits).
+const SIX_BITS: u32 = 63;
 
 /// One stored feature.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -99,17 +149,18 @@ impl Geometry {
     }
 }
 
-/// Encodes a geometry; `points` must be sorted by word (as
+/// Encodes a geometry in `form`; `points` must be sorted by word (as
 /// [`Geometry::from_features`] leaves them).
-pub fn encode(g: &Geometry) -> Vec<u8> {
+pub fn encode(form: Form, g: &Geometry) -> Vec<u8> {
+    match form {
+        Form::Listed => encode_listed(g),
+        Form::Packed => encode_packed(g),
+    }
+}
+
+fn encode_listed(g: &Geometry) -> Vec<u8> {
     let oriented = g.oriented();
-    let extent = g
-        .points
-        .iter()
-        .map(|p| p.x.max(p.y))
-        .fold(0f32, f32::max)
-        .max(0.0);
-    let e = shift_for(extent);
+    let e = shift_for(extent(&g.points));
     let scale = f32::from(1u16 << e);
     let mut out = Vec::with_capacity(3 + g.points.len() * (FIXED + 1));
     varint::put(&mut out, g.points.len() as u64);
@@ -148,10 +199,10 @@ fn shift_for(extent: f32) -> u8 {
     e
 }
 
-/// Decodes a geometry, checking every bound. Only the encoder's own output
-/// decodes (one byte form per geometry), so a decoded value re-encodes to
-/// the same bytes.
-pub fn decode(b: &[u8]) -> Result<Geometry, DecodeError> {
+/// Decodes a [`Form::Listed`] geometry, checking every bound. Only the
+/// encoder's own output decodes (one byte form per geometry), so a decoded
+/// value re-encodes to the same bytes.
+pub fn decode_listed(b: &[u8]) -> Result<Geometry, DecodeError> {
     let mut pos = 0;
     let n = varint::get(b, &mut pos)?;
     let (flags, e) = match b.get(pos..pos + 2) {
@@ -219,17 +270,133 @@ pub fn decode(b: &[u8]) -> Result<Geometry, DecodeError> {
             "orientation flag disagrees with the stored angles",
         ));
     }
-    let extent = geometry
-        .points
-        .iter()
-        .map(|p| p.x.max(p.y))
-        .fold(0f32, f32::max);
-    if e != shift_for(extent) {
+    if e != shift_for(extent(&geometry.points)) {
         return Err(DecodeError::new(format!(
             "coordinate exponent {e} is not the one its coordinates give"
         )));
     }
     Ok(geometry)
+}
+
+/// The cell size of exponent `s`, in cells per pixel: 2^(s − 12), exact.
+fn cells_per_px(s: u8) -> f32 {
+    2f32.powi(i32::from(s) - UNIT_STEP)
+}
+
+/// The largest cell exponent whose cells number under 1,024 across
+/// `extent`.
+fn step_for(extent: f32) -> u8 {
+    let mut s = MAX_STEP;
+    while s > 0 && extent * cells_per_px(s) >= CELLS {
+        s -= 1;
+    }
+    s
+}
+
+fn encode_packed(g: &Geometry) -> Vec<u8> {
+    let oriented = g.oriented();
+    let s = step_for(extent(&g.points));
+    let f = cells_per_px(s);
+    let mut out = Vec::with_capacity(12 + g.points.len() * PACKED);
+    varint::put(&mut out, g.points.len() as u64);
+    out.push(u8::from(oriented));
+    out.push(s);
+    let cell = |v: f32| (v * f).floor().clamp(0.0, CELLS - 1.0) as u32;
+    for p in &g.points {
+        let size = (PACKED_SIZE_STEPS * ((p.size * f).max(SIZE_BASE) / SIZE_BASE).ln())
+            .round()
+            .clamp(0.0, SIX_BITS as f32) as u32;
+        let angle = if oriented {
+            ((p.angle * 64.0 / 360.0).round() as i64).rem_euclid(64) as u32
+        } else {
+            0
+        };
+        let v = cell(p.x) | cell(p.y) << 10 | size << 20 | angle << 26;
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+/// Decodes a [`Form::Packed`] geometry whose doc has the histogram
+/// `entries` ((word, tf), increasing by word), checking every bound. Only
+/// the encoder's own output decodes, so a decoded value re-encodes to the
+/// same bytes.
+pub fn decode_packed(b: &[u8], entries: &[(u32, u32)]) -> Result<Geometry, DecodeError> {
+    let mut pos = 0;
+    let n = varint::get(b, &mut pos)?;
+    let (flags, s) = match b.get(pos..pos + 2) {
+        Some(&[f, s]) => (f, s),
+        _ => return Err(DecodeError::new("geometry header is truncated")),
+    };
+    pos += 2;
+    if flags > 1 {
+        return Err(DecodeError::new(format!(
+            "unknown geometry flags {flags:#x}"
+        )));
+    }
+    if s > MAX_STEP {
+        return Err(DecodeError::new(format!(
+            "cell exponent {s} above {MAX_STEP}"
+        )));
+    }
+    let body = &b[pos..];
+    if body.len() as u64 != n.saturating_mul(PACKED as u64) {
+        return Err(DecodeError::new(format!(
+            "geometry of {n} features has {} bytes of features",
+            body.len()
+        )));
+    }
+    let features: u64 = entries.iter().map(|&(_, tf)| u64::from(tf)).sum();
+    if features != n {
+        return Err(DecodeError::new(format!(
+            "geometry holds {n} features, its histogram {features}"
+        )));
+    }
+    let oriented = flags & 1 == 1;
+    let f = cells_per_px(s);
+    let words = entries
+        .iter()
+        .flat_map(|&(w, tf)| std::iter::repeat_n(w, tf as usize));
+    // n ≤ body.len() / 4: checked above, so the allocation is bounded.
+    let mut points = Vec::with_capacity(n as usize);
+    for (chunk, word) in body.chunks_exact(PACKED).zip(words) {
+        let v = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        let centre = |c: u32| (c as f32 + 0.5) / f;
+        let size_code = (v >> 20) & SIX_BITS;
+        let angle_code = v >> 26;
+        let angle = if oriented {
+            angle_code as f32 * 360.0 / 64.0
+        } else if angle_code != 0 {
+            return Err(DecodeError::new("angle stored for an unoriented feature"));
+        } else {
+            -1.0
+        };
+        points.push(Point {
+            word,
+            x: centre(v & 0x3ff),
+            y: centre((v >> 10) & 0x3ff),
+            size: SIZE_BASE * (size_code as f32 / PACKED_SIZE_STEPS).exp() / f,
+            angle,
+        });
+    }
+    let geometry = Geometry { points };
+    // An empty geometry counts as oriented (one byte form per value).
+    if oriented != geometry.oriented() {
+        return Err(DecodeError::new(
+            "orientation flag disagrees with the stored angles",
+        ));
+    }
+    if s != step_for(extent(&geometry.points)) {
+        return Err(DecodeError::new(format!(
+            "cell exponent {s} is not the one its coordinates give"
+        )));
+    }
+    Ok(geometry)
+}
+
+/// The largest coordinate of `points` (0 when empty).
+fn extent(points: &[Point]) -> f32 {
+    points.iter().map(|p| p.x.max(p.y)).fold(0f32, f32::max)
 }
 
 #[cfg(test)]
@@ -241,7 +408,7 @@ mod tests {
     }
 
     #[test]
-    fn round_trip_is_close_and_reencoding_is_exact() {
+    fn listed_round_trip_is_close_and_reencoding_is_exact() {
         let g = Geometry::from_features(
             &[7, 3, 7, 1000],
             &[
@@ -255,9 +422,9 @@ mod tests {
             g.points.iter().map(|p| p.word).collect::<Vec<_>>(),
             vec![3, 7, 7, 1000]
         );
-        let bytes = encode(&g);
+        let bytes = encode(Form::Listed, &g);
         assert!(bytes.len() <= 3 + 4 * 8, "{} bytes", bytes.len());
-        let d = decode(&bytes).unwrap();
+        let d = decode_listed(&bytes).unwrap();
         for (a, b) in g.points.iter().zip(&d.points) {
             assert_eq!(a.word, b.word);
             assert!(
@@ -271,7 +438,7 @@ mod tests {
             let da = (a.angle - b.angle).rem_euclid(360.0);
             assert!(da.min(360.0 - da) < 0.8, "{a:?} {b:?}");
         }
-        assert_eq!(encode(&d), bytes);
+        assert_eq!(encode(Form::Listed, &d), bytes);
         assert_eq!(g.word_counts(), vec![(3, 1), (7, 2), (1000, 1)]);
     }
 
@@ -282,8 +449,8 @@ mod tests {
             &[kp(30000.0, 5.0, 4.0, -1.0), kp(1.0, 1.0, 4.0, 10.0)],
         );
         assert!(!g.oriented());
-        let bytes = encode(&g);
-        let d = decode(&bytes).unwrap();
+        let bytes = encode(Form::Listed, &g);
+        let d = decode_listed(&bytes).unwrap();
         assert!((d.points[0].x - 30000.0).abs() < 1.0);
         assert!(d.points.iter().all(|p| p.angle == -1.0));
     }
@@ -291,31 +458,171 @@ mod tests {
     #[test]
     fn damaged_values_are_errors() {
         let g = Geometry::from_features(&[1, 5, 9], &[kp(1.0, 2.0, 3.0, 4.0); 3]);
-        let bytes = encode(&g);
+        let bytes = encode(Form::Listed, &g);
         for cut in 0..bytes.len() {
             assert!(
-                decode(&bytes[..cut]).is_err(),
+                decode_listed(&bytes[..cut]).is_err(),
                 "prefix of {cut} bytes decoded"
             );
         }
         let mut long = bytes.clone();
         long.push(0);
-        assert!(decode(&long).is_err());
+        assert!(decode_listed(&long).is_err());
         let mut flags = bytes.clone();
         flags[1] = 0x80;
-        assert!(decode(&flags).is_err());
+        assert!(decode_listed(&flags).is_err());
         for e in [11, 13] {
             let mut shift = bytes.clone();
             shift[2] = e;
-            assert!(decode(&shift).is_err(), "exponent {e}");
+            assert!(decode_listed(&shift).is_err(), "exponent {e}");
         }
         // A huge claimed count is refused before allocating.
         let mut huge = Vec::new();
         varint::put(&mut huge, u64::MAX >> 1);
         huge.extend_from_slice(&[1, 6]);
-        assert!(decode(&huge).is_err());
-        assert_eq!(decode(&[0, 1, 12]).unwrap(), Geometry::default());
-        assert!(decode(&[0, 1, 0]).is_err(), "non-canonical exponent");
-        assert!(decode(&[0, 0, 12]).is_err(), "non-canonical flag");
+        assert!(decode_listed(&huge).is_err());
+        assert_eq!(decode_listed(&[0, 1, 12]).unwrap(), Geometry::default());
+        assert!(decode_listed(&[0, 1, 0]).is_err(), "non-canonical exponent");
+        assert!(decode_listed(&[0, 0, 12]).is_err(), "non-canonical flag");
+    }
+
+    /// A seeded random geometry of `n` features over `words` words in an
+    /// image of `extent` px.
+    fn random(seed: u64, n: usize, words: u32, extent: f32, oriented: bool) -> Geometry {
+        let mut r = crate::testutil::XorShift::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut unit = || (r.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
+        let ws: Vec<u32> = (0..n).map(|_| (unit() * words as f32) as u32).collect();
+        let kps: Vec<Keypoint> = (0..n)
+            .map(|_| {
+                kp(
+                    unit() * extent,
+                    unit() * extent,
+                    extent * (0.002 + unit() / 4.0),
+                    if oriented { unit() * 360.0 } else { -1.0 },
+                )
+            })
+            .collect();
+        Geometry::from_features(&ws, &kps)
+    }
+
+    #[test]
+    fn packed_round_trip_is_within_a_cell_and_reencoding_is_exact() {
+        for (seed, extent, oriented) in [
+            (1, 1023.9, true),
+            (2, 1024.0, true),
+            (3, 300.0, false),
+            (4, 5000.0, true),
+            (5, 7.0, true),
+            (6, 0.1, true),
+        ] {
+            let g = random(seed, 200, 50, extent, oriented);
+            let bytes = encode(Form::Packed, &g);
+            let varint_n = if g.points.len() < 128 { 1 } else { 2 };
+            assert_eq!(
+                bytes.len(),
+                varint_n + 2 + 4 * g.points.len(),
+                "seed {seed}"
+            );
+            let entries = g.word_counts();
+            let d =
+                decode_packed(&bytes, &entries).unwrap_or_else(|e| panic!("seed {seed}: {e:?}"));
+            // Half a cell: cells number at least 512 across the extent.
+            let tol = (extent / 1024.0).max(1.0 / 8192.0);
+            for (a, b) in g.points.iter().zip(&d.points) {
+                assert_eq!(a.word, b.word, "seed {seed}");
+                assert!(
+                    (a.x - b.x).abs() <= tol && (a.y - b.y).abs() <= tol,
+                    "seed {seed}: {a:?} {b:?}"
+                );
+                let ratio = (a.size / b.size).ln().abs();
+                // Sizes under half a cell are saturated to it.
+                assert!(
+                    ratio < 0.0626 || a.size < b.size,
+                    "seed {seed}: {a:?} {b:?}"
+                );
+                if oriented {
+                    let da = (a.angle - b.angle).rem_euclid(360.0);
+                    assert!(da.min(360.0 - da) <= 2.82, "seed {seed}: {a:?} {b:?}");
+                } else {
+                    assert_eq!(b.angle, -1.0);
+                }
+            }
+            assert_eq!(encode(Form::Packed, &d), bytes, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn a_packed_feature_takes_four_bytes_and_a_listed_one_seven() {
+        let g = random(7, 1000, 1000, 1000.0, true);
+        let packed = encode(Form::Packed, &g).len();
+        let listed = encode(Form::Listed, &g).len();
+        assert_eq!(packed, 2 + 2 + 4000);
+        assert!(listed >= 7000, "{listed}");
+    }
+
+    #[test]
+    fn damaged_packed_values_are_errors() {
+        let g = random(8, 5, 4, 600.0, true);
+        let entries = g.word_counts();
+        let bytes = encode(Form::Packed, &g);
+        assert!(decode_packed(&bytes, &entries).is_ok());
+        for cut in 0..bytes.len() {
+            assert!(
+                decode_packed(&bytes[..cut], &entries).is_err(),
+                "prefix of {cut} bytes decoded"
+            );
+        }
+        let mut long = bytes.clone();
+        long.extend_from_slice(&[0; 4]);
+        assert!(decode_packed(&long, &entries).is_err());
+        // A histogram with other counts than the geometry's.
+        let mut more = entries.clone();
+        more[0].1 += 1;
+        assert!(decode_packed(&bytes, &more).is_err());
+        assert!(decode_packed(&bytes, &entries[1..]).is_err());
+        let mut flags = bytes.clone();
+        flags[1] = 2;
+        assert!(decode_packed(&flags, &entries).is_err());
+        for s in [25, 255] {
+            let mut step = bytes.clone();
+            step[2] = s;
+            assert!(decode_packed(&step, &entries).is_err(), "cell exponent {s}");
+        }
+        // Cells under 512 across the largest coordinate: a finer exponent
+        // would fit, so this one is not the encoder's.
+        let one = [(3, 1)];
+        let mut coarse = vec![1, 1, 12];
+        coarse.extend_from_slice(&(511u32 | 5 << 10).to_le_bytes());
+        assert!(
+            decode_packed(&coarse, &one).is_err(),
+            "non-canonical exponent"
+        );
+        coarse[3..7].copy_from_slice(&512u32.to_le_bytes());
+        assert!(
+            decode_packed(&coarse, &one).is_ok(),
+            "cell 512 at 12 is canonical"
+        );
+        // An angle on an unoriented geometry.
+        let u = random(9, 3, 4, 600.0, false);
+        let mut ub = encode(Form::Packed, &u);
+        ub[3 + 3] |= 0x04;
+        assert!(decode_packed(&ub, &u.word_counts()).is_err());
+        // A huge claimed count is refused before allocating.
+        let mut huge = Vec::new();
+        varint::put(&mut huge, u64::MAX >> 1);
+        huge.extend_from_slice(&[1, 12]);
+        assert!(decode_packed(&huge, &[(0, u32::MAX)]).is_err());
+        assert_eq!(
+            decode_packed(&[0, 1, 24], &[]).unwrap(),
+            Geometry::default()
+        );
+        assert!(
+            decode_packed(&[0, 1, 12], &[]).is_err(),
+            "non-canonical exponent"
+        );
+        assert!(
+            decode_packed(&[0, 0, 24], &[]).is_err(),
+            "non-canonical flag"
+        );
     }
 }

@@ -40,12 +40,16 @@ use crate::error::Error;
 ///   (the `tail` value in its stats, [`tail`]); such a generation's blocks
 ///   are written by seals, not appended to per batch.
 ///
-/// Every format-1 and format-2 layout is unchanged in format 3, so older
+/// - 4: a generation may store its geometry packed, 4 bytes a feature with
+///   the words taken from the histogram (the `geometry` key in its stats,
+///   [`geometry::Form::Packed`]).
+///
+/// Every layout of an older format is unchanged in the newer ones, so older
 /// indexes open as they are (their generations keep the old posting
 /// layout); an index is marked with this build's format when it is created,
 /// and when a new generation is activated (in the same transaction), since
 /// that generation may use a layout an older build cannot read.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 /// How a generation's posting blocks and histograms are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
