@@ -215,6 +215,13 @@ pub struct RunOptions {
 /// for all but the rarest words.
 pub const DEFAULT_TRAINING_IMAGES: usize = 1_000;
 
+/// Whether a vocabulary trained on `trained` images is outgrown by a
+/// collection of `records`: a build of the collection with the default
+/// options would train on at least twice as many images.
+pub(crate) fn vocabulary_outgrown(trained: u64, records: u64) -> bool {
+    trained > 0 && records.min(DEFAULT_TRAINING_IMAGES as u64) >= trained.saturating_mul(2)
+}
+
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {

@@ -84,6 +84,17 @@ pub struct Stats {
     /// [`IndexBuilder::seal_postings`]). Always 0 for indexes whose
     /// generation predates format 3.
     pub unsealed_postings: u64,
+    /// Images the active vocabulary was trained on; `None` before training,
+    /// for a generation created before format 4, and for a codebook
+    /// installed rather than trained.
+    pub trained_images: Option<u64>,
+    /// The collection has outgrown its vocabulary: a build of it with the
+    /// default options would train on at least twice as many images
+    /// ([`DEFAULT_TRAINING_IMAGES`](crate::DEFAULT_TRAINING_IMAGES) at
+    /// most). Retrieval quality falls as such an index grows;
+    /// [`IndexWriter::rebuild`](crate::IndexWriter::rebuild) trains a new
+    /// vocabulary on the stored records.
+    pub vocabulary_outgrown: bool,
 }
 
 /// What [`Index::record`] tells about one stored record.
@@ -162,9 +173,9 @@ impl Index {
     /// Counts and sizes.
     pub fn stats(&self) -> Result<Stats> {
         let store = &self.shared.store;
-        let (records, words, generation, postings, tree, unsealed_postings) =
+        let (records, words, generation, postings, tree, unsealed_postings, trained) =
             match self.shared.active()? {
-                None => (0, 0, 0, 0, None, 0),
+                None => (0, 0, 0, 0, None, 0, None),
                 Some(a) => (
                     store.doc_count(&a.generation)?,
                     a.codebook.words() as u64,
@@ -178,6 +189,7 @@ impl Index {
                         _ => None,
                     },
                     store.tail_state(&a.generation)?.map_or(0, |t| t.postings),
+                    store.trained(&a.generation)?.map(|t| t.images),
                 ),
             };
         Ok(Stats {
@@ -189,6 +201,9 @@ impl Index {
             bytes_on_disk: store.size_on_disk()?,
             tree,
             unsealed_postings,
+            trained_images: trained,
+            vocabulary_outgrown: trained
+                .is_some_and(|t| crate::config::vocabulary_outgrown(t, records)),
         })
     }
 

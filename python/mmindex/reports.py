@@ -163,6 +163,10 @@ class Stats:
     """The vocabulary tree's (branching, depth), or None for a flat codebook."""
     unsealed_postings: int
     """Postings of the newest records not yet sealed into posting blocks."""
+    trained_images: Optional[int]
+    """Images the vocabulary was trained on (None when not recorded)."""
+    vocabulary_outgrown: bool
+    """The collection has outgrown its vocabulary: ``rebuild`` advised."""
 
 
 @dataclass(frozen=True)

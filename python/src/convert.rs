@@ -68,6 +68,8 @@ pub fn stats<'py>(py: Python<'py>, s: &mmindex::Stats) -> PyResult<Bound<'py, Py
     d.set_item("bytes_on_disk", s.bytes_on_disk)?;
     d.set_item("tree", s.tree.map(|t| (t.branching, t.depth)))?;
     d.set_item("unsealed_postings", s.unsealed_postings)?;
+    d.set_item("trained_images", s.trained_images)?;
+    d.set_item("vocabulary_outgrown", s.vocabulary_outgrown)?;
     Ok(d)
 }
 

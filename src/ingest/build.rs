@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::features::ExtractParams;
 use crate::scoring;
 use crate::shared::Vocabulary;
-use crate::store::{Geometry, Histogram};
+use crate::store::{Geometry, Histogram, Trained};
 use crate::RecordId;
 
 /// How long a rebuild waits for searches still running on the old
@@ -28,7 +28,10 @@ impl IndexWriter {
         let cfg = self.shared.config();
         let t = self.describe_and_train(untagged(sources), &cfg, false)?;
         let mut report = t.report;
-        let g = self.shared.store.install_generation(&t.codebook, &t.idf)?;
+        let g = self
+            .shared
+            .store
+            .install_generation(&t.codebook, &t.idf, Some(trained(&report)))?;
         report.generation = g.n;
         self.shared.set_active(Vocabulary::new(
             g,
@@ -45,7 +48,10 @@ impl IndexWriter {
         self.require_empty()?;
         let cfg = self.shared.config();
         let mut t = self.describe_and_train(untagged(sources), &cfg, true)?;
-        let g = self.shared.store.install_generation(&t.codebook, &t.idf)?;
+        let g = self
+            .shared
+            .store
+            .install_generation(&t.codebook, &t.idf, Some(trained(&t.report)))?;
         t.report.generation = g.n;
         self.shared.set_active(Vocabulary::new(
             g,
@@ -121,7 +127,7 @@ impl IndexWriter {
             return Err(e);
         }
         let store = &self.shared.store;
-        let g = store.prepare_generation(&t.codebook, &t.idf)?;
+        let g = store.prepare_generation(&t.codebook, &t.idf, Some(trained(&t.report)))?;
         t.report.generation = g.n;
         self.progress.start("index", t.words.remaining());
         let mut records = 0;
@@ -216,5 +222,14 @@ fn pending_of(s: Spilled) -> Pending {
         hash: s.hash,
         geometry: Some(Geometry::from_features(&words, &s.keypoints)),
         words,
+    }
+}
+
+/// What a training run's vocabulary was trained on, as the generation
+/// records it.
+fn trained(r: &TrainReport) -> Trained {
+    Trained {
+        images: r.images as u64,
+        descriptors: r.descriptors,
     }
 }

@@ -9,8 +9,8 @@ use super::codec::{self, keys, meta, DecodeError, FORMAT_VERSION};
 use super::commit::{TreeId, Write};
 use super::reads::get_decoded;
 use super::{
-    gen_of, gen_tree, missing, Generation, Store, TailState, STAT_DOCS, STAT_GEOMETRY, STAT_NORMS,
-    STAT_POSTINGS, STAT_TAIL,
+    gen_of, gen_tree, missing, Generation, Store, TailState, Trained, STAT_DOCS, STAT_GEOMETRY,
+    STAT_NORMS, STAT_POSTINGS, STAT_TAIL, STAT_TRAINED,
 };
 use crate::config::IndexConfig;
 use crate::error::Result;
@@ -69,8 +69,9 @@ impl Store {
         &self,
         codebook: &Codebook,
         idf: &[f32],
+        trained: Option<Trained>,
     ) -> Result<Generation> {
-        let g = self.prepare_generation(codebook, idf)?;
+        let g = self.prepare_generation(codebook, idf, trained)?;
         self.activate(&g, None)?;
         self.drop_stale_generations()?;
         Ok(g)
@@ -85,6 +86,7 @@ impl Store {
         &self,
         codebook: &Codebook,
         idf: &[f32],
+        trained: Option<Trained>,
     ) -> Result<Generation> {
         let newest = self
             .db
@@ -107,6 +109,9 @@ impl Store {
         g.stats
             .insert(STAT_TAIL, &codec::tail::encode(&TailState::default()))?;
         g.stats.insert(STAT_GEOMETRY, &[1u8])?;
+        if let Some(t) = trained {
+            g.stats.insert(STAT_TRAINED, &codec::trained::encode(&t))?;
+        }
         g.layout = codec::Layout::Packed;
         g.geometry_form = codec::geometry::Form::Packed;
         self.flush()?;
@@ -206,7 +211,7 @@ mod tests {
         let centroids = ndarray::Array2::from_shape_vec((2, 2), vec![0.0, 0.0, 1.0, 1.0]);
         let codebook = Codebook::from_float(centroids.expect("shape"));
         let g = store
-            .install_generation(&codebook, &[1.0, 1.0])
+            .install_generation(&codebook, &[1.0, 1.0], None)
             .expect("install");
         g.stats
             .insert(keys::chunk(cbc::IDF, 7), &[0u8; 4][..])

@@ -49,6 +49,7 @@ pub use codec::doc::DocRecord;
 pub use codec::geometry::Geometry;
 pub use codec::hist::Histogram;
 pub use codec::tail::TailState;
+pub use codec::trained::Trained;
 use commit::{TreeId, Write};
 pub(crate) use compact::compact;
 pub(crate) use inspect::verify_copy;
@@ -152,6 +153,9 @@ const STAT_TAIL: &[u8] = b"tail";
 /// Stats key present (value `[1]`) in generations created by format 4: their
 /// geometry is [`codec::geometry::Form::Packed`].
 const STAT_GEOMETRY: &[u8] = b"geometry";
+/// Stats key of what the vocabulary was trained on ([`codec::trained`]);
+/// present in generations created by format 4 from a training run.
+const STAT_TRAINED: &[u8] = b"trained";
 /// Stats key of a seal in progress: the watermark it moves to, u64 BE.
 const STAT_SEALING: &[u8] = b"sealing";
 

@@ -6,8 +6,8 @@ use sled::Tree;
 use super::codec::geometry::Form;
 use super::codec::{self, keys, meta, DecodeError};
 use super::{
-    gen_tree, missing, DocRecord, Generation, Geometry, Histogram, Store, TailState, STAT_DOCS,
-    STAT_NORMS, STAT_POSTINGS, STAT_TAIL,
+    gen_tree, missing, DocRecord, Generation, Geometry, Histogram, Store, TailState, Trained,
+    STAT_DOCS, STAT_NORMS, STAT_POSTINGS, STAT_TAIL, STAT_TRAINED,
 };
 use crate::error::Result;
 
@@ -95,6 +95,17 @@ impl Store {
             || gen_tree(g.n, "stats"),
             STAT_TAIL,
             codec::tail::decode,
+        )
+    }
+
+    /// What generation `g`'s vocabulary was trained on; `None` for
+    /// generations before format 4 and for given codebooks.
+    pub(crate) fn trained(&self, g: &Generation) -> Result<Option<Trained>> {
+        get_decoded(
+            &g.stats,
+            || gen_tree(g.n, "stats"),
+            STAT_TRAINED,
+            codec::trained::decode,
         )
     }
 

@@ -37,6 +37,10 @@ pub struct JsonStats {
     tree: Option<(u32, u32)>,
     /// Postings of records not yet sealed into posting blocks.
     unsealed_postings: u64,
+    /// Images the vocabulary was trained on (null when not recorded).
+    trained_images: Option<u64>,
+    /// The collection has outgrown its vocabulary: `rebuild` advised.
+    vocabulary_outgrown: bool,
     /// Present from the CLI (it reads the whole index), absent from the
     /// server's cheap `GET /stats`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -98,6 +102,8 @@ pub fn stats_json(s: &mmindex::Stats) -> JsonStats {
         bytes_per_record: per(s.bytes_on_disk, s.records),
         tree: s.tree.map(|t| (t.branching, t.depth)),
         unsealed_postings: s.unsealed_postings,
+        trained_images: s.trained_images,
+        vocabulary_outgrown: s.vocabulary_outgrown,
         space: None,
     }
 }

@@ -21,6 +21,7 @@ pub mod meta;
 pub mod packed;
 pub mod postings;
 pub mod tail;
+pub mod trained;
 pub mod varint;
 pub mod vocab_tree;
 
@@ -42,7 +43,8 @@ use crate::error::Error;
 ///
 /// - 4: a generation may store its geometry packed, 4 bytes a feature with
 ///   the words taken from the histogram (the `geometry` key in its stats,
-///   [`geometry::Form::Packed`]).
+///   [`geometry::Form::Packed`]); a generation records what its vocabulary
+///   was trained on (the `trained` key, [`trained`]).
 ///
 /// Every layout of an older format is unchanged in the newer ones, so older
 /// indexes open as they are (their generations keep the old posting

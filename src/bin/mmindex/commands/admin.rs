@@ -28,6 +28,9 @@ pub fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
             None => println!("words          {}", s.words),
         }
         println!("generation     {}", s.generation);
+        if let Some(n) = s.trained_images {
+            println!("trained on     {n} images");
+        }
         println!("feature        {}", s.feature);
         println!(
             "postings       {} ({} not yet sealed into blocks)",
@@ -52,6 +55,7 @@ pub fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
         }
         println!("  {:<12} {}", "codebook", space.codebook);
         println!("  {:<12} {}", "blocks", space.posting_blocks);
+        super::ingest::advise_rebuild(&s, &a.index.index);
     }
     Ok(ExitCode::SUCCESS)
 }

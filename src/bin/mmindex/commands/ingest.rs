@@ -105,6 +105,18 @@ fn build_into(
     Ok(exit_for(&walk_errors))
 }
 
+/// Says so on stderr when the collection has outgrown its vocabulary.
+pub fn advise_rebuild(s: &mmindex::Stats, index: &std::path::Path) {
+    if let (true, Some(n)) = (s.vocabulary_outgrown, s.trained_images) {
+        eprintln!(
+            "note: the vocabulary was trained on {n} images and the index now holds {} records; \
+             retrieval improves with one trained on more: run `mmindex rebuild --index {}`",
+            s.records,
+            index.display()
+        );
+    }
+}
+
 fn print_empty(r: &AddReport) {
     for id in &r.empty {
         eprintln!("note: {id} gave no features; stored as an empty record");
@@ -142,6 +154,8 @@ pub fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
     let r = w.add(sources)?;
     println!("added {} records, replaced {}", r.added, r.replaced);
     print_empty(&r);
+    drop(w);
+    advise_rebuild(&index.stats()?, &a.index.index);
     errors.extend(r.failed);
     report_failures(&errors);
     Ok(exit_for(&errors))
