@@ -289,3 +289,20 @@ impl RunOptions {
         budget.max(64 << 20)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vocabulary_is_outgrown_when_a_build_would_train_on_twice_as_many_images() {
+        assert!(!vocabulary_outgrown(500, 999));
+        assert!(vocabulary_outgrown(500, 1_000));
+        assert!(vocabulary_outgrown(500, 20_000));
+        // A build never trains on more than the default sample.
+        assert!(!vocabulary_outgrown(1_000, 1_000_000));
+        assert!(!vocabulary_outgrown(600, 1_000_000));
+        assert!(vocabulary_outgrown(2, 4));
+        assert!(!vocabulary_outgrown(0, 10));
+    }
+}

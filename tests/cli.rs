@@ -549,3 +549,49 @@ fn files_over_the_size_cap_are_skipped_unread() {
         text(&out.stderr)
     );
 }
+
+/// A vocabulary trained on few images is reported as outgrown once the
+/// collection holds twice as many records, by `add` (stderr) and `stats`
+/// (text and JSON), naming the `rebuild` that fixes it; a rebuild clears it.
+#[test]
+fn an_outgrown_vocabulary_is_reported_with_its_rebuild() {
+    let dir = tempfile::tempdir().expect("temp");
+    let idx = dir.path().join("idx");
+    let first = photo_folder(&dir.path().join("a"), 2);
+    index_folder("build", &idx, &first, 50);
+    let stats = |json: bool| {
+        let mut args = vec!["stats", "--index", s(&idx)];
+        if json {
+            args.push("--json");
+        }
+        let out = mmindex(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        out
+    };
+    let j: serde_json::Value = serde_json::from_slice(&stats(true).stdout).expect("json");
+    assert_eq!(j["trained_images"], 2, "{j}");
+    assert_eq!(j["vocabulary_outgrown"], false, "{j}");
+    assert!(!text(&stats(false).stderr).contains("rebuild"));
+
+    let more: Vec<String> = common::photos()
+        .iter()
+        .skip(2)
+        .take(3)
+        .map(|p| s(p).to_string())
+        .collect();
+    let mut args = vec!["add", "--index", s(&idx)];
+    args.extend(more.iter().map(String::as_str));
+    let out = mmindex(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let advice = format!("run `mmindex rebuild --index {}`", s(&idx));
+    assert!(text(&out.stderr).contains(&advice), "{}", text(&out.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&stats(true).stdout).expect("json");
+    assert_eq!(j["vocabulary_outgrown"], true, "{j}");
+    assert!(text(&stats(false).stderr).contains(&advice));
+
+    let out = mmindex(&["rebuild", "--index", s(&idx), "--words", "50"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&stats(true).stdout).expect("json");
+    assert_eq!(j["trained_images"], 5, "{j}");
+    assert_eq!(j["vocabulary_outgrown"], false, "{j}");
+}

@@ -40,6 +40,7 @@ def test_open_build_search_stats_verify(tmp_path: Path, photos: List[Path]) -> N
         stats = index.stats()
         assert stats.records == len(photos) and stats.words == 150 and stats.feature == "sift"
         assert stats.unsealed_postings == 0 and stats.bytes_on_disk > 0
+        assert stats.trained_images == len(photos) and not stats.vocabulary_outgrown
         assert index.verify().ok
         assert index.space().postings > 0
         hits = index.search(photos[3], top_k=3)

@@ -28,10 +28,10 @@ impl IndexWriter {
         let cfg = self.shared.config();
         let t = self.describe_and_train(untagged(sources), &cfg, false)?;
         let mut report = t.report;
-        let g = self
-            .shared
-            .store
-            .install_generation(&t.codebook, &t.idf, Some(trained(&report)))?;
+        let g =
+            self.shared
+                .store
+                .install_generation(&t.codebook, &t.idf, Some(trained(&report)))?;
         report.generation = g.n;
         self.shared.set_active(Vocabulary::new(
             g,
@@ -48,10 +48,10 @@ impl IndexWriter {
         self.require_empty()?;
         let cfg = self.shared.config();
         let mut t = self.describe_and_train(untagged(sources), &cfg, true)?;
-        let g = self
-            .shared
-            .store
-            .install_generation(&t.codebook, &t.idf, Some(trained(&t.report)))?;
+        let g =
+            self.shared
+                .store
+                .install_generation(&t.codebook, &t.idf, Some(trained(&t.report)))?;
         t.report.generation = g.n;
         self.shared.set_active(Vocabulary::new(
             g,

@@ -136,7 +136,10 @@ impl IndexWriter {
                 "need {words} finite, non-negative IDF weights"
             )));
         }
-        let g = self.shared.store.install_generation(&codebook, &idf, None)?;
+        let g = self
+            .shared
+            .store
+            .install_generation(&codebook, &idf, None)?;
         let n = g.n;
         self.shared.set_active(Vocabulary::new(
             g,
