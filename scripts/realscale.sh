@@ -7,7 +7,7 @@
 #
 # For each SIZE: a folder of SIZE images (the 4 x G group images, then the
 # first SIZE - 4G distractors by name, hard links), indexed by the release
-# `mmindex build` with its defaults, timed by /usr/bin/time -v (wall time,
+# `mmindex build` with its defaults (plus BUILD_ARGS), timed by /usr/bin/time -v (wall time,
 # peak RSS) while a poller records every 0.5 s the size of the index folder
 # and of the build's spill files (they live in the index folder) and of
 # TMPDIR (a fresh folder). Then `realscale query` (N-S, mAP, R@1, R@10,
@@ -18,12 +18,31 @@
 # the raw figures go to WORK/results.tsv and WORK/pairs-ranks.tsv.
 #
 # Environment: MMINDEX_REAL_DATA (default /work/realdata), MMINDEX_REAL_WORK
-# (default /work/realscale-work), SEED (default 1).
+# (default /work/realscale-work), SEED (default 1), BUILD_ARGS (extra
+# `mmindex build` arguments, split on whitespace, e.g. "--words 100000";
+# default none), LABEL (names the run's files in WORK: idx-SIZE-LABEL,
+# build-SIZE-LABEL.log, ...; default "default" without BUILD_ARGS, else
+# BUILD_ARGS with every run of characters other than [A-Za-z0-9.] turned
+# into one "-", e.g. "words-100000"). results.tsv ends with the columns
+# label and build_args, pairs-ranks.tsv with label; a results.tsv whose
+# header lacks them (written by an older script) is refused, not appended to.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 data=${MMINDEX_REAL_DATA:-/work/realdata}
 work=${MMINDEX_REAL_WORK:-/work/realscale-work}
 seed=${SEED:-1}
+build_args=${BUILD_ARGS:-}
+read -r -a build_argv <<<"$build_args"
+if [ -n "${LABEL:-}" ]; then
+  label=$LABEL
+elif [ ${#build_argv[@]} -eq 0 ]; then
+  label=default
+else
+  label=$(echo "$build_args" | sed -E 's/[^A-Za-z0-9.]+/-/g; s/^-+//; s/-+$//')
+fi
+case $label in
+  '' | *[!A-Za-z0-9._-]*) echo "LABEL must be [A-Za-z0-9._-]+, got '$label'" >&2; exit 1 ;;
+esac
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(500 5000 20240)
 bin=$here/target/release/mmindex
@@ -41,7 +60,13 @@ fi
 ngroup=$(find "$groups" -name 'g*' -type f | wc -l)
 mapfile -t distractors < <(find "$data/distractors" -name 'd*.jpg' | sort)
 results=$work/results.tsv
-[ -e "$results" ] || printf 'images\tgroups\tdistractors\tbuild_s\tpeak_rss_kib\tpeak_spill_b\tpeak_index_dir_b\tpeak_tmpdir_b\tindex_b\trecords\tbytes_per_record\tns\tmap\tr1\tr10\tq_p50_ms\tq_p99_ms\ts_p50_ms\ts_p99_ms\tcli_p50_ms\tload\n' >"$results"
+header=$(printf 'images\tgroups\tdistractors\tbuild_s\tpeak_rss_kib\tpeak_spill_b\tpeak_index_dir_b\tpeak_tmpdir_b\tindex_b\trecords\tbytes_per_record\tns\tmap\tr1\tr10\tq_p50_ms\tq_p99_ms\ts_p50_ms\ts_p99_ms\tcli_p50_ms\tload\tlabel\tbuild_args')
+if [ ! -e "$results" ]; then
+  echo "$header" >"$results"
+elif [ "$(head -n 1 "$results")" != "$header" ]; then
+  echo "$results has another header (an older script's?): move it aside" >&2
+  exit 1
+fi
 
 for size in "${sizes[@]}"; do
   nd=$((size - ngroup))
@@ -49,13 +74,14 @@ for size in "${sizes[@]}"; do
     echo "size $size: needs $nd distractors, have ${#distractors[@]}" >&2
     exit 1
   fi
-  set_dir=$work/set-$size idx=$work/idx-$size tmp=$work/tmp-$size
+  run=$size-$label
+  set_dir=$work/set-$run idx=$work/idx-$run tmp=$work/tmp-$run
   rm -rf "$set_dir" "$idx" "$tmp"
   mkdir -p "$set_dir" "$tmp"
   ln "$groups"/g* "$set_dir"/
   for ((i = 0; i < nd; i++)); do ln "${distractors[$i]}" "$set_dir"/; done
   load=$(cut -d' ' -f1-3 /proc/loadavg)
-  peaks=$work/peaks-$size
+  peaks=$work/peaks-$run
   echo 0 0 0 >"$peaks"
   (
     set +e +o pipefail
@@ -74,15 +100,15 @@ for size in "${sizes[@]}"; do
     done
   ) &
   poller=$!
-  echo "building $size images ($ngroup group images, $nd distractors); load $load" >&2
-  TMPDIR=$tmp /usr/bin/time -v -o "$work/time-$size" \
-    "$bin" build --index "$idx" --images "$set_dir" >"$work/build-$size.log" 2>&1
+  echo "building $size images ($ngroup group images, $nd distractors), $label: build${build_args:+ $build_args}; load $load" >&2
+  TMPDIR=$tmp /usr/bin/time -v -o "$work/time-$run" \
+    "$bin" build --index "$idx" --images "$set_dir" "${build_argv[@]}" >"$work/build-$run.log" 2>&1
   kill "$poller" 2>/dev/null || true
   wait "$poller" 2>/dev/null || true
   read -r peak_spill peak_idx peak_tmp <"$peaks"
-  wall=$(grep 'Elapsed (wall clock)' "$work/time-$size" | awk '{print $NF}')
+  wall=$(grep 'Elapsed (wall clock)' "$work/time-$run" | awk '{print $NF}')
   build_s=$(echo "$wall" | awk -F: '{ if (NF == 3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
-  rss=$(grep 'Maximum resident set size' "$work/time-$size" | awk '{print $NF}')
+  rss=$(grep 'Maximum resident set size' "$work/time-$run" | awk '{print $NF}')
   index_b=$(du -sb "$idx" | cut -f1)
   records=$("$bin" stats --index "$idx" | awk '/^records/ {print $NF; exit}')
   q=$("$ex" query "$idx" "$groups")
@@ -94,11 +120,11 @@ for size in "${sizes[@]}"; do
     cli+=($(( ($(date +%s%N) - t0) / 1000000 )))
   done
   cli_p50=$(printf '%s\n' "${cli[@]}" | sort -n | awk '{v[NR]=$1} END {print v[int(NR/2)+1]}')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
     "$size" $((ngroup / 4)) "$nd" "$build_s" "$rss" "$peak_spill" "$peak_idx" "$peak_tmp" \
     "$index_b" "$records" $((index_b / ${records:-1})) "$(get ns)" "$(get map)" \
     "$(get recall_at_1)" "$(get recall_at_10)" "$(get query_ms_p50)" "$(get query_ms_p99)" \
-    "$(get search_ms_p50)" "$(get search_ms_p99)" "$cli_p50" "$load" >>"$results"
+    "$(get search_ms_p50)" "$(get search_ms_p99)" "$cli_p50" "$load" "$label" "$build_args" >>"$results"
   # Natural pairs in the set: the rank of each photo's partner when the
   # other is the query (top 100, the query itself left out; - = not found).
   while IFS=$'\t' read -r a b what; do
@@ -111,18 +137,18 @@ for size in "${sizes[@]}"; do
         grep -nx "$(basename "$2")" | cut -d: -f1 || true)
       ranks+=("${r:--}")
     done
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$(basename "$a")" "$(basename "$b")" "${ranks[0]}" "${ranks[1]}" "$what" >>"$work/pairs-ranks.tsv"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$(basename "$a")" "$(basename "$b")" "${ranks[0]}" "${ranks[1]}" "$what" "$label" >>"$work/pairs-ranks.tsv"
   done <"$data/pairs.tsv"
   rm -rf "$set_dir" "$tmp"
 done
 
 if [ -s "$work/pairs-ranks.tsv" ]; then
-  echo "Natural pairs (images, A, B, rank of B for query A, rank of A for query B):"
+  echo "Natural pairs (images, A, B, rank of B for query A, rank of A for query B, what, label):"
   cat "$work/pairs-ranks.tsv"
   echo
 fi
-echo "| images | groups | N-S (of 4) | mAP | R@1 | R@10 | query p50 with extraction | without | CLI query p50 (fresh process) | build | peak RSS | peak spill | peak index dir in build | index | bytes/record | load at start |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| images | build args | groups | N-S (of 4) | mAP | R@1 | R@10 | query p50 with extraction | without | CLI query p50 (fresh process) | build | peak RSS | peak spill | peak index dir in build | index | bytes/record | load at start |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 tail -n +2 "$results" | awk -F'\t' '{
-  printf "| %s | %s | %.3f | %.3f | %.3f | %.3f | %.0f ms | %.1f ms | %s ms | %.0f s | %.0f MiB | %.0f MiB | %.0f MiB | %.0f MiB | %.0f | %s |\n",
-    $1, $2, $12, $13, $14, $15, $16, $18, $20, $4, $5/1024, $6/1048576, $7/1048576, $9/1048576, $11, $21 }'
+  printf "| %s | %s | %s | %.3f | %.3f | %.3f | %.3f | %.0f ms | %.1f ms | %s ms | %.0f s | %.0f MiB | %.0f MiB | %.0f MiB | %.0f MiB | %.0f | %s |\n",
+    $1, ($23 == "" ? "(defaults)" : $23), $2, $12, $13, $14, $15, $16, $18, $20, $4, $5/1024, $6/1048576, $7/1048576, $9/1048576, $11, $21 }'
