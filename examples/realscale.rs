@@ -4,6 +4,7 @@
 //! ```text
 //! realscale groups QUERY_PHOTOS_DIR OUT_DIR [SEED]
 //! realscale query INDEX_DIR GROUPS_DIR
+//! realscale extract IMAGES_DIR
 //! ```
 //!
 //! `groups` turns each query photo into a group of four in the style of
@@ -19,7 +20,15 @@
 //! JSON object: the UKBench score (N-S), mAP, recall@1 and recall@10 over the
 //! three group mates, and per-query latency percentiles with feature
 //! extraction (`prepare` + search) and without (search of the prepared
-//! query), in one long-lived process.
+//! query), in one long-lived process. `REALSCALE_RERANK=N` sets the
+//! re-ranking depth; every query that misses part of its group is listed on
+//! stderr with the ranks and inliers of the group's hits.
+//!
+//! `extract` reads, decodes and describes every image of a folder with the
+//! default index settings on one worker per core (OpenCV one thread per
+//! worker), as a build's extraction does, and stores nothing: the floor a
+//! build's wall time is compared with. Prints one JSON object (images,
+//! features, seconds).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -118,11 +127,14 @@ fn query(index_dir: &Path, groups_dir: &Path) -> Result<serde_json::Value, Strin
         .open(index_dir)
         .map_err(|e| format!("{}: {e}", index_dir.display()))?;
     let searcher = index.searcher().map_err(|e| e.to_string())?;
-    let opts = SearchOptions {
+    let mut opts = SearchOptions {
         top_k: 100,
         mode: SearchMode::Inverted,
         ..SearchOptions::default()
     };
+    if let Some(r) = std::env::var("REALSCALE_RERANK").ok().and_then(|v| v.parse().ok()) {
+        opts.rerank = r;
+    }
     let members = images_in(groups_dir)?;
     let (mut ns, mut map, mut r1, mut r10) = (0.0, 0.0, 0.0, 0.0);
     let (mut with_extraction, mut without) = (Vec::new(), Vec::new());
@@ -143,7 +155,18 @@ fn query(index_dir: &Path, groups_dir: &Path) -> Result<serde_json::Value, Strin
         without.push(search_ms);
         let ids: Vec<String> = hits.iter().map(|h| h.id.to_string_lossy()).collect();
         let with_self: Vec<bool> = ids.iter().map(|i| group_of(i) == Some(group)).collect();
-        ns += ukbench_score(&with_self) as f64;
+        let score = ukbench_score(&with_self);
+        if score < 4 {
+            // Where the group's images are, for reading the misses.
+            let ranks: Vec<String> = hits
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| group_of(&h.id.to_string_lossy()) == Some(group))
+                .map(|(r, h)| format!("{}@{r}({:?})", h.id.to_string_lossy(), h.inliers))
+                .collect();
+            eprintln!("miss {own}: {score}/4, group at {}", ranks.join(" "));
+        }
+        ns += score as f64;
         let others: Vec<bool> = ids
             .iter()
             .filter(|i| **i != own)
@@ -175,6 +198,43 @@ fn query(index_dir: &Path, groups_dir: &Path) -> Result<serde_json::Value, Strin
     }))
 }
 
+/// Reads, decodes and describes every image under `dir` on one worker per
+/// core, keeping only counts.
+fn extract(dir: &Path) -> Result<serde_json::Value, String> {
+    use rayon::prelude::*;
+    let files = images_in(dir)?;
+    let params = mmindex::features::ExtractParams::from(&mmindex::IndexConfig::default());
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let (features, failed) = pool.install(|| {
+        files
+            .par_iter()
+            .map(|p| {
+                let input = mmindex::features::ImageInput::Path(p.clone());
+                let described = input
+                    .read(params.max_file_bytes)
+                    .and_then(|bytes| mmindex::features::extract_encoded(&bytes, p, &params));
+                match described {
+                    Ok(f) => (f.keypoints.len() as u64, 0u64),
+                    Err(_) => (0, 1),
+                }
+            })
+            .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    });
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(serde_json::json!({
+        "images": files.len(),
+        "failed": failed,
+        "features": features,
+        "workers": workers,
+        "seconds": seconds,
+    }))
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
@@ -185,9 +245,10 @@ fn main() -> ExitCode {
         Some("query") if args.len() == 3 => {
             query(args[1].as_ref(), args[2].as_ref()).map(|v| println!("{v}"))
         }
+        Some("extract") if args.len() == 2 => extract(args[1].as_ref()).map(|v| println!("{v}")),
         _ => {
             eprintln!(
-                "usage: realscale groups QUERY_PHOTOS_DIR OUT_DIR [SEED] | realscale query INDEX_DIR GROUPS_DIR"
+                "usage: realscale groups QUERY_PHOTOS_DIR OUT_DIR [SEED] | realscale query INDEX_DIR GROUPS_DIR | realscale extract IMAGES_DIR"
             );
             return ExitCode::from(2);
         }

@@ -3,19 +3,24 @@
 # benchmark"). A benchmark script, not a test: it takes tens of minutes.
 #
 #   bash scripts/realdata.sh                    # the data, once
-#   bash scripts/realscale.sh [SIZE...]         # default sizes: 500 5000 20240
+#   bash scripts/realscale.sh [SIZE...]         # default sizes: 500 5000 20228
 #
 # For each SIZE: a folder of SIZE images (the 4 x G group images, then the
-# first SIZE - 4G distractors by name, hard links), indexed by the release
+# photos of the natural pairs, then the first distractors by name up to
+# SIZE, hard links; tiles cut from a pair's photos are left out), indexed by the release
 # `mmindex build` with its defaults (plus BUILD_ARGS), timed by /usr/bin/time -v (wall time,
 # peak RSS) while a poller records every 0.5 s the size of the index folder
 # and of the build's spill files (they live in the index folder) and of
 # TMPDIR (a fresh folder). Then `realscale query` (N-S, mAP, R@1, R@10,
 # latency with and without extraction in one process) and 20 runs of
 # `mmindex search` on single queries (a fresh process each: open + extract +
-# search). For each natural pair in DATA/pairs.tsv whose two photos are in
-# the set, the rank of each for the other as query. Prints a markdown table;
-# the raw figures go to WORK/results.tsv and WORK/pairs-ranks.tsv.
+# search). Then (unless EXTRACT=0) `realscale extract` over the same folder:
+# reading, decoding and describing every image on as many workers, the
+# floor a build's time is compared with (column extract_s). For each
+# natural pair in DATA/pairs.tsv, the rank of each for the other as query.
+# Prints a markdown table; the raw figures go to WORK/results.tsv and
+# WORK/pairs-ranks.tsv, the queries that miss part of their group to
+# WORK/misses-SIZE-LABEL.
 #
 # Environment: MMINDEX_REAL_DATA (default /work/realdata), MMINDEX_REAL_WORK
 # (default /work/realscale-work), SEED (default 1), BUILD_ARGS (extra
@@ -44,7 +49,7 @@ case $label in
   '' | *[!A-Za-z0-9._-]*) echo "LABEL must be [A-Za-z0-9._-]+, got '$label'" >&2; exit 1 ;;
 esac
 sizes=("$@")
-[ ${#sizes[@]} -gt 0 ] || sizes=(500 5000 20240)
+[ ${#sizes[@]} -gt 0 ] || sizes=(500 5000 20228)
 bin=$here/target/release/mmindex
 ex=$here/target/release/examples/realscale
 # Always through cargo: a binary left from older sources would be measured.
@@ -58,9 +63,28 @@ if [ ! -e "$groups/.done" ]; then
   touch "$groups/.done"
 fi
 ngroup=$(find "$groups" -name 'g*' -type f | wc -l)
-mapfile -t distractors < <(find "$data/distractors" -name 'd*.jpg' | sort)
+# Distractors: the photos of the natural pairs first, so that every size
+# holds them, then the others by name, leaving out the tiles cut from a
+# pair's photos (a tile of the partner is the same scene, a tile of the
+# query a crop of it: right answers, not distractors).
+mapfile -t distractors < <(
+  awk -F'\t' -v data="$data" '
+    FNR == 1 && NR != 1 { pairs_done = 1 }
+    !pairs_done { for (i = 1; i <= 2; i++) { pair[$i] = 1 } ; next }
+    FNR == 1 { next }
+    $1 ~ /^distractors\// { src[$1] = $6; cut[$1] = $7; files[++n] = $1 }
+    END {
+      for (f in pair) if (f in src) { psrc[src[f]] = 1; print data "/" f }
+      for (i = 1; i <= n; i++) {
+        f = files[i]
+        if (f in pair) continue
+        if (cut[f] != "whole" && (src[f] in psrc)) continue
+        print data "/" f
+      }
+    }' "$data/pairs.tsv" "$data/manifest.tsv"
+)
 results=$work/results.tsv
-header=$(printf 'images\tgroups\tdistractors\tbuild_s\tpeak_rss_kib\tpeak_spill_b\tpeak_index_dir_b\tpeak_tmpdir_b\tindex_b\trecords\tbytes_per_record\tns\tmap\tr1\tr10\tq_p50_ms\tq_p99_ms\ts_p50_ms\ts_p99_ms\tcli_p50_ms\tload\tlabel\tbuild_args')
+header=$(printf 'images\tgroups\tdistractors\tbuild_s\tpeak_rss_kib\tpeak_spill_b\tpeak_index_dir_b\tpeak_tmpdir_b\tindex_b\trecords\tbytes_per_record\tns\tmap\tr1\tr10\tq_p50_ms\tq_p99_ms\ts_p50_ms\ts_p99_ms\tcli_p50_ms\tload\tlabel\tbuild_args\textract_s')
 if [ ! -e "$results" ]; then
   echo "$header" >"$results"
 elif [ "$(head -n 1 "$results")" != "$header" ]; then
@@ -111,7 +135,13 @@ for size in "${sizes[@]}"; do
   rss=$(grep 'Maximum resident set size' "$work/time-$run" | awk '{print $NF}')
   index_b=$(du -sb "$idx" | cut -f1)
   records=$("$bin" stats --index "$idx" | awk '/^records/ {print $NF; exit}')
-  q=$("$ex" query "$idx" "$groups")
+  q=$("$ex" query "$idx" "$groups" 2>"$work/misses-$run")
+  # The floor of a build's time: reading, decoding and describing the same
+  # images on as many workers, storing nothing (EXTRACT=0 skips it).
+  extract_s=-
+  if [ "${EXTRACT:-1}" != 0 ]; then
+    extract_s=$("$ex" extract "$set_dir" | sed -E 's/.*"seconds":([0-9.eE+-]+).*/\1/')
+  fi
   get() { echo "$q" | sed -E "s/.*\"$1\":([0-9.eE+-]+).*/\1/"; }
   cli=()
   for f in $(ls "$groups"/g* | awk 'NR % 12 == 1' | head -20); do
@@ -120,11 +150,11 @@ for size in "${sizes[@]}"; do
     cli+=($(( ($(date +%s%N) - t0) / 1000000 )))
   done
   cli_p50=$(printf '%s\n' "${cli[@]}" | sort -n | awk '{v[NR]=$1} END {print v[int(NR/2)+1]}')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
     "$size" $((ngroup / 4)) "$nd" "$build_s" "$rss" "$peak_spill" "$peak_idx" "$peak_tmp" \
     "$index_b" "$records" $((index_b / ${records:-1})) "$(get ns)" "$(get map)" \
     "$(get recall_at_1)" "$(get recall_at_10)" "$(get query_ms_p50)" "$(get query_ms_p99)" \
-    "$(get search_ms_p50)" "$(get search_ms_p99)" "$cli_p50" "$load" "$label" "$build_args" >>"$results"
+    "$(get search_ms_p50)" "$(get search_ms_p99)" "$cli_p50" "$load" "$label" "$build_args" "$extract_s" >>"$results"
   # Natural pairs in the set: the rank of each photo's partner when the
   # other is the query (top 100, the query itself left out; - = not found).
   while IFS=$'\t' read -r a b what; do
@@ -147,8 +177,8 @@ if [ -s "$work/pairs-ranks.tsv" ]; then
   cat "$work/pairs-ranks.tsv"
   echo
 fi
-echo "| images | build args | groups | N-S (of 4) | mAP | R@1 | R@10 | query p50 with extraction | without | CLI query p50 (fresh process) | build | peak RSS | peak spill | peak index dir in build | index | bytes/record | load at start |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| images | build args | groups | N-S (of 4) | mAP | R@1 | R@10 | query p50 with extraction | without | CLI query p50 (fresh process) | build | extraction alone | peak RSS | peak spill | peak index dir in build | index | bytes/record | load at start |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 tail -n +2 "$results" | awk -F'\t' '{
-  printf "| %s | %s | %s | %.3f | %.3f | %.3f | %.3f | %.0f ms | %.1f ms | %s ms | %.0f s | %.0f MiB | %.0f MiB | %.0f MiB | %.0f MiB | %.0f | %s |\n",
-    $1, ($23 == "" ? "(defaults)" : $23), $2, $12, $13, $14, $15, $16, $18, $20, $4, $5/1024, $6/1048576, $7/1048576, $9/1048576, $11, $21 }'
+  printf "| %s | %s | %s | %.3f | %.3f | %.3f | %.3f | %.0f ms | %.1f ms | %s ms | %.0f s | %s s | %.0f MiB | %.0f MiB | %.0f MiB | %.0f MiB | %.0f | %s |\n",
+    $1, ($23 == "" ? "(defaults)" : $23), $2, $12, $13, $14, $15, $16, $18, $20, $4, $24, $5/1024, $6/1048576, $7/1048576, $9/1048576, $11, $21 }'
