@@ -253,15 +253,15 @@ impl Searcher {
     }
 
     /// Searches a prepared query. Fails with
-    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) when the
-    /// vocabulary changed (a rebuild) since it was prepared.
+    /// [`Error::StalePreparedQuery`](crate::Error::StalePreparedQuery) when
+    /// the vocabulary changed (a rebuild) since it was prepared.
     pub fn search_prepared(&self, query: &PreparedQuery, opts: &SearchOptions) -> Result<Vec<Hit>> {
         let active = self.active()?;
         if active.generation.n != query.generation {
-            return Err(crate::Error::InvalidConfig(format!(
-                "the query was prepared for generation {}, the index now searches generation {}",
-                query.generation, active.generation.n
-            )));
+            return Err(crate::Error::StalePreparedQuery {
+                prepared: query.generation,
+                active: active.generation.n,
+            });
         }
         let geometry = (opts.rerank > 0).then_some(&query.geometry);
         self.search_active(&active, &query.words, geometry, opts)
