@@ -101,7 +101,7 @@ fn golden_v3_index_opens_and_answers_identically() {
     check(3);
 }
 
-/// A format-2 generation has no tail: writes keep appending to its posting
+/// A format-2 generation does not seal: writes keep appending to its posting
 /// blocks, and the index stays consistent.
 #[test]
 fn golden_v2_index_accepts_writes_in_its_layout() {

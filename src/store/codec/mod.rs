@@ -20,7 +20,7 @@ pub mod ledger;
 pub mod meta;
 pub mod packed;
 pub mod postings;
-pub mod tail;
+pub mod unsealed;
 pub mod varint;
 pub mod vocab_tree;
 
@@ -37,7 +37,7 @@ use crate::error::Error;
 ///   since format 1 by this build too: a format-1 reader ignores it).
 ///
 /// - 3: a generation may keep its newest docs out of the posting blocks
-///   (the `tail` value in its stats, [`tail`]); such a generation's blocks
+///   (the `tail` value in its stats, [`unsealed`]); such a generation's blocks
 ///   are written by seals, not appended to per batch.
 ///
 /// Every format-1 and format-2 layout is unchanged in format 3, so older
@@ -53,7 +53,7 @@ pub const FORMAT_VERSION: u32 = 3;
 pub enum Layout {
     /// LEB128 varints per gap and tf: generations of formats 1 and 2.
     Varint,
-    /// Bit-packed frames ([`packed`]): generations with a tail (format 3).
+    /// Bit-packed frames ([`packed`]): generations that seal (format 3).
     Packed,
 }
 
