@@ -20,9 +20,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The storage engine (sled) reported an error. Its error is this
-    /// one's [`source`](std::error::Error::source) (a `sled::Error`, or a
-    /// message where the store itself refused a write).
+    /// The storage engine (sled) reported an error. The engine's own error
+    /// is this one's [`source`](std::error::Error::source) (or a message,
+    /// where the store itself refused a write).
     #[error("storage error: {0}")]
     Storage(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
     /// An image could not be read, decoded or described.
