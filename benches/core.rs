@@ -75,15 +75,15 @@ fn codecs(c: &mut Criterion) {
             })
             .collect();
         let first = block[0].0;
-        let bytes = postings::encode_as(layout, first, &block);
+        let bytes = postings::encode(layout, first, &block);
         g.throughput(Throughput::Elements(block.len() as u64));
         g.bench_function(format!("posting_block_encode_{name}"), |b| {
-            b.iter(|| postings::encode_as(layout, first, black_box(&block)))
+            b.iter(|| postings::encode(layout, first, black_box(&block)))
         });
         g.bench_function(format!("posting_block_decode_{name}"), |b| {
             b.iter_batched_ref(
                 Vec::new,
-                |out| postings::decode_into_as(layout, first, black_box(&bytes), out),
+                |out| postings::decode_into(layout, first, black_box(&bytes), out),
                 BatchSize::SmallInput,
             )
         });
@@ -130,7 +130,7 @@ fn codecs(c: &mut Criterion) {
             (doc, tf)
         })
         .collect();
-    let head_bytes = postings::encode_as(Layout::Packed, head[0].0, &head);
+    let head_bytes = postings::encode(Layout::Packed, head[0].0, &head);
     g.throughput(Throughput::Elements(head.len() as u64));
     g.bench_function("posting_block_frames_head_word_packed", |b| {
         let mut bufs = postings::FrameBuffers::default();
@@ -162,9 +162,9 @@ fn codecs(c: &mut Criterion) {
     };
     g.throughput(Throughput::Elements(h.entries.len() as u64));
     for (layout, name) in [(Layout::Varint, "varint"), (Layout::Packed, "packed")] {
-        let hb = hist::encode_as(layout, &h);
+        let hb = hist::encode(layout, &h);
         g.bench_function(format!("histogram_decode_1000_{name}"), |b| {
-            b.iter(|| hist::decode_as(layout, black_box(&hb)))
+            b.iter(|| hist::decode(layout, black_box(&hb)))
         });
     }
     g.finish();

@@ -180,7 +180,7 @@ fn main() {
         let mut data = centres.draw(7, rows);
         data.iter_mut().for_each(|v| *v += 0.001);
         let started = Instant::now();
-        let t = VocabTree::train(&descriptors(data), 10, 5, 10, 1).expect("train");
+        let t = VocabTree::build(&descriptors(data), 10, 5, 10, 1).expect("train");
         (t, started.elapsed())
     };
     row(

@@ -132,7 +132,10 @@ fn query(index_dir: &Path, groups_dir: &Path) -> Result<serde_json::Value, Strin
         mode: SearchMode::Inverted,
         ..SearchOptions::default()
     };
-    if let Some(r) = std::env::var("REALSCALE_RERANK").ok().and_then(|v| v.parse().ok()) {
+    if let Some(r) = std::env::var("REALSCALE_RERANK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         opts.rerank = r;
     }
     let members = images_in(groups_dir)?;

@@ -20,9 +20,11 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The storage engine (sled) reported an error.
+    /// The storage engine (sled) reported an error. The engine's own error
+    /// is this one's [`source`](std::error::Error::source) (or a message,
+    /// where the store itself refused a write).
     #[error("storage error: {0}")]
-    Storage(String),
+    Storage(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
     /// An image could not be read, decoded or described.
     #[error("{}: {reason}", path.display())]
     Image {
@@ -93,6 +95,19 @@ pub enum Error {
     /// Another writer holds the index.
     #[error("another writer is active on this index")]
     WriterBusy,
+    /// A [`PreparedQuery`](crate::PreparedQuery) was quantized against a
+    /// vocabulary the index no longer searches: a rebuild installed a new
+    /// generation since it was prepared. Prepare the query again.
+    #[error(
+        "the query was prepared for generation {prepared}, but the index now searches generation \
+         {active} (rebuilt since): prepare the query again"
+    )]
+    StalePreparedQuery {
+        /// The generation whose vocabulary the query was quantized against.
+        prepared: u32,
+        /// The generation the index searches now.
+        active: u32,
+    },
     /// An argument or option is out of its documented range.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),

@@ -188,7 +188,9 @@ impl Index {
                         }),
                         _ => None,
                     },
-                    store.tail_state(&a.generation)?.map_or(0, |t| t.postings),
+                    store
+                        .unsealed_state(&a.generation)?
+                        .map_or(0, |t| t.postings),
                     store.trained(&a.generation)?.map(|t| t.images),
                 ),
             };

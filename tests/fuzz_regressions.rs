@@ -41,9 +41,9 @@ fn stored_value_decoders_reject_fuzz_findings() {
     assert!(doc::decode(&fixture("doc-record-4gb-id.bin")).is_err());
     let h = fixture("hist-overlong-varint.bin");
     for layout in [Layout::Varint, Layout::Packed] {
-        if let Ok(v) = hist::decode_as(layout, &h) {
+        if let Ok(v) = hist::decode(layout, &h) {
             assert_eq!(
-                hist::encode_as(layout, &v),
+                hist::encode(layout, &v),
                 h,
                 "only canonical encodings decode"
             );
@@ -69,9 +69,9 @@ fn stored_value_decoders_reject_fuzz_findings() {
         let (key, value) = p.split_at(12);
         if let Ok((_, first)) = keys::posting_from(key) {
             for layout in [Layout::Varint, Layout::Packed] {
-                if let Ok(v) = postings::decode_as(layout, first, value) {
+                if let Ok(v) = postings::decode(layout, first, value) {
                     assert_eq!(
-                        postings::encode_as(layout, first, &v),
+                        postings::encode(layout, first, &v),
                         value,
                         "only canonical encodings decode"
                     );

@@ -172,7 +172,7 @@ fn golden_v3_index_stores_added_geometry_in_its_form() {
     assert!(hits[0].inliers.unwrap_or(0) >= 100, "{hits:?}");
 }
 
-/// A format-2 generation has no tail: writes keep appending to its posting
+/// A format-2 generation does not seal: writes keep appending to its posting
 /// blocks, and the index stays consistent.
 #[test]
 fn golden_v2_index_accepts_writes_in_its_layout() {

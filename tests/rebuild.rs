@@ -91,6 +91,40 @@ fn rebuild_refuses_records_without_a_file() {
     );
 }
 
+#[test]
+fn a_query_prepared_before_a_rebuild_is_refused_as_stale() {
+    let (_dir, index) = common::temp_index(|b| b.words(50));
+    let mut w = index.writer(RunOptions::default()).expect("writer");
+    w.build(photo_sources(3)).expect("build");
+    let s = index.searcher().expect("searcher");
+    let photo = common::photos()[0].clone();
+    let prepared = s.prepare(&Query::path(&photo)).expect("prepare");
+    let opts = mmindex::SearchOptions::default();
+    assert!(!s
+        .search_prepared(&prepared, &opts)
+        .expect("search")
+        .is_empty());
+    w.rebuild(Some(60), None).expect("rebuild");
+    drop(w);
+    let e = s
+        .search_prepared(&prepared, &opts)
+        .expect_err("the vocabulary changed");
+    assert!(
+        matches!(
+            e,
+            Error::StalePreparedQuery {
+                prepared: 1,
+                active: 2
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("prepare the query again"), "{e}");
+    // Prepared again, it searches the new generation.
+    let again = s.prepare(&Query::path(&photo)).expect("prepare again");
+    assert!(!s.search_prepared(&again, &opts).expect("search").is_empty());
+}
+
 fn child(dir: &Path) {
     let index = Index::open(dir).expect("child opens");
     // The rebuild trains on a subset of the images and streams the others

@@ -1,7 +1,7 @@
 //! Sealing's recovery paths, from states built by hand: what a seal leaves
 //! when it is interrupted (blocks keyed at or above the watermark, a last
 //! block merged past it), including after records were removed from the
-//! tail in between. The next open finishes the seal, `verify` passes and
+//! unsealed docs in between. The next open finishes the seal, `verify` passes and
 //! both search paths agree with an index that never had the damage.
 
 #![allow(
@@ -74,16 +74,16 @@ fn interrupted_seal_states_are_finished_on_open() {
     let index = build(&path, &["r25"]);
     let stats = index.stats().expect("stats");
     assert!(stats.unsealed_postings > 0);
-    // Doc 25 (removed) and doc 30 (in the tail) in an orphan block keyed
+    // Doc 25 (removed) and doc 30 (unsealed) in an orphan block keyed
     // above the watermark (20); docs 21 and 30 merged into the last (and
     // only) block of word 3, as a merge in progress leaves it.
-    let orphan = postings::encode_as(Layout::Packed, 25, &[(25, 1), (30, 2)]);
+    let orphan = postings::encode(Layout::Packed, 25, &[(25, 1), (30, 2)]);
     index
         .__tamper("g1.postings", &keys::posting(9, 25), Some(&orphan))
         .expect("tamper");
-    // Word 49's only tail record was removed: only the whole-tree cleaning
+    // Word 49's only unsealed record was removed: only the whole-tree cleaning
     // finds this one.
-    let orphan = postings::encode_as(Layout::Packed, 25, &[(25, 1)]);
+    let orphan = postings::encode(Layout::Packed, 25, &[(25, 1)]);
     index
         .__tamper("g1.postings", &keys::posting(49, 25), Some(&orphan))
         .expect("tamper");
@@ -97,7 +97,7 @@ fn interrupted_seal_states_are_finished_on_open() {
         .collect();
     let first = merged[0].0;
     merged.extend([(21, 1), (30, 1)]);
-    let merged = postings::encode_as(Layout::Packed, first, &merged);
+    let merged = postings::encode(Layout::Packed, first, &merged);
     index
         .__tamper("g1.postings", &keys::posting(3, first), Some(&merged))
         .expect("tamper");

@@ -126,7 +126,7 @@ fn removals_and_replacements_across_posting_blocks() {
 }
 
 /// 400 docs sharing word 0 span several posting blocks (and the unsealed
-/// tail, for seal thresholds above 1); removing docs at block starts,
+/// docs, for seal thresholds above 1); removing docs at block starts,
 /// middles and ends, and replacing some, keeps every invariant and both
 /// modes in agreement.
 fn removals_and_replacements(seal: u64, cache: u64) {

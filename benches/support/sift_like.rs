@@ -97,7 +97,7 @@ pub fn trained_tree(
     let rows = (rows_per_leaf * (branching as f64).powi(depth as i32)) as usize;
     let sample = descriptors(centres.draw(7, rows));
     let started = Instant::now();
-    let t = VocabTree::train(&sample, branching, depth, iterations, 1).expect("train");
+    let t = VocabTree::build(&sample, branching, depth, iterations, 1).expect("build");
     (t, started.elapsed())
 }
 

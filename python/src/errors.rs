@@ -50,7 +50,12 @@ pub fn to_py(py: Python<'_>, e: mmindex::Error) -> PyErr {
             message,
             &[("path", obj(py, path)), ("reason", o(source.to_string()))],
         ),
-        E::Storage(reason) => raise(py, "StorageError", message, &[("reason", o(reason))]),
+        E::Storage(source) => raise(
+            py,
+            "StorageError",
+            message,
+            &[("reason", o(source.to_string()))],
+        ),
         E::Image { path, reason } => raise(
             py,
             "ImageError",

@@ -193,13 +193,8 @@ pub fn extract(input: &ImageInput, params: &ExtractParams) -> Result<Features> {
 /// Describes decoded pixels (see [`Pixels`]); errors name them `<pixels>`.
 pub fn extract_pixels(pixels: &Pixels, params: &ExtractParams) -> Result<Features> {
     let path = Path::new("<pixels>");
-    let limits = ImageLimits {
-        max_side: params.max_side,
-        max_pixels: params.max_pixels,
-    };
-    let image = pixels::to_gray(pixels, &limits, path)?;
-    describe(&image, params)
-        .map_err(|e| Error::image(path, format!("feature extraction failed: {}", e.message)))
+    let image = pixels::to_gray(pixels, &limits(params), path)?;
+    describe_image(&image, path, params)
 }
 
 /// Reads the header of encoded image bytes without decoding them: the
@@ -216,12 +211,21 @@ pub fn read_header(bytes: &[u8], path: &Path) -> Result<ImageHeader> {
 
 /// Decodes and describes encoded image bytes; `path` names them in errors.
 pub fn extract_encoded(bytes: &[u8], path: &Path, params: &ExtractParams) -> Result<Features> {
-    let limits = ImageLimits {
+    let image = decode::load_bytes(bytes, &limits(params), path)?;
+    describe_image(&image, path, params)
+}
+
+/// The decoding limits of `params`.
+fn limits(params: &ExtractParams) -> ImageLimits {
+    ImageLimits {
         max_side: params.max_side,
         max_pixels: params.max_pixels,
-    };
-    let image = decode::load_bytes(bytes, &limits, path)?;
-    describe(&image, params)
+    }
+}
+
+/// [`describe`], its OpenCV error as an [`Error::Image`] naming `path`.
+fn describe_image(image: &Mat, path: &Path, params: &ExtractParams) -> Result<Features> {
+    describe(image, params)
         .map_err(|e| Error::image(path, format!("feature extraction failed: {}", e.message)))
 }
 

@@ -191,9 +191,9 @@ pub(crate) struct SearchInput<'a> {
     /// Norms of every doc below the watermark (read by the inverted path).
     pub norms: &'a [(f32, f32)],
     /// Docs below this have their postings in blocks; the others are in
-    /// `unsealed` (`u64::MAX` for generations without a tail).
+    /// `unsealed` (`u64::MAX` for generations that do not seal).
     pub sealed_below: u64,
-    /// The tail inverted in memory (read by the inverted path).
+    /// The unsealed docs inverted in memory (read by the inverted path).
     pub unsealed: &'a [Arc<crate::shared::unsealed::Chunk>],
     /// [`SearchOptions::threads`].
     pub threads: usize,
@@ -253,15 +253,15 @@ impl Searcher {
     }
 
     /// Searches a prepared query. Fails with
-    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) when the
-    /// vocabulary changed (a rebuild) since it was prepared.
+    /// [`Error::StalePreparedQuery`](crate::Error::StalePreparedQuery) when
+    /// the vocabulary changed (a rebuild) since it was prepared.
     pub fn search_prepared(&self, query: &PreparedQuery, opts: &SearchOptions) -> Result<Vec<Hit>> {
         let active = self.active()?;
         if active.generation.n != query.generation {
-            return Err(crate::Error::InvalidConfig(format!(
-                "the query was prepared for generation {}, the index now searches generation {}",
-                query.generation, active.generation.n
-            )));
+            return Err(crate::Error::StalePreparedQuery {
+                prepared: query.generation,
+                active: active.generation.n,
+            });
         }
         let geometry = (opts.rerank > 0).then_some(&query.geometry);
         self.search_active(&active, &query.words, geometry, opts)
@@ -299,10 +299,10 @@ impl Searcher {
             let visible_below = store.next_doc()?;
             let depth = if geometry.is_some() { opts.rerank } else { 0 };
             let mut top = TopK::new(opts.top_k.max(depth));
-            let (norms, sealed_below, tail) = match opts.mode {
+            let (norms, sealed_below, unsealed) = match opts.mode {
                 SearchMode::Inverted => {
                     let norms = self.shared.norms.snapshot(store, g, visible_below)?;
-                    match store.tail_state(g)? {
+                    match store.unsealed_state(g)? {
                         Some(t) => (
                             norms,
                             t.sealed_below,
@@ -322,7 +322,7 @@ impl Searcher {
                 visible_below,
                 norms: &norms,
                 sealed_below,
-                unsealed: &tail,
+                unsealed: &unsealed,
                 threads: opts.threads,
                 postings: &self.shared.postings,
                 epoch,

@@ -1,18 +1,18 @@
-//! The tail of a format-3 generation, inverted in memory.
+//! The unsealed docs of a format-3 generation, inverted in memory.
 //!
 //! Docs at or above the sealed watermark have histograms but no posting
 //! blocks yet (`store::seal`). The inverted path gets their postings from
-//! this cache: the tail's histograms inverted into a few immutable chunks,
+//! this cache: the unsealed docs' histograms inverted into a few immutable chunks,
 //! shared by every searcher of the index. The cache grows as docs become
 //! visible (one chunk per growth, all chunks merged into one when there are
 //! more than [`MAX_CHUNKS`]) and starts over when the watermark moves (a
-//! seal) or a tail doc is removed (the tail's epoch changes). Its size is
+//! seal) or an unsealed doc is removed (the unsealed docs' epoch changes). Its size is
 //! bounded by the seal threshold: 8 bytes a posting.
 
 use std::sync::{Arc, Mutex};
 
 use crate::error::Result;
-use crate::store::{Generation, Store, TailState};
+use crate::store::{Generation, Store, UnsealedState};
 
 /// Chunks kept before they are merged into one: a query looks each of its
 /// words up in every chunk.
@@ -21,7 +21,7 @@ const MAX_CHUNKS: usize = 8;
 /// Postings handed out per call, as posting blocks do.
 const RUN: usize = 128;
 
-/// Postings of the tail docs in `base..` grouped by word: compressed sparse
+/// Postings of the unsealed docs in `base..` grouped by word: compressed sparse
 /// rows, words increasing, each word's docs increasing.
 #[derive(Debug, Default)]
 pub(crate) struct Chunk {
@@ -94,31 +94,31 @@ impl Chunk {
     }
 }
 
-/// The tail's chunks, in doc order.
-pub(crate) type TailChunks = Arc<Vec<Arc<Chunk>>>;
+/// The chunks of the unsealed docs, in doc order.
+pub(crate) type UnsealedChunks = Arc<Vec<Arc<Chunk>>>;
 
 struct Cached {
     generation: u32,
     state: (u64, u64),
     /// Docs below this have been read.
     upto: u64,
-    chunks: TailChunks,
+    chunks: UnsealedChunks,
 }
 
-/// The shared cache of the active generation's tail.
+/// The shared cache of the active generation's unsealed docs.
 #[derive(Default)]
 pub(crate) struct UnsealedCache(Mutex<Option<Cached>>);
 
 impl UnsealedCache {
-    /// The tail of generation `g` with state `t`, every doc below
+    /// The unsealed docs of generation `g` with state `t`, every doc below
     /// `visible_below` included.
     pub(crate) fn snapshot(
         &self,
         store: &Store,
         g: &Generation,
-        t: TailState,
+        t: UnsealedState,
         visible_below: u64,
-    ) -> Result<TailChunks> {
+    ) -> Result<UnsealedChunks> {
         let mut c = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let key = (t.sealed_below, t.epoch);
         let fresh = !matches!(&*c, Some(x) if x.generation == g.n && x.state == key);
@@ -154,8 +154,8 @@ fn read(store: &Store, g: &Generation, from: u64, to: u64) -> Result<Chunk> {
     let mut t = Vec::new();
     for item in store.histograms_range(g, from, to) {
         let (doc, h) = item?;
-        // Tail chunks span far fewer than 2^32 doc ids (the seal threshold
-        // bounds the tail's postings, and each doc has at least one).
+        // Chunks of unsealed docs span far fewer than 2^32 doc ids (the seal threshold
+        // bounds the unsealed docs' postings, and each doc has at least one).
         let d = (doc - from) as u32;
         t.extend(h.entries.iter().map(|&(w, tf)| (w, d, tf)));
     }

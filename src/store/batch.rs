@@ -5,19 +5,19 @@
 //! index has one writer at a time; the transaction then applies it across
 //! every tree at once, and the batch is flushed before `commit` returns.
 //!
-//! In a generation with a tail (format 3, [`super::seal`]) added docs get no
-//! postings: they join the tail, and the commit that makes the tail large
-//! enough seals it after the batch is durable. Removing a tail doc edits no
-//! block and bumps the tail's epoch. Generations of formats 1 and 2 have no
-//! tail: an added doc's postings are appended to each word's last block, a
+//! In a generation that seals (format 3, [`super::seal`]) added docs get no
+//! postings: they stay unsealed, and the commit that gives the unsealed docs
+//! enough postings seals them after the batch is durable. Removing an
+//! unsealed doc edits no block and bumps the unsealed docs' epoch.
+//! Generations of formats 1 and 2 do not seal: an added doc's postings are appended to each word's last block, a
 //! new block once it holds [`BLOCK_CAP`] postings.
 
 use std::collections::BTreeMap;
 
 use super::codec::{self, keys, postings::BLOCK_CAP};
 use super::{
-    codec::meta, gen_tree, DocRecord, Generation, Geometry, Histogram, Store, TailState, TreeId,
-    Write, STAT_DOCS, STAT_POSTINGS, STAT_TAIL,
+    codec::meta, gen_tree, DocRecord, Generation, Geometry, Histogram, Store, TreeId,
+    UnsealedState, Write, STAT_DOCS, STAT_POSTINGS, STAT_UNSEALED,
 };
 use crate::error::Result;
 
@@ -60,7 +60,7 @@ impl<'a> BlockEdits<'a> {
             let v = self.g.postings.get(key)?;
             let (_, first) = keys::posting_from(&key).map_err(|e| e.at(&self.tree, &key))?;
             let p = match v {
-                Some(v) => codec::postings::decode_as(self.g.layout, first, &v)
+                Some(v) => codec::postings::decode(self.g.layout, first, &v)
                     .map_err(|e| e.at(&self.tree, &key))?,
                 None => Vec::new(),
             };
@@ -111,13 +111,13 @@ impl<'a> BlockEdits<'a> {
     fn append(&mut self, word: u32, postings: &[(u64, u32)]) -> Result<()> {
         let lo = keys::posting(word, 0);
         let hi = keys::posting(word, u64::MAX);
-        // The tail is the last non-empty block, stored or edited.
-        let mut tail: Option<[u8; 12]> = None;
+        // The word's last non-empty block, stored or edited.
+        let mut last_block: Option<[u8; 12]> = None;
         for k in self.g.postings.range(lo..=hi).keys().rev() {
             let k = k?;
             let k: [u8; 12] = k.as_ref().try_into().unwrap_or(lo);
             if self.blocks.get(&k).is_none_or(|p| !p.is_empty()) {
-                tail = Some(k);
+                last_block = Some(k);
                 break;
             }
         }
@@ -128,10 +128,10 @@ impl<'a> BlockEdits<'a> {
             .map(|(k, _)| *k)
             .next_back()
         {
-            tail = Some(tail.map_or(e, |t| t.max(e)));
+            last_block = Some(last_block.map_or(e, |t| t.max(e)));
         }
         let mut rest = postings;
-        if let Some(t) = tail {
+        if let Some(t) = last_block {
             let block = self.load(t)?;
             let room = BLOCK_CAP.saturating_sub(block.len()).min(rest.len());
             block.extend_from_slice(&rest[..room]);
@@ -162,7 +162,7 @@ impl Store {
         };
         let mut by_word: BTreeMap<u32, Vec<(u64, u32)>> = BTreeMap::new();
         let mut postings = self.posting_count(g)?;
-        let mut tail = self.tail_state(g)?;
+        let mut unsealed = self.unsealed_state(g)?;
         for (doc, h, geometry) in docs {
             writes.push((
                 TreeId::Norms,
@@ -176,7 +176,7 @@ impl Store {
                     Some(codec::geometry::encode(g.geometry_form, geo)),
                 ));
             }
-            match &mut tail {
+            match &mut unsealed {
                 Some(t) => t.postings += h.entries.len() as u64,
                 None => {
                     for &(w, tf) in &h.entries {
@@ -188,18 +188,18 @@ impl Store {
             writes.push((
                 TreeId::Hist,
                 keys::doc(*doc).to_vec(),
-                Some(codec::hist::encode_as(g.layout, h)),
+                Some(codec::hist::encode(g.layout, h)),
             ));
         }
         for (w, p) in &by_word {
             edits.append(*w, p)?;
         }
         for (k, p) in edits.blocks {
-            let v = (!p.is_empty()).then(|| codec::postings::encode_as(g.layout, p[0].0, &p));
+            let v = (!p.is_empty()).then(|| codec::postings::encode(g.layout, p[0].0, &p));
             writes.push((TreeId::Postings, k.to_vec(), v));
         }
         let count = self.doc_count(g)? + docs.len() as u64;
-        push_counters(&mut writes, count, postings, tail.as_ref());
+        push_counters(&mut writes, count, postings, unsealed.as_ref());
         self.write(Some(g), &writes)?;
         match docs.last() {
             Some((last, _, _)) => self.seal_if_due(g, last + 1),
@@ -219,7 +219,7 @@ impl Store {
         let mut docs = self.doc_count(g)?;
         let mut postings = self.posting_count(g)?;
         let mut next_doc = self.next_doc()?;
-        let mut tail = self.tail_state(g)?;
+        let mut unsealed = self.unsealed_state(g)?;
 
         let replaced: Vec<Vec<u8>> = batch.adds.iter().map(|a| a.doc.record_id.clone()).collect();
         let mut removed_ids = std::collections::HashSet::new();
@@ -236,7 +236,7 @@ impl Store {
                 continue;
             };
             if let Some(h) = self.histogram(g, doc)? {
-                match &mut tail {
+                match &mut unsealed {
                     Some(t) if doc >= t.sealed_below => {
                         t.postings = t.postings.saturating_sub(h.entries.len() as u64);
                         t.epoch += 1;
@@ -264,7 +264,7 @@ impl Store {
 
         let mut by_word: BTreeMap<u32, Vec<(u64, u32)>> = BTreeMap::new();
         for a in &batch.adds {
-            match &mut tail {
+            match &mut unsealed {
                 Some(t) => t.postings += a.hist.entries.len() as u64,
                 None => {
                     for &(w, tf) in &a.hist.entries {
@@ -287,7 +287,7 @@ impl Store {
             writes.push((
                 TreeId::Hist,
                 keys::doc(a.doc_id).to_vec(),
-                Some(codec::hist::encode_as(g.layout, &a.hist)),
+                Some(codec::hist::encode(g.layout, &a.hist)),
             ));
             writes.push((
                 TreeId::Norms,
@@ -311,7 +311,7 @@ impl Store {
             let v = if p.is_empty() {
                 None
             } else {
-                Some(codec::postings::encode_as(g.layout, p[0].0, &p))
+                Some(codec::postings::encode(g.layout, p[0].0, &p))
             };
             // A block whose first doc was removed moves to its new first doc.
             let (w, first) = keys::posting_from(&k).map_err(|e| e.at(&edits.tree, &k))?;
@@ -323,7 +323,7 @@ impl Store {
                 _ => writes.push((TreeId::Postings, k.to_vec(), v)),
             }
         }
-        push_counters(&mut writes, docs, postings, tail.as_ref());
+        push_counters(&mut writes, docs, postings, unsealed.as_ref());
         writes.push((
             TreeId::Meta,
             meta::NEXT_DOC.to_vec(),
@@ -333,7 +333,7 @@ impl Store {
         self.write(Some(g), &writes)?;
         self.flush()?;
         // The batch is durable and visible whatever happens to the seal, so
-        // a failed seal is not the batch's error: the tail stays searchable,
+        // a failed seal is not the batch's error: the unsealed docs stay searchable,
         // the next commit seals again, and an open finishes a seal left
         // half done.
         if let Err(e) = self.seal_if_due(g, next_doc) {
@@ -344,8 +344,13 @@ impl Store {
 }
 
 /// Writes a generation's counters: its doc and posting counts and, in a
-/// generation with a tail, the tail's state.
-fn push_counters(writes: &mut Vec<Write>, docs: u64, postings: u64, tail: Option<&TailState>) {
+/// generation that seals, the unsealed docs' state.
+fn push_counters(
+    writes: &mut Vec<Write>,
+    docs: u64,
+    postings: u64,
+    unsealed: Option<&UnsealedState>,
+) {
     writes.push((
         TreeId::Stats,
         STAT_DOCS.to_vec(),
@@ -356,11 +361,11 @@ fn push_counters(writes: &mut Vec<Write>, docs: u64, postings: u64, tail: Option
         STAT_POSTINGS.to_vec(),
         Some(postings.to_be_bytes().to_vec()),
     ));
-    if let Some(t) = tail {
+    if let Some(t) = unsealed {
         writes.push((
             TreeId::Stats,
-            STAT_TAIL.to_vec(),
-            Some(codec::tail::encode(t).to_vec()),
+            STAT_UNSEALED.to_vec(),
+            Some(codec::unsealed::encode(t).to_vec()),
         ));
     }
 }

@@ -65,9 +65,10 @@ impl Store {
         for id in TreeId::ALL {
             if writes.iter().any(|w| w.0 == id) {
                 let Some(t) = id.tree(self, g) else {
-                    return Err(Error::Storage(format!(
-                        "a write to a generation's {id:?} tree without a generation"
-                    )));
+                    return Err(Error::Storage(
+                        format!("a write to a generation's {id:?} tree without a generation")
+                            .into(),
+                    ));
                 };
                 place[id as usize] = trees.len();
                 trees.push(t);
@@ -108,7 +109,7 @@ pub(super) fn tx_err<E: std::fmt::Debug>(e: sled::transaction::TransactionError<
     match e {
         sled::transaction::TransactionError::Storage(s) => Error::from(s),
         sled::transaction::TransactionError::Abort(a) => {
-            Error::Storage(format!("transaction aborted: {a:?}"))
+            Error::Storage(format!("transaction aborted: {a:?}").into())
         }
     }
 }

@@ -148,7 +148,7 @@ fn packed_postings(store: &Store, name: &[u8]) -> Result<Option<(Generation, u64
     if g.layout != Layout::Packed {
         return Ok(None);
     }
-    Ok(store.tail_state(&g)?.map(|t| (g, t.sealed_below)))
+    Ok(store.unsealed_state(&g)?.map(|t| (g, t.sealed_below)))
 }
 
 /// Copies a format-3 posting tree, each word's blocks below the sealed
@@ -170,7 +170,7 @@ fn copy_postings(
             for chunk in list.chunks(SEALED_BLOCK_CAP) {
                 dst.insert(
                     keys::posting(w, chunk[0].0).to_vec(),
-                    postings::encode_as(Layout::Packed, chunk[0].0, chunk),
+                    postings::encode(Layout::Packed, chunk[0].0, chunk),
                 )?;
             }
         }
@@ -193,8 +193,7 @@ fn copy_postings(
         if list.last().is_some_and(|&(last, _)| last >= first) {
             return Err(super::DecodeError::new("posting blocks of a word overlap").at(&tree, &k));
         }
-        postings::decode_into_as(Layout::Packed, first, &v, &mut list)
-            .map_err(|e| e.at(&tree, &k))?;
+        postings::decode_into(Layout::Packed, first, &v, &mut list).map_err(|e| e.at(&tree, &k))?;
     }
     flush(word, &mut list, dst)?;
     Ok(read)

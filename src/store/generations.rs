@@ -9,8 +9,8 @@ use super::codec::{self, keys, meta, DecodeError, FORMAT_VERSION};
 use super::commit::{TreeId, Write};
 use super::reads::get_decoded;
 use super::{
-    gen_of, gen_tree, missing, Generation, Store, TailState, Trained, STAT_DOCS, STAT_GEOMETRY,
-    STAT_NORMS, STAT_POSTINGS, STAT_TAIL, STAT_TRAINED,
+    gen_of, gen_tree, missing, Generation, Store, Trained, UnsealedState, STAT_DOCS, STAT_GEOMETRY,
+    STAT_NORMS, STAT_POSTINGS, STAT_TRAINED, STAT_UNSEALED,
 };
 use crate::config::IndexConfig;
 use crate::error::Result;
@@ -39,7 +39,7 @@ impl Store {
     /// The trees of generation `n` (created empty when absent).
     pub(crate) fn generation(&self, n: u32) -> Result<Generation> {
         let stats = self.db.open_tree(gen_tree(n, "stats"))?;
-        let layout = if stats.get(STAT_TAIL)?.is_some() {
+        let layout = if stats.get(STAT_UNSEALED)?.is_some() {
             codec::Layout::Packed
         } else {
             codec::Layout::Varint
@@ -106,8 +106,10 @@ impl Store {
         g.stats.insert(STAT_DOCS, &0u64.to_be_bytes())?;
         g.stats.insert(STAT_POSTINGS, &0u64.to_be_bytes())?;
         g.stats.insert(STAT_NORMS, &[1u8])?;
-        g.stats
-            .insert(STAT_TAIL, &codec::tail::encode(&TailState::default()))?;
+        g.stats.insert(
+            STAT_UNSEALED,
+            &codec::unsealed::encode(&UnsealedState::default()),
+        )?;
         g.stats.insert(STAT_GEOMETRY, &[1u8])?;
         if let Some(t) = trained {
             g.stats.insert(STAT_TRAINED, &codec::trained::encode(&t))?;

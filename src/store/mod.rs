@@ -48,8 +48,8 @@ pub(crate) use batch::{Batch, NewDoc};
 pub use codec::doc::DocRecord;
 pub use codec::geometry::Geometry;
 pub use codec::hist::Histogram;
-pub use codec::tail::TailState;
 pub use codec::trained::Trained;
+pub use codec::unsealed::UnsealedState;
 use commit::{TreeId, Write};
 pub(crate) use compact::compact;
 pub(crate) use inspect::verify_copy;
@@ -77,7 +77,7 @@ pub(crate) struct Store {
     records: Tree,
     docs: Tree,
     path: PathBuf,
-    /// Tail postings that trigger a seal (see [`seal`]).
+    /// Unsealed postings that trigger a seal (see [`seal`]).
     seal_postings: AtomicU64,
     /// Moves twice around every transaction that writes a posting tree
     /// (odd while one runs): what the posting cache (`shared::posting_cache`) checks before
@@ -116,7 +116,7 @@ pub(crate) enum LedgerCheck {
 }
 
 /// Default of [`IndexBuilder::seal_postings`](crate::IndexBuilder::seal_postings): about 4,000 records of 1,000
-/// features. Searches hold the tail inverted in memory (8 bytes a posting,
+/// features. Searches hold the unsealed docs inverted in memory (8 bytes a posting,
 /// so up to 32 MiB), and each seal adds at most one block per word.
 pub const DEFAULT_SEAL_POSTINGS: u64 = 4 << 20;
 
@@ -131,7 +131,7 @@ pub(crate) struct Generation {
     pub geometry: Tree,
     pub norms: Tree,
     /// How its posting blocks and histograms are encoded: packed in
-    /// generations with a tail (format 3), varints before.
+    /// generations that seal (format 3), varints before.
     pub layout: codec::Layout,
     /// How its geometry values are encoded: packed in generations created
     /// by format 4 (marked by [`STAT_GEOMETRY`]), listed before.
@@ -147,9 +147,9 @@ const STAT_POSTINGS: &[u8] = b"postings";
 /// before the norms tree existed (format 1, early format 2) lack it, and
 /// their norms are read from the histograms.
 const STAT_NORMS: &[u8] = b"norms";
-/// Stats key of the tail state ([`codec::tail`]); present in generations
+/// Stats key of the unsealed docs' state ([`codec::unsealed`]); present in generations
 /// created by format 3.
-const STAT_TAIL: &[u8] = b"tail";
+const STAT_UNSEALED: &[u8] = b"tail";
 /// Stats key present (value `[1]`) in generations created by format 4: their
 /// geometry is [`codec::geometry::Form::Packed`].
 const STAT_GEOMETRY: &[u8] = b"geometry";
@@ -165,7 +165,7 @@ impl Store {
         &self.path
     }
 
-    /// Tail postings at which a batch's commit seals the tail.
+    /// Unsealed postings at which a batch's commit seals the unsealed docs.
     pub(crate) fn set_seal_postings(&self, n: u64) {
         self.seal_postings.store(n.max(1), Ordering::Relaxed);
     }

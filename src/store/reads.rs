@@ -6,8 +6,8 @@ use sled::Tree;
 use super::codec::geometry::Form;
 use super::codec::{self, keys, meta, DecodeError};
 use super::{
-    gen_tree, missing, DocRecord, Generation, Geometry, Histogram, Store, TailState, Trained,
-    STAT_DOCS, STAT_NORMS, STAT_POSTINGS, STAT_TAIL, STAT_TRAINED,
+    gen_tree, missing, DocRecord, Generation, Geometry, Histogram, Store, Trained, UnsealedState,
+    STAT_DOCS, STAT_NORMS, STAT_POSTINGS, STAT_TRAINED, STAT_UNSEALED,
 };
 use crate::error::Result;
 
@@ -61,7 +61,7 @@ impl Store {
             &g.hist,
             || gen_tree(g.n, "hist"),
             &keys::doc(id),
-            |v| codec::hist::decode_as(g.layout, v),
+            |v| codec::hist::decode(g.layout, v),
         )
     }
 
@@ -87,14 +87,14 @@ impl Store {
         }
     }
 
-    /// The tail state of generation `g`; `None` for a generation of formats
+    /// The unsealed docs' state of generation `g`; `None` for a generation of formats
     /// 1 and 2, whose postings are all in blocks.
-    pub(crate) fn tail_state(&self, g: &Generation) -> Result<Option<TailState>> {
+    pub(crate) fn unsealed_state(&self, g: &Generation) -> Result<Option<UnsealedState>> {
         get_decoded(
             &g.stats,
             || gen_tree(g.n, "stats"),
-            STAT_TAIL,
-            codec::tail::decode,
+            STAT_UNSEALED,
+            codec::unsealed::decode,
         )
     }
 
@@ -147,7 +147,7 @@ impl Store {
             let (k, v) = kv?;
             let tree = || gen_tree(g.n, "hist");
             let id = keys::doc_from(&k).map_err(|e| e.at(&tree(), &k))?;
-            let h = codec::hist::decode_as(g.layout, &v).map_err(|e| e.at(&tree(), &k))?;
+            let h = codec::hist::decode(g.layout, &v).map_err(|e| e.at(&tree(), &k))?;
             Ok((id, h))
         })
     }
@@ -164,7 +164,7 @@ impl Store {
             let (k, v) = kv?;
             let tree = || gen_tree(g.n, "hist");
             let id = keys::doc_from(&k).map_err(|e| e.at(&tree(), &k))?;
-            let h = codec::hist::decode_as(g.layout, &v).map_err(|e| e.at(&tree(), &k))?;
+            let h = codec::hist::decode(g.layout, &v).map_err(|e| e.at(&tree(), &k))?;
             Ok((id, h))
         })
     }

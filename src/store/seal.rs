@@ -1,11 +1,11 @@
-//! Sealing: moving a generation's tail (docs with histograms but no postings
-//! yet) into posting blocks.
+//! Sealing: moving a generation's unsealed docs (docs with histograms but no
+//! postings yet) into posting blocks.
 //!
 //! Format-3 generations do not append to posting blocks per batch: a batch
-//! writes histograms only, and searches invert the tail's histograms in
-//! memory (`shared::unsealed`). Once the tail holds
+//! writes histograms only, and searches invert the unsealed docs' histograms in
+//! memory (`shared::unsealed`). Once the unsealed docs hold
 //! [`Store::set_seal_postings`] postings, the commit that crossed it seals:
-//! every word of the tail gets one new block, merged with the word's last
+//! every word of the unsealed docs gets one new block, merged with the word's last
 //! blocks while they are no larger than what is being written (so a word has
 //! O(log n) blocks and a posting is rewritten O(log n) times), up to
 //! [`SEALED_BLOCK_CAP`] postings per block.
@@ -31,7 +31,9 @@
 use std::collections::BTreeMap;
 
 use super::codec::{self, keys, postings};
-use super::{gen_tree, Generation, Store, TailState, TreeId, Write, STAT_SEALING, STAT_TAIL};
+use super::{
+    gen_tree, Generation, Store, TreeId, UnsealedState, Write, STAT_SEALING, STAT_UNSEALED,
+};
 use crate::error::Result;
 
 /// Most postings a seal merges into one block. Bounds the rewrite of a
@@ -45,24 +47,24 @@ pub const SEALED_BLOCK_CAP: usize = 32_768;
 const WRITES_PER_TRANSACTION: usize = 2_048;
 
 impl Store {
-    /// Seals generation `g`'s tail below `to` (the doc counter when called):
+    /// Seals generation `g`'s unsealed docs below `to` (the doc counter when called):
     /// afterwards every doc below `to` has its postings in blocks.
     pub(crate) fn seal(&self, g: &Generation, to: u64) -> Result<()> {
-        let Some(tail) = self.tail_state(g)? else {
+        let Some(unsealed) = self.unsealed_state(g)? else {
             return Ok(());
         };
-        if to <= tail.sealed_below {
+        if to <= unsealed.sealed_below {
             return Ok(());
         }
         let started = std::time::Instant::now();
         // A seal that failed earlier in this process (the marker is still
         // there) may have left blocks for docs that were removed since.
         if g.stats.get(STAT_SEALING)?.is_some() {
-            self.clean_beyond(g, tail.sealed_below)?;
+            self.clean_beyond(g, unsealed.sealed_below)?;
         }
         g.stats.insert(STAT_SEALING, &to.to_be_bytes())?;
         self.flush()?;
-        self.seal_words(g, tail, to, started)
+        self.seal_words(g, unsealed, to, started)
     }
 
     /// Removes every posting at or above `from` from the blocks: blocks
@@ -77,15 +79,14 @@ impl Store {
             if first >= from {
                 writes.push((TreeId::Postings, k.to_vec(), None));
             } else {
-                let mut p =
-                    postings::decode_as(g.layout, first, &v).map_err(|e| e.at(&tree, &k))?;
+                let mut p = postings::decode(g.layout, first, &v).map_err(|e| e.at(&tree, &k))?;
                 let stored = p.len();
                 p.retain(|&(d, _)| d < from);
                 if p.len() != stored {
                     writes.push((
                         TreeId::Postings,
                         k.to_vec(),
-                        Some(postings::encode_as(g.layout, first, &p)),
+                        Some(postings::encode(g.layout, first, &p)),
                     ));
                 }
             }
@@ -108,24 +109,24 @@ impl Store {
         };
         let to =
             codec::meta::u64_from(&v).map_err(|e| e.at(&gen_tree(n, "stats"), STAT_SEALING))?;
-        let Some(tail) = self.tail_state(&g)? else {
+        let Some(unsealed) = self.unsealed_state(&g)? else {
             return Ok(());
         };
         tracing::info!(generation = n, to, "finishing an interrupted seal");
         // Records may have been removed after a seal failed and before the
-        // process ended: clean every word, not only the tail's.
-        self.clean_beyond(&g, tail.sealed_below)?;
-        self.seal_words(&g, tail, to, std::time::Instant::now())
+        // process ended: clean every word, not only the unsealed docs'.
+        self.clean_beyond(&g, unsealed.sealed_below)?;
+        self.seal_words(&g, unsealed, to, std::time::Instant::now())
     }
 
     fn seal_words(
         &self,
         g: &Generation,
-        tail: TailState,
+        unsealed: UnsealedState,
         to: u64,
         started: std::time::Instant,
     ) -> Result<()> {
-        let from = tail.sealed_below;
+        let from = unsealed.sealed_below;
         let tree = gen_tree(g.n, "postings");
         let mut by_word: BTreeMap<u32, Vec<(u64, u32)>> = BTreeMap::new();
         let mut moved = 0u64;
@@ -159,8 +160,7 @@ impl Store {
             {
                 let (k, v) = kv?;
                 let (_, first) = keys::posting_from(&k).map_err(|e| e.at(&tree, &k))?;
-                let mut p =
-                    postings::decode_as(g.layout, first, &v).map_err(|e| e.at(&tree, &k))?;
+                let mut p = postings::decode(g.layout, first, &v).map_err(|e| e.at(&tree, &k))?;
                 let stored = p.len();
                 // Docs at or above the watermark: merged by an interrupted seal.
                 p.retain(|&(d, _)| d < from);
@@ -169,7 +169,7 @@ impl Store {
                         writes.push((
                             TreeId::Postings,
                             k.to_vec(),
-                            Some(postings::encode_as(g.layout, first, &p)),
+                            Some(postings::encode(g.layout, first, &p)),
                         ));
                     }
                     break;
@@ -188,7 +188,7 @@ impl Store {
                 writes.push((
                     TreeId::Postings,
                     keys::posting(w, chunk[0].0).to_vec(),
-                    Some(postings::encode_as(g.layout, chunk[0].0, chunk)),
+                    Some(postings::encode(g.layout, chunk[0].0, chunk)),
                 ));
             }
             if writes.len() >= WRITES_PER_TRANSACTION {
@@ -197,16 +197,16 @@ impl Store {
             }
         }
         self.write(Some(g), &writes)?;
-        let after = TailState {
+        let after = UnsealedState {
             sealed_below: to,
-            epoch: tail.epoch,
-            postings: tail.postings.saturating_sub(moved),
+            epoch: unsealed.epoch,
+            postings: unsealed.postings.saturating_sub(moved),
         };
         let stats: Vec<Write> = vec![
             (
                 TreeId::Stats,
-                STAT_TAIL.to_vec(),
-                Some(codec::tail::encode(&after).to_vec()),
+                STAT_UNSEALED.to_vec(),
+                Some(codec::unsealed::encode(&after).to_vec()),
             ),
             (TreeId::Stats, STAT_SEALING.to_vec(), None),
         ];
@@ -220,14 +220,14 @@ impl Store {
             words,
             merged_blocks,
             seconds = started.elapsed().as_secs_f64(),
-            "sealed the tail"
+            "sealed the unsealed docs"
         );
         Ok(())
     }
 
-    /// Seals `g` when its tail has reached the seal threshold.
+    /// Seals `g` when its unsealed docs have reached the seal threshold.
     pub(crate) fn seal_if_due(&self, g: &Generation, to: u64) -> Result<()> {
-        match self.tail_state(g)? {
+        match self.unsealed_state(g)? {
             Some(t) if t.postings >= self.seal_postings() => self.seal(g, to),
             _ => Ok(()),
         }

@@ -17,7 +17,7 @@ impl From<sled::Error> for Error {
             sled::Error::Corruption { .. } => Error::Damaged {
                 reason: format!("the storage engine reports {e}"),
             },
-            e => Error::Storage(e.to_string()),
+            e => Error::Storage(Box::new(e)),
         }
     }
 }
@@ -72,5 +72,21 @@ pub(super) fn open_db(path: &Path) -> Result<Db> {
             }
             Err(e) => return Err(e.into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sled_error_is_the_source_of_a_storage_error() {
+        let e = Error::from(sled::Error::Unsupported("a test".into()));
+        assert!(matches!(e, Error::Storage(_)), "{e:?}");
+        let source = std::error::Error::source(&e).expect("a storage error has a source");
+        assert!(
+            source.downcast_ref::<sled::Error>().is_some(),
+            "the source is not sled's error: {source:?}"
+        );
     }
 }

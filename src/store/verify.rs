@@ -27,7 +27,7 @@ use crate::scoring;
 ///   tf) triples of the histograms (checked per doc by count and an
 ///   order-independent fingerprint, in memory proportional to the doc count),
 ///   except for docs at or above a format-3 generation's sealed watermark,
-///   which no block holds; the tail's posting count is exact and no seal is
+///   which no block holds; the unsealed docs' posting count is exact and no seal is
 ///   left unfinished;
 /// - the doc and posting counts in stats are exact; every doc id is below the
 ///   doc counter; no tree of another generation remains.
@@ -123,7 +123,7 @@ pub(crate) fn verify(store: &Store) -> Result<Vec<String>> {
         Err(e) => return Err(e),
     };
     let words = codebook.words() as u32;
-    let tail = match store.tail_state(&g) {
+    let unsealed = match store.unsealed_state(&g) {
         Ok(t) => t,
         Err(e @ Error::Corruption { .. }) => {
             v.push(e.to_string());
@@ -131,13 +131,13 @@ pub(crate) fn verify(store: &Store) -> Result<Vec<String>> {
         }
         Err(e) => return Err(e),
     };
-    let sealed_below = tail.map_or(u64::MAX, |t| t.sealed_below);
+    let sealed_below = unsealed.map_or(u64::MAX, |t| t.sealed_below);
     if g.stats.get(STAT_SEALING)?.is_some() {
         v.push(format!(
             "generation {n}: a seal was interrupted (it is finished on the next open)"
         ));
     }
-    let mut tail_postings = 0u64;
+    let mut unsealed_postings = 0u64;
 
     // docs ↔ histograms, and per-doc fingerprints of the expected postings.
     let hist_tree = gen_tree(n, "hist");
@@ -157,7 +157,7 @@ pub(crate) fn verify(store: &Store) -> Result<Vec<String>> {
         if store.docs.get(k.as_ref())?.is_none() {
             v.push(format!("histogram of doc {id} has no doc"));
         }
-        let h = match codec::hist::decode_as(g.layout, &val) {
+        let h = match codec::hist::decode(g.layout, &val) {
             Ok(h) => h,
             Err(e) => {
                 v.push(e.at(&hist_tree, &k).to_string());
@@ -187,7 +187,7 @@ pub(crate) fn verify(store: &Store) -> Result<Vec<String>> {
         }
         total_postings += h.entries.len() as u64;
         if id >= sealed_below {
-            tail_postings += h.entries.len() as u64;
+            unsealed_postings += h.entries.len() as u64;
         }
         let fp = h
             .entries
@@ -270,7 +270,7 @@ pub(crate) fn verify(store: &Store) -> Result<Vec<String>> {
                 continue;
             }
         };
-        let p = match codec::postings::decode_as(g.layout, first, &val) {
+        let p = match codec::postings::decode(g.layout, first, &val) {
             Ok(p) => p,
             Err(e) => {
                 v.push(e.at(&post_tree, &k).to_string());
@@ -314,10 +314,10 @@ pub(crate) fn verify(store: &Store) -> Result<Vec<String>> {
             ));
         }
     }
-    if let Some(t) = tail {
-        if t.postings != tail_postings {
+    if let Some(t) = unsealed {
+        if t.postings != unsealed_postings {
             v.push(format!(
-                "stats count {} tail postings, the tail's histograms hold {tail_postings}",
+                "stats count {} unsealed postings, the unsealed docs' histograms hold {unsealed_postings}",
                 t.postings
             ));
         }

@@ -107,11 +107,11 @@ impl VocabTree {
         Ok(VocabTree { parts, words })
     }
 
-    /// Trains a tree of branching `branching` (≥ 2) and depth `depth` (≥ 1)
+    /// Builds a tree of branching `branching` (≥ 2) and depth `depth` (≥ 1)
     /// on `sample` with seeded k-means at every node (at most `iterations`
     /// Lloyd iterations each); the same seed gives the same tree on any
     /// number of threads. Details: `vocab/tree/build.rs`.
-    pub fn train(
+    pub fn build(
         sample: &Descriptors,
         branching: usize,
         depth: usize,

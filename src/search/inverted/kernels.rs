@@ -175,7 +175,7 @@ impl<'a> QueryTerm<'a> {
         true
     }
 
-    /// Adds a run of the tail's postings (docs increasing) below `below`
+    /// Adds a run of the unsealed docs' postings (docs increasing) below `below`
     /// to `acc`; false once a doc at or above `below` is met.
     #[inline(always)]
     pub(super) fn add(&self, acc: &mut [u64], docs: &[u64], tfs: &[u32], below: u64) -> bool {

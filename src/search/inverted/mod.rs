@@ -32,8 +32,8 @@ pub(crate) const MAX_PARTS: usize = 8;
 pub(crate) fn search(input: &SearchInput<'_>, top: &mut TopK) -> Result<()> {
     let n = input.visible_below as usize;
     let k = parts(input.threads, input.visible_below, input.q.entries.len());
-    // Each doc is either below the sealed watermark (in blocks) or in the
-    // tail, never both.
+    // Each doc is either below the sealed watermark (in blocks) or
+    // unsealed, never both.
     let in_blocks = input.visible_below.min(input.sealed_below);
     // Most frequent words first (lowest idf), so that the tasks end
     // together: the last words handed out are the short lists.

@@ -170,7 +170,7 @@ mod tests {
             let blocks: Vec<PostingBlock> = postings
                 .chunks(250)
                 .map(|c| {
-                    PostingBlock::new(layout, 1, 7, c[0].0, postings::encode_as(layout, c[0].0, c))
+                    PostingBlock::new(layout, 1, 7, c[0].0, postings::encode(layout, c[0].0, c))
                 })
                 .collect();
             let d = decode(&blocks).expect("decodes").expect("docs fit u32");
@@ -195,7 +195,7 @@ mod tests {
             1,
             7,
             far,
-            postings::encode_as(Layout::Packed, far, &[(far, 1), (far + 2, 3)]),
+            postings::encode(Layout::Packed, far, &[(far, 1), (far + 2, 3)]),
         );
         assert!(decode(&[block]).expect("decodes").is_none());
     }

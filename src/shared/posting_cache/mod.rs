@@ -220,7 +220,7 @@ impl PostingCache {
             // As a search would see the index now.
             let epoch = store.postings_epoch();
             let visible = store.next_doc()?;
-            let below = match store.tail_state(g)? {
+            let below = match store.unsealed_state(g)? {
                 Some(t) => visible.min(t.sealed_below),
                 None => visible,
             };

@@ -29,8 +29,8 @@ pub struct Histogram {
     pub entries: Vec<(u32, u32)>,
 }
 
-/// Encodes a histogram; `entries` must be strictly increasing by word.
-pub fn encode(h: &Histogram) -> Vec<u8> {
+/// Encodes a histogram in [`Layout::Varint`] (see [`encode`]).
+fn encode_varint(h: &Histogram) -> Vec<u8> {
     let mut out = Vec::with_capacity(8 + 1 + h.entries.len() * 3);
     out.extend_from_slice(&h.cos_norm.to_le_bytes());
     out.extend_from_slice(&h.l1_norm.to_le_bytes());
@@ -73,8 +73,8 @@ pub fn decode_norms_entry(b: &[u8]) -> Result<(f32, f32), DecodeError> {
     decode_histogram_norms(b)
 }
 
-/// Decodes a histogram, checking order and bounds.
-pub fn decode(b: &[u8]) -> Result<Histogram, DecodeError> {
+/// Decodes a histogram in [`Layout::Varint`] (see [`decode`]).
+fn decode_varint(b: &[u8]) -> Result<Histogram, DecodeError> {
     let (cos_norm, l1_norm) = decode_histogram_norms(b)?;
     let mut pos = 8;
     let n = varint::get(b, &mut pos)?;
@@ -107,8 +107,8 @@ pub fn decode(b: &[u8]) -> Result<Histogram, DecodeError> {
     })
 }
 
-/// Encodes a histogram as frames ([`Layout::Packed`]).
-pub fn encode_packed(h: &Histogram) -> Vec<u8> {
+/// Encodes a histogram in [`Layout::Packed`] (see [`encode`]).
+fn encode_packed(h: &Histogram) -> Vec<u8> {
     let mut out = Vec::with_capacity(10 + h.entries.len() * 5 / 4);
     out.extend_from_slice(&h.cos_norm.to_le_bytes());
     out.extend_from_slice(&h.l1_norm.to_le_bytes());
@@ -130,8 +130,8 @@ pub fn encode_packed(h: &Histogram) -> Vec<u8> {
     out
 }
 
-/// Decodes a histogram of frames, checking order and bounds.
-pub fn decode_packed(b: &[u8]) -> Result<Histogram, DecodeError> {
+/// Decodes a histogram in [`Layout::Packed`] (see [`decode`]).
+fn decode_packed(b: &[u8]) -> Result<Histogram, DecodeError> {
     let (cos_norm, l1_norm) = decode_histogram_norms(b)?;
     let mut pos = 8;
     let n = varint::get(b, &mut pos)?;
@@ -171,18 +171,19 @@ pub fn decode_packed(b: &[u8]) -> Result<Histogram, DecodeError> {
     })
 }
 
-/// Encodes a histogram in `layout`.
-pub fn encode_as(layout: Layout, h: &Histogram) -> Vec<u8> {
+/// Encodes a histogram in `layout`; `entries` must be strictly increasing
+/// by word.
+pub fn encode(layout: Layout, h: &Histogram) -> Vec<u8> {
     match layout {
-        Layout::Varint => encode(h),
+        Layout::Varint => encode_varint(h),
         Layout::Packed => encode_packed(h),
     }
 }
 
-/// Decodes a histogram in `layout`.
-pub fn decode_as(layout: Layout, b: &[u8]) -> Result<Histogram, DecodeError> {
+/// Decodes a histogram in `layout`, checking order and bounds.
+pub fn decode(layout: Layout, b: &[u8]) -> Result<Histogram, DecodeError> {
     match layout {
-        Layout::Varint => decode(b),
+        Layout::Varint => decode_varint(b),
         Layout::Packed => decode_packed(b),
     }
 }
@@ -196,19 +197,19 @@ mod tests {
         #[test]
         fn round_trip(words in proptest::collection::btree_map(0u32..2_000_000, 1u32..1000, 0..200), n in 0f32..100.0) {
             let h = Histogram { cos_norm: n, l1_norm: n * 2.0, entries: words.into_iter().collect() };
-            prop_assert_eq!(decode(&encode(&h)).unwrap(), h);
+            prop_assert_eq!(decode(Layout::Varint, &encode_varint(&h)).unwrap(), h);
         }
 
         #[test]
         fn never_panics(b: Vec<u8>) {
-            let _ = decode(&b);
-            let _ = decode_as(Layout::Packed, &b);
+            let _ = decode(Layout::Varint, &b);
+            let _ = decode(Layout::Packed, &b);
         }
 
         #[test]
         fn packed_round_trip(words in proptest::collection::btree_map(0u32..=u32::MAX, 1u32..1000, 0..400), n in 0f32..100.0) {
             let h = Histogram { cos_norm: n, l1_norm: n * 2.0, entries: words.into_iter().collect() };
-            prop_assert_eq!(decode_as(Layout::Packed, &encode_packed(&h)).unwrap(), h);
+            prop_assert_eq!(decode(Layout::Packed, &encode_packed(&h)).unwrap(), h);
         }
     }
 }

@@ -20,8 +20,8 @@ pub mod ledger;
 pub mod meta;
 pub mod packed;
 pub mod postings;
-pub mod tail;
 pub mod trained;
+pub mod unsealed;
 pub mod varint;
 pub mod vocab_tree;
 
@@ -38,7 +38,7 @@ use crate::error::Error;
 ///   since format 1 by this build too: a format-1 reader ignores it).
 ///
 /// - 3: a generation may keep its newest docs out of the posting blocks
-///   (the `tail` value in its stats, [`tail`]); such a generation's blocks
+///   (the `tail` value in its stats, [`unsealed`]); such a generation's blocks
 ///   are written by seals, not appended to per batch.
 ///
 /// - 4: a generation may store its geometry packed, 4 bytes a feature with
@@ -59,7 +59,7 @@ pub const FORMAT_VERSION: u32 = 4;
 pub enum Layout {
     /// LEB128 varints per gap and tf: generations of formats 1 and 2.
     Varint,
-    /// Bit-packed frames ([`packed`]): generations with a tail (format 3).
+    /// Bit-packed frames ([`packed`]): generations that seal (format 3).
     Packed,
 }
 

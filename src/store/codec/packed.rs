@@ -200,15 +200,15 @@ fn check_padding(field: &[u8], total_bits: usize) -> Result<(), DecodeError> {
 }
 
 /// A field of `out.len()` ≤ [`FRAME`] values of `width` ≤ 32 bits,
-/// unpacked by a loop specialised for that width, reading `tail` (the
+/// unpacked by a loop specialised for that width, reading `rest` (the
 /// field and the bytes after it in the value); `None` for wider fields or
 /// when fewer than 8 bytes follow the field.
 #[inline(always)]
-fn unpack_fast(tail: &[u8], width: u32, out: &mut [u64]) -> Option<usize> {
+fn unpack_fast(rest: &[u8], width: u32, out: &mut [u64]) -> Option<usize> {
     macro_rules! widths {
         ($($w:literal)*) => {
             match width {
-                $($w => unpack_const::<$w>(tail, out),)*
+                $($w => unpack_const::<$w>(rest, out),)*
                 _ => None,
             }
         };

@@ -22,23 +22,26 @@
 use super::{packed, varint, DecodeError, Layout};
 
 /// Most postings per block. Appends go to a word's last block; a full one
-/// starts a new block. Small enough that the read-modify-write of a tail
+/// starts a new block. Small enough that the read-modify-write of a word's last
 /// block per batch stays cheap, large enough that the per-key overhead of
 /// sled is amortised.
 pub const BLOCK_CAP: usize = 128;
 
-/// Encodes a block of (doc, tf), strictly increasing by doc, relative to
-/// `first_doc` (which must equal the first doc).
-pub fn encode(first_doc: u64, postings: &[(u64, u32)]) -> Vec<u8> {
+/// Encodes a block in [`Layout::Varint`] (see [`encode`]).
+fn encode_varint(first_doc: u64, postings: &[(u64, u32)]) -> Vec<u8> {
     let mut out = Vec::with_capacity(1 + postings.len() * 3);
     varint::put(&mut out, postings.len() as u64);
     varint::put_gaps(&mut out, first_doc, postings.iter().copied());
     out
 }
 
-/// Decodes a block whose key names `first_doc`, appending to `out`.
+/// Decodes a block in [`Layout::Varint`] (see [`decode_into`]).
 #[inline]
-pub fn decode_into(first_doc: u64, b: &[u8], out: &mut Vec<(u64, u32)>) -> Result<(), DecodeError> {
+fn decode_varint_into(
+    first_doc: u64,
+    b: &[u8],
+    out: &mut Vec<(u64, u32)>,
+) -> Result<(), DecodeError> {
     let mut pos = 0;
     let n = varint::get(b, &mut pos)?;
     if n == 0 || n > (b.len() - pos) as u64 / 2 {
@@ -66,15 +69,8 @@ pub fn decode_into(first_doc: u64, b: &[u8], out: &mut Vec<(u64, u32)>) -> Resul
     Ok(())
 }
 
-/// Decodes a block into a new vector.
-pub fn decode(first_doc: u64, b: &[u8]) -> Result<Vec<(u64, u32)>, DecodeError> {
-    let mut v = Vec::new();
-    decode_into(first_doc, b, &mut v)?;
-    Ok(v)
-}
-
-/// Encodes a block as frames (see the module comment).
-pub fn encode_packed(first_doc: u64, postings: &[(u64, u32)]) -> Vec<u8> {
+/// Encodes a block in [`Layout::Packed`] (see [`encode`]).
+fn encode_packed(first_doc: u64, postings: &[(u64, u32)]) -> Vec<u8> {
     let mut out = Vec::with_capacity(4 + postings.len() * 5 / 4);
     varint::put(&mut out, postings.len() as u64);
     let mut prev = first_doc;
@@ -90,10 +86,10 @@ pub fn encode_packed(first_doc: u64, postings: &[(u64, u32)]) -> Vec<u8> {
     out
 }
 
-/// Decodes a block of frames whose key names `first_doc`, appending to
-/// `out` (the checks of [`for_each_run`], which it collects).
+/// Decodes a block in [`Layout::Packed`] (see [`decode_into`]): the
+/// checks of [`for_each_run`], whose runs it collects.
 #[inline]
-pub fn decode_packed_into(
+fn decode_packed_into(
     first_doc: u64,
     b: &[u8],
     out: &mut Vec<(u64, u32)>,
@@ -265,32 +261,35 @@ pub fn for_each_frame(
     Ok(())
 }
 
-/// Encodes a block in `layout`.
-pub fn encode_as(layout: Layout, first_doc: u64, postings: &[(u64, u32)]) -> Vec<u8> {
+/// Encodes a block of (doc, tf), strictly increasing by doc, in `layout`,
+/// relative to `first_doc` (the key's first doc, which must equal the
+/// first posting's).
+pub fn encode(layout: Layout, first_doc: u64, postings: &[(u64, u32)]) -> Vec<u8> {
     match layout {
-        Layout::Varint => encode(first_doc, postings),
+        Layout::Varint => encode_varint(first_doc, postings),
         Layout::Packed => encode_packed(first_doc, postings),
     }
 }
 
-/// Decodes a block in `layout`, appending to `out`.
+/// Decodes a block in `layout` whose key names `first_doc`, appending its
+/// postings to `out`.
 #[inline]
-pub fn decode_into_as(
+pub fn decode_into(
     layout: Layout,
     first_doc: u64,
     b: &[u8],
     out: &mut Vec<(u64, u32)>,
 ) -> Result<(), DecodeError> {
     match layout {
-        Layout::Varint => decode_into(first_doc, b, out),
+        Layout::Varint => decode_varint_into(first_doc, b, out),
         Layout::Packed => decode_packed_into(first_doc, b, out),
     }
 }
 
 /// Decodes a block in `layout` into a new vector.
-pub fn decode_as(layout: Layout, first_doc: u64, b: &[u8]) -> Result<Vec<(u64, u32)>, DecodeError> {
+pub fn decode(layout: Layout, first_doc: u64, b: &[u8]) -> Result<Vec<(u64, u32)>, DecodeError> {
     let mut v = Vec::new();
-    decode_into_as(layout, first_doc, b, &mut v)?;
+    decode_into(layout, first_doc, b, &mut v)?;
     Ok(v)
 }
 
@@ -304,13 +303,13 @@ mod tests {
         fn round_trip(docs in proptest::collection::btree_map(0u64..1 << 40, 1u32..500, 1..BLOCK_CAP)) {
             let p: Vec<(u64, u32)> = docs.into_iter().collect();
             let first = p[0].0;
-            prop_assert_eq!(decode(first, &encode(first, &p)).unwrap(), p);
+            prop_assert_eq!(decode(Layout::Varint, first, &encode_varint(first, &p)).unwrap(), p);
         }
 
         #[test]
         fn never_panics(first: u64, b: Vec<u8>) {
-            let _ = decode(first, &b);
-            let _ = decode_as(Layout::Packed, first, &b);
+            let _ = decode(Layout::Varint, first, &b);
+            let _ = decode(Layout::Packed, first, &b);
         }
 
         #[test]
@@ -318,7 +317,7 @@ mod tests {
             let layout = if packed { Layout::Packed } else { Layout::Varint };
             let p: Vec<(u64, u32)> = docs.into_iter().collect();
             let first = p[0].0;
-            let b = encode_as(layout, first, &p);
+            let b = encode(layout, first, &p);
             let mut got = Vec::new();
             for_each_run(layout, first, &b, |d, t| {
                 match t {
@@ -341,7 +340,7 @@ mod tests {
         fn packed_round_trip(docs in proptest::collection::btree_map(0u64..1 << 40, 1u32..500, 1..700)) {
             let p: Vec<(u64, u32)> = docs.into_iter().collect();
             let first = p[0].0;
-            prop_assert_eq!(decode_as(Layout::Packed, first, &encode_packed(first, &p)).unwrap(), p);
+            prop_assert_eq!(decode(Layout::Packed, first, &encode_packed(first, &p)).unwrap(), p);
         }
     }
 }

@@ -45,7 +45,8 @@ impl From<mmindex::Error> for ApiError {
             E::Image { .. } | E::Records { .. } | E::InvalidConfig(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            E::NoCodebook => StatusCode::CONFLICT,
+            // The index's state does not allow it (yet, or any more).
+            E::NoCodebook | E::StalePreparedQuery { .. } => StatusCode::CONFLICT,
             E::WriterBusy | E::Locked { .. } => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -33,7 +33,7 @@ fn tree(seed: u64, kind: &str) -> VocabTree {
             data: (0..300 * 8).map(|_| rng.next_u64() as u8).collect(),
         },
     };
-    VocabTree::train(&d, 4, 3, 5, seed).unwrap()
+    VocabTree::build(&d, 4, 3, 5, seed).unwrap()
 }
 
 fn split(entries: &[Entry]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
@@ -76,7 +76,7 @@ fn many_chunks_and_any_chunking_decode() {
             .map(|_| (rng.next_u64() % 256) as f32)
             .collect(),
     };
-    let t = VocabTree::train(&d, 8, 5, 3, seed).unwrap();
+    let t = VocabTree::build(&d, 8, 5, 3, seed).unwrap();
     assert!(
         t.nodes() > 2 * CHUNK_NODES,
         "seed {seed}: {} nodes",

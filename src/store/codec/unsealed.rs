@@ -1,7 +1,7 @@
 //! The `tail` and `sealing` values of `g{N}.stats` (format 3): where a
-//! generation's posting blocks end.
+//! generation's posting blocks end, and what its unsealed docs hold.
 //!
-//! Docs at or above the sealed watermark (the *tail*) have histograms but no
+//! Docs at or above the sealed watermark (the *unsealed* docs) have histograms but no
 //! postings yet; searches invert their histograms in memory, and a *seal*
 //! moves them into posting blocks once they hold enough postings
 //! (docs/STORAGE.md, "Sealing"). A generation without a `tail` value (formats
@@ -10,9 +10,9 @@
 //! ```text
 //! tail     u64 BE  sealed watermark: postings of docs below it are in blocks,
 //!                  and no block holds a doc at or above it
-//!          u64 BE  epoch: incremented by every batch that removes a tail doc,
-//!                  so in-memory inversions of the tail know to start over
-//!          u64 BE  postings of the tail docs (histogram entries)
+//!          u64 BE  epoch: incremented by every batch that removes an unsealed doc,
+//!                  so in-memory inversions of the unsealed docs know to start over
+//!          u64 BE  postings of the unsealed docs (histogram entries)
 //! sealing  u64 BE  the watermark a seal in progress moves to; present only
 //!                  while a seal runs (or after one was interrupted: finished
 //!                  on the next open)
@@ -22,17 +22,17 @@ use super::{meta, DecodeError};
 
 /// The decoded `tail` value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct TailState {
+pub struct UnsealedState {
     /// Sealed watermark: docs below it have their postings in blocks.
     pub sealed_below: u64,
-    /// Bumped when a tail doc is removed.
+    /// Bumped when an unsealed doc is removed.
     pub epoch: u64,
     /// Postings of the docs at or above the watermark.
     pub postings: u64,
 }
 
 /// Encodes the `tail` value (24 bytes).
-pub fn encode(t: &TailState) -> [u8; 24] {
+pub fn encode(t: &UnsealedState) -> [u8; 24] {
     let mut out = [0u8; 24];
     out[..8].copy_from_slice(&t.sealed_below.to_be_bytes());
     out[8..16].copy_from_slice(&t.epoch.to_be_bytes());
@@ -41,14 +41,14 @@ pub fn encode(t: &TailState) -> [u8; 24] {
 }
 
 /// Decodes the `tail` value: exactly three u64 BE.
-pub fn decode(b: &[u8]) -> Result<TailState, DecodeError> {
+pub fn decode(b: &[u8]) -> Result<UnsealedState, DecodeError> {
     if b.len() != 24 {
         return Err(DecodeError::new(format!(
             "tail value of {} bytes, expected 24",
             b.len()
         )));
     }
-    Ok(TailState {
+    Ok(UnsealedState {
         sealed_below: meta::u64_from(&b[..8])?,
         epoch: meta::u64_from(&b[8..16])?,
         postings: meta::u64_from(&b[16..])?,
@@ -63,7 +63,7 @@ mod tests {
     proptest! {
         #[test]
         fn round_trip(a: u64, b: u64, c: u64) {
-            let t = TailState { sealed_below: a, epoch: b, postings: c };
+            let t = UnsealedState { sealed_below: a, epoch: b, postings: c };
             prop_assert_eq!(decode(&encode(&t)), Ok(t));
         }
 
