@@ -76,7 +76,9 @@ mod store;
 mod testutil;
 pub mod vocab;
 
-pub use config::{Feature, IndexConfig, RunOptions, Scoring, DEFAULT_TRAINING_IMAGES, MAX_WORKERS};
+pub use config::{
+    Feature, IndexConfig, RunOptions, Scoring, DEFAULT_TRAINING_IMAGES, DEFAULT_WORDS, MAX_WORKERS,
+};
 pub use error::{Error, Result};
 #[cfg(feature = "internals")]
 #[doc(hidden)]

@@ -63,7 +63,7 @@ class Index:
         *,
         create: bool = True,
         feature: str = "rootsift",
-        words: int = 1000,
+        words: int = 20000,
         max_side: int = 1024,
         max_pixels: int = 250_000_000,
         max_features: int = 2000,

@@ -182,7 +182,7 @@ pub struct BuildArgs {
     #[arg(long, default_value = "rootsift")]
     pub feature: String,
     /// Visual words in the codebook.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = mmindex::DEFAULT_WORDS)]
     pub words: u32,
     /// Longer image side in pixels above which images are downscaled (0 = none).
     #[arg(long, default_value_t = 1024)]
