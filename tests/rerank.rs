@@ -98,6 +98,20 @@ fn a_region_of_the_query_finds_its_photo_first() {
                 .search_with(&q, &opts(SearchMode::Sequential, 100))
                 .expect("search");
             assert_eq!(on, seq, "{name}: the two paths disagree after re-ranking");
+            // Verification split over tasks (every record is a candidate:
+            // more than one task of 16) gives the same hits as one task.
+            for threads in [1, 4] {
+                let split = s
+                    .search_with(
+                        &q,
+                        &SearchOptions {
+                            threads,
+                            ..opts(SearchMode::Inverted, 100)
+                        },
+                    )
+                    .expect("search");
+                assert_eq!(on, split, "{name}: re-ranking with {threads} tasks differs");
+            }
             let off = s
                 .search_with(&q, &opts(SearchMode::Inverted, 0))
                 .expect("search");

@@ -101,7 +101,8 @@ pub struct SearchOptions {
     pub rerank: usize,
     /// Tasks the inverted path may split one search into (on the rayon
     /// pool), at most 8; 0 chooses: every core once the index holds 2,048
-    /// records, one below that. A server answering many queries at once
+    /// records, one below that. Re-ranking splits its candidates likewise
+    /// (0: every core, at least 16 candidates a task). A server answering many queries at once
     /// may prefer 1. Scores never depend on it. Default = 0.
     pub threads: usize,
 }
@@ -347,7 +348,7 @@ impl Searcher {
             attempt += 1;
             if !vanished || attempt > RETRIES {
                 if let Some(q) = geometry {
-                    rerank::rerank(store, g, q, &mut hits, depth)?;
+                    rerank::rerank(store, g, q, &mut hits, depth, opts.threads)?;
                 }
                 hits.truncate(opts.top_k);
                 return Ok(hits);
