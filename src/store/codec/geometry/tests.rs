@@ -1,0 +1,223 @@
+use super::*;
+
+fn kp(x: f32, y: f32, size: f32, angle: f32) -> Keypoint {
+    Keypoint { x, y, size, angle }
+}
+
+#[test]
+fn listed_round_trip_is_close_and_reencoding_is_exact() {
+    let g = Geometry::from_features(
+        &[7, 3, 7, 1000],
+        &[
+            kp(10.25, 700.5, 3.2, 359.9),
+            kp(0.0, 0.0, 0.1, 0.0),
+            kp(1023.9, 511.0, 80.0, 90.0),
+            kp(5.0, 6.0, 12.0, 181.0),
+        ],
+    );
+    assert_eq!(
+        g.points.iter().map(|p| p.word).collect::<Vec<_>>(),
+        vec![3, 7, 7, 1000]
+    );
+    let bytes = encode(Form::Listed, &g);
+    assert!(bytes.len() <= 3 + 4 * 8, "{} bytes", bytes.len());
+    let d = decode_listed(&bytes).unwrap();
+    for (a, b) in g.points.iter().zip(&d.points) {
+        assert_eq!(a.word, b.word);
+        assert!(
+            (a.x - b.x).abs() < 0.02 && (a.y - b.y).abs() < 0.02,
+            "{a:?} {b:?}"
+        );
+        assert!(
+            (a.size.max(SIZE_BASE) / b.size).ln().abs() < 0.04,
+            "{a:?} {b:?}"
+        );
+        let da = (a.angle - b.angle).rem_euclid(360.0);
+        assert!(da.min(360.0 - da) < 0.8, "{a:?} {b:?}");
+    }
+    assert_eq!(encode(Form::Listed, &d), bytes);
+    assert_eq!(g.word_counts(), vec![(3, 1), (7, 2), (1000, 1)]);
+}
+
+#[test]
+fn large_images_lower_the_exponent_and_unoriented_points_keep_minus_one() {
+    let g = Geometry::from_features(
+        &[1, 2],
+        &[kp(30000.0, 5.0, 4.0, -1.0), kp(1.0, 1.0, 4.0, 10.0)],
+    );
+    assert!(!g.oriented());
+    let bytes = encode(Form::Listed, &g);
+    let d = decode_listed(&bytes).unwrap();
+    assert!((d.points[0].x - 30000.0).abs() < 1.0);
+    assert!(d.points.iter().all(|p| p.angle == -1.0));
+}
+
+#[test]
+fn damaged_values_are_errors() {
+    let g = Geometry::from_features(&[1, 5, 9], &[kp(1.0, 2.0, 3.0, 4.0); 3]);
+    let bytes = encode(Form::Listed, &g);
+    for cut in 0..bytes.len() {
+        assert!(
+            decode_listed(&bytes[..cut]).is_err(),
+            "prefix of {cut} bytes decoded"
+        );
+    }
+    let mut long = bytes.clone();
+    long.push(0);
+    assert!(decode_listed(&long).is_err());
+    let mut flags = bytes.clone();
+    flags[1] = 0x80;
+    assert!(decode_listed(&flags).is_err());
+    for e in [11, 13] {
+        let mut shift = bytes.clone();
+        shift[2] = e;
+        assert!(decode_listed(&shift).is_err(), "exponent {e}");
+    }
+    // A huge claimed count is refused before allocating.
+    let mut huge = Vec::new();
+    varint::put(&mut huge, u64::MAX >> 1);
+    huge.extend_from_slice(&[1, 6]);
+    assert!(decode_listed(&huge).is_err());
+    assert_eq!(decode_listed(&[0, 1, 12]).unwrap(), Geometry::default());
+    assert!(decode_listed(&[0, 1, 0]).is_err(), "non-canonical exponent");
+    assert!(decode_listed(&[0, 0, 12]).is_err(), "non-canonical flag");
+}
+
+/// A seeded random geometry of `n` features over `words` words in an
+/// image of `extent` px.
+fn random(seed: u64, n: usize, words: u32, extent: f32, oriented: bool) -> Geometry {
+    let mut r = crate::testutil::XorShift::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut unit = || (r.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
+    let ws: Vec<u32> = (0..n).map(|_| (unit() * words as f32) as u32).collect();
+    let kps: Vec<Keypoint> = (0..n)
+        .map(|_| {
+            kp(
+                unit() * extent,
+                unit() * extent,
+                extent * (0.002 + unit() / 4.0),
+                if oriented { unit() * 360.0 } else { -1.0 },
+            )
+        })
+        .collect();
+    Geometry::from_features(&ws, &kps)
+}
+
+#[test]
+fn packed_round_trip_is_within_a_cell_and_reencoding_is_exact() {
+    for (seed, extent, oriented) in [
+        (1, 1023.9, true),
+        (2, 1024.0, true),
+        (3, 300.0, false),
+        (4, 5000.0, true),
+        (5, 7.0, true),
+        (6, 0.1, true),
+    ] {
+        let g = random(seed, 200, 50, extent, oriented);
+        let bytes = encode(Form::Packed, &g);
+        let varint_n = if g.points.len() < 128 { 1 } else { 2 };
+        assert_eq!(
+            bytes.len(),
+            varint_n + 2 + 4 * g.points.len(),
+            "seed {seed}"
+        );
+        let entries = g.word_counts();
+        let d = decode_packed(&bytes, &entries).unwrap_or_else(|e| panic!("seed {seed}: {e:?}"));
+        // Half a cell: cells number at least 512 across the extent.
+        let tol = (extent / 1024.0).max(1.0 / 8192.0);
+        for (a, b) in g.points.iter().zip(&d.points) {
+            assert_eq!(a.word, b.word, "seed {seed}");
+            assert!(
+                (a.x - b.x).abs() <= tol && (a.y - b.y).abs() <= tol,
+                "seed {seed}: {a:?} {b:?}"
+            );
+            let ratio = (a.size / b.size).ln().abs();
+            // Sizes under half a cell are saturated to it.
+            assert!(
+                ratio < 0.0626 || a.size < b.size,
+                "seed {seed}: {a:?} {b:?}"
+            );
+            if oriented {
+                let da = (a.angle - b.angle).rem_euclid(360.0);
+                assert!(da.min(360.0 - da) <= 2.82, "seed {seed}: {a:?} {b:?}");
+            } else {
+                assert_eq!(b.angle, -1.0);
+            }
+        }
+        assert_eq!(encode(Form::Packed, &d), bytes, "seed {seed}");
+    }
+}
+
+#[test]
+fn a_packed_feature_takes_four_bytes_and_a_listed_one_seven() {
+    let g = random(7, 1000, 1000, 1000.0, true);
+    let packed = encode(Form::Packed, &g).len();
+    let listed = encode(Form::Listed, &g).len();
+    assert_eq!(packed, 2 + 2 + 4000);
+    assert!(listed >= 7000, "{listed}");
+}
+
+#[test]
+fn damaged_packed_values_are_errors() {
+    let g = random(8, 5, 4, 600.0, true);
+    let entries = g.word_counts();
+    let bytes = encode(Form::Packed, &g);
+    assert!(decode_packed(&bytes, &entries).is_ok());
+    for cut in 0..bytes.len() {
+        assert!(
+            decode_packed(&bytes[..cut], &entries).is_err(),
+            "prefix of {cut} bytes decoded"
+        );
+    }
+    let mut long = bytes.clone();
+    long.extend_from_slice(&[0; 4]);
+    assert!(decode_packed(&long, &entries).is_err());
+    // A histogram with other counts than the geometry's.
+    let mut more = entries.clone();
+    more[0].1 += 1;
+    assert!(decode_packed(&bytes, &more).is_err());
+    assert!(decode_packed(&bytes, &entries[1..]).is_err());
+    let mut flags = bytes.clone();
+    flags[1] = 2;
+    assert!(decode_packed(&flags, &entries).is_err());
+    for s in [25, 255] {
+        let mut step = bytes.clone();
+        step[2] = s;
+        assert!(decode_packed(&step, &entries).is_err(), "cell exponent {s}");
+    }
+    // Cells under 512 across the largest coordinate: a finer exponent
+    // would fit, so this one is not the encoder's.
+    let one = [(3, 1)];
+    let mut coarse = vec![1, 1, 12];
+    coarse.extend_from_slice(&(511u32 | 5 << 10).to_le_bytes());
+    assert!(
+        decode_packed(&coarse, &one).is_err(),
+        "non-canonical exponent"
+    );
+    coarse[3..7].copy_from_slice(&512u32.to_le_bytes());
+    assert!(
+        decode_packed(&coarse, &one).is_ok(),
+        "cell 512 at 12 is canonical"
+    );
+    // An angle on an unoriented geometry.
+    let u = random(9, 3, 4, 600.0, false);
+    let mut ub = encode(Form::Packed, &u);
+    ub[3 + 3] |= 0x04;
+    assert!(decode_packed(&ub, &u.word_counts()).is_err());
+    // A huge claimed count is refused before allocating.
+    let mut huge = Vec::new();
+    varint::put(&mut huge, u64::MAX >> 1);
+    huge.extend_from_slice(&[1, 12]);
+    assert!(decode_packed(&huge, &[(0, u32::MAX)]).is_err());
+    assert_eq!(
+        decode_packed(&[0, 1, 24], &[]).unwrap(),
+        Geometry::default()
+    );
+    assert!(
+        decode_packed(&[0, 1, 12], &[]).is_err(),
+        "non-canonical exponent"
+    );
+    assert!(
+        decode_packed(&[0, 0, 24], &[]).is_err(),
+        "non-canonical flag"
+    );
+}
