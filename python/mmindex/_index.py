@@ -229,7 +229,7 @@ class Index:
         top_k: int = 10,
         *,
         mode: str = "inverted",
-        rerank: int = 100,
+        rerank: int = 300,
         scoring: Optional[str] = None,
         threads: int = 0,
         color_order: str = "rgb",
