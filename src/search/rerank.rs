@@ -10,10 +10,10 @@
 
 use std::cell::RefCell;
 
-use super::ransac::{self, Scratch};
+use super::ransac::{self, Scratch, Side};
 use super::Hit;
 use crate::error::Result;
-use crate::store::codec::geometry::Geometry;
+use crate::store::codec::geometry::{Geometry, Point};
 use crate::store::{Generation, Store};
 
 /// Fewest inliers that count as a geometric match. Unrelated images reach
@@ -28,8 +28,16 @@ const MIN_PER_TASK: usize = 16;
 /// Most tasks one re-ranking is split into.
 const MAX_TASKS: usize = 8;
 
+/// A searching thread's buffers: verification's, and the candidate's
+/// features being read.
+#[derive(Default)]
+struct Buffers {
+    scratch: Scratch,
+    points: Vec<Point>,
+}
+
 thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+    static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
 }
 
 /// Verifies the first `depth` of `hits` (sorted by BoW score) and reorders
@@ -52,30 +60,53 @@ pub(crate) fn rerank(
     }
     .clamp(1, MAX_TASKS)
     .min(depth.div_ceil(MIN_PER_TASK).max(1));
-    let verify = |chunk: &mut [Hit]| -> Result<()> {
-        SCRATCH.with(|s| -> Result<()> {
-            let mut scratch = s.borrow_mut();
-            for h in chunk.iter_mut() {
-                h.inliers = store
-                    .geometry(g, h.doc)?
-                    .map(|geo| ransac::inliers(query, &geo, &mut scratch));
-            }
-            Ok(())
-        })
-    };
+    // Task t verifies candidates t, t + tasks, …: true matches cluster at
+    // the top of the BoW order and cost the most, so contiguous chunks would
+    // leave one task with most of the work.
+    let q = Side::of(query);
+    // The query's distinct words, sorted: a candidate's features under any
+    // other word cannot pair, and are not decoded.
+    let mut words: Vec<u32> = query.points.iter().map(|p| p.word).collect();
+    words.dedup();
+    let verify =
+        |t: usize| -> Result<Vec<Option<u32>>> {
+            BUFFERS.with(|b| {
+                let Buffers { scratch, points } = &mut *b.borrow_mut();
+                let head: &[Hit] = head;
+                (t..depth)
+                    .step_by(tasks)
+                    .map(|i| {
+                        // Candidate words arrive in increasing order: one merge
+                        // pass over the query's.
+                        let mut at = 0;
+                        let keep = |w: u32| {
+                            while words.get(at).is_some_and(|&x| x < w) {
+                                at += 1;
+                            }
+                            words.get(at) == Some(&w)
+                        };
+                        let outline = store.geometry_where(g, head[i].doc, keep, points)?;
+                        Ok(outline
+                            .map(|outline| ransac::inliers(q, Side { points, outline }, scratch)))
+                    })
+                    .collect()
+            })
+        };
+    let mut results: Vec<Result<Vec<Option<u32>>>> = Vec::with_capacity(tasks);
     if tasks <= 1 {
-        verify(head)?;
+        results.push(verify(0));
     } else {
-        let per = depth.div_ceil(tasks);
-        let mut results: Vec<Result<()>> = (0..tasks).map(|_| Ok(())).collect();
+        results.resize_with(tasks, || Ok(Vec::new()));
         let verify = &verify;
         rayon::scope(|s| {
-            for (chunk, out) in head.chunks_mut(per).zip(results.iter_mut()) {
-                s.spawn(move |_| *out = verify(chunk));
+            for (t, out) in results.iter_mut().enumerate() {
+                s.spawn(move |_| *out = verify(t));
             }
         });
-        for r in results {
-            r?;
+    }
+    for (t, r) in results.into_iter().enumerate() {
+        for (i, inliers) in (t..depth).step_by(tasks).zip(r?) {
+            head[i].inliers = inliers;
         }
     }
     // Stable: equal keys keep the BoW order (score, then doc id).

@@ -3,7 +3,7 @@
 
 use sled::Tree;
 
-use super::codec::geometry::Form;
+use super::codec::geometry::{Form, Outline, Point};
 use super::codec::{self, keys, meta, DecodeError};
 use super::{
     gen_tree, missing, DocRecord, Generation, Geometry, Histogram, Store, Trained, UnsealedState,
@@ -81,6 +81,52 @@ impl Store {
                     DecodeError::new("geometry without a histogram").at(&tree(), &key)
                 })?;
                 codec::geometry::decode_packed(&v, &h.entries)
+                    .map(Some)
+                    .map_err(|e| e.at(&tree(), &key))
+            }
+        }
+    }
+
+    /// The features of a doc in generation `g` whose words `keep` accepts,
+    /// into `out` (asked once per word, in word order), and the outline of
+    /// all its features; `None` when the doc has no geometry. Re-ranking
+    /// reads only the features that can pair with the query's.
+    pub(crate) fn geometry_where(
+        &self,
+        g: &Generation,
+        id: u64,
+        mut keep: impl FnMut(u32) -> bool,
+        out: &mut Vec<Point>,
+    ) -> Result<Option<Outline>> {
+        out.clear();
+        let key = keys::doc(id);
+        let tree = || gen_tree(g.n, "geometry");
+        match g.geometry_form {
+            Form::Listed => {
+                let Some(all) = self.geometry(g, id)? else {
+                    return Ok(None);
+                };
+                let mut last = None;
+                let mut wanted = false;
+                for p in &all.points {
+                    if last != Some(p.word) {
+                        last = Some(p.word);
+                        wanted = keep(p.word);
+                    }
+                    if wanted {
+                        out.push(*p);
+                    }
+                }
+                Ok(Some(Outline::of(&all)))
+            }
+            Form::Packed => {
+                let Some(v) = g.geometry.get(key)? else {
+                    return Ok(None);
+                };
+                let h = self.histogram(g, id)?.ok_or_else(|| {
+                    DecodeError::new("geometry without a histogram").at(&tree(), &key)
+                })?;
+                codec::geometry::decode_packed_where(&v, &h.entries, keep, out)
                     .map(Some)
                     .map_err(|e| e.at(&tree(), &key))
             }

@@ -328,6 +328,42 @@ fn encode_packed(g: &Geometry) -> Vec<u8> {
 /// the encoder's own output decodes, so a decoded value re-encodes to the
 /// same bytes.
 pub fn decode_packed(b: &[u8], entries: &[(u32, u32)]) -> Result<Geometry, DecodeError> {
+    let mut points = Vec::new();
+    decode_packed_where(b, entries, |_| true, &mut points)?;
+    Ok(Geometry { points })
+}
+
+/// What re-ranking needs of a whole geometry when only some of its
+/// features are decoded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Outline {
+    /// The largest coordinate of any feature (0 when empty).
+    pub extent: f32,
+    /// Whether every feature has an orientation (true when empty).
+    pub oriented: bool,
+}
+
+impl Outline {
+    /// The outline of a fully decoded geometry.
+    pub fn of(g: &Geometry) -> Outline {
+        Outline {
+            extent: extent(&g.points),
+            oriented: g.oriented(),
+        }
+    }
+}
+
+/// Decodes into `out` (cleared first) only the features whose word `keep`
+/// accepts; `keep` is asked once per histogram entry, in word order. The
+/// whole value is checked as [`decode_packed`] checks it, and the outline
+/// is that of every feature.
+pub fn decode_packed_where(
+    b: &[u8],
+    entries: &[(u32, u32)],
+    mut keep: impl FnMut(u32) -> bool,
+    out: &mut Vec<Point>,
+) -> Result<Outline, DecodeError> {
+    out.clear();
     let (n, flags, s, pos) = header(b)?;
     if s > MAX_STEP {
         return Err(DecodeError::new(format!(
@@ -348,45 +384,66 @@ pub fn decode_packed(b: &[u8], entries: &[(u32, u32)]) -> Result<Geometry, Decod
         )));
     }
     let oriented = flags & 1 == 1;
-    let f = cells_per_px(s);
-    let words = entries
-        .iter()
-        .flat_map(|&(w, tf)| std::iter::repeat_n(w, tf as usize));
-    // n ≤ body.len() / 4: checked above, so the allocation is bounded.
-    let mut points = Vec::with_capacity(n as usize);
-    for (chunk, word) in body.chunks_exact(PACKED).zip(words) {
-        let v = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-        let centre = |c: u32| (c as f32 + 0.5) / f;
-        let size_code = (v >> 20) & SIX_BITS;
-        let angle_code = v >> 26;
-        let angle = if oriented {
-            angle_code as f32 * 360.0 / 64.0
-        } else if angle_code != 0 {
-            return Err(DecodeError::new("angle stored for an unoriented feature"));
-        } else {
-            -1.0
-        };
-        points.push(Point {
-            word,
-            x: centre(v & 0x3ff),
-            y: centre((v >> 10) & 0x3ff),
-            size: SIZE_BASE * (size_code as f32 / PACKED_SIZE_STEPS).exp() / f,
-            angle,
-        });
-    }
-    let geometry = Geometry { points };
     // An empty geometry counts as oriented (one byte form per value).
-    if oriented != geometry.oriented() {
+    if n == 0 && !oriented {
         return Err(DecodeError::new(
             "orientation flag disagrees with the stored angles",
         ));
     }
-    if s != step_for(extent(&geometry.points)) {
+    let f = cells_per_px(s);
+    let sizes = size_table();
+    let centre = |c: u32| (c as f32 + 0.5) / f;
+    let value = |chunk: &[u8]| u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+    // What every feature must satisfy, in one branch-free pass: the largest
+    // cell (the canonical exponent's check) and any angle bits.
+    let (mut top, mut angles) = (0u32, 0u32);
+    for chunk in body.chunks_exact(PACKED) {
+        let v = value(chunk);
+        top = top.max(v & 0x3ff).max((v >> 10) & 0x3ff);
+        angles |= v >> 26;
+    }
+    if !oriented && angles != 0 {
+        return Err(DecodeError::new("angle stored for an unoriented feature"));
+    }
+    let top_cell = (n > 0).then_some(top);
+    // Then only the wanted words' features: feature k is bytes 4k..4k + 4.
+    let mut first = 0usize;
+    for &(word, tf) in entries {
+        // The tfs sum to n (checked above), so every range is in the body.
+        let end = first + tf as usize;
+        if keep(word) {
+            for chunk in body[first * PACKED..end * PACKED].chunks_exact(PACKED) {
+                let v = value(chunk);
+                out.push(Point {
+                    word,
+                    x: centre(v & 0x3ff),
+                    y: centre((v >> 10) & 0x3ff),
+                    size: sizes[((v >> 20) & SIX_BITS) as usize] / f,
+                    angle: if oriented {
+                        (v >> 26) as f32 * 360.0 / 64.0
+                    } else {
+                        -1.0
+                    },
+                });
+            }
+        }
+        first = end;
+    }
+    let extent = top_cell.map_or(0.0, centre);
+    if s != step_for(extent) {
         return Err(DecodeError::new(format!(
             "cell exponent {s} is not the one its coordinates give"
         )));
     }
-    Ok(geometry)
+    Ok(Outline { extent, oriented })
+}
+
+/// The packed size codes' sizes in cells: `SIZE_BASE · e^(code / 8)`.
+fn size_table() -> &'static [f32; 64] {
+    static TABLE: std::sync::OnceLock<[f32; 64]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        std::array::from_fn(|code| SIZE_BASE * (code as f32 / PACKED_SIZE_STEPS).exp())
+    })
 }
 
 /// The largest coordinate of `points` (0 when empty).

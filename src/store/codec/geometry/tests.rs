@@ -221,3 +221,58 @@ fn damaged_packed_values_are_errors() {
         "non-canonical flag"
     );
 }
+
+/// Decoding only some words gives exactly those features of the full
+/// decode, in order, and the outline of every feature.
+#[test]
+fn a_partial_decode_is_the_full_decode_filtered() {
+    for (seed, extent, oriented) in [(11, 640.0, true), (12, 4000.0, false), (13, 2.0, true)] {
+        let g = random(seed, 300, 40, extent, oriented);
+        let entries = g.word_counts();
+        let bytes = encode(Form::Packed, &g);
+        let full = decode_packed(&bytes, &entries).unwrap();
+        for modulus in [1, 2, 3, 7, 1000] {
+            let wanted = |w: u32| w.is_multiple_of(modulus);
+            let mut asked = Vec::new();
+            let mut out = vec![Point {
+                word: 0,
+                x: 0.0,
+                y: 0.0,
+                size: 0.0,
+                angle: 0.0,
+            }];
+            let outline = decode_packed_where(
+                &bytes,
+                &entries,
+                |w| {
+                    asked.push(w);
+                    wanted(w)
+                },
+                &mut out,
+            )
+            .unwrap();
+            let expected: Vec<Point> = full
+                .points
+                .iter()
+                .copied()
+                .filter(|p| wanted(p.word))
+                .collect();
+            assert_eq!(out, expected, "seed {seed}, modulus {modulus}");
+            assert_eq!(outline, Outline::of(&full), "seed {seed}");
+            assert_eq!(
+                asked,
+                entries.iter().map(|e| e.0).collect::<Vec<_>>(),
+                "asked once per word, in order"
+            );
+        }
+    }
+    let empty = encode(Form::Packed, &Geometry::default());
+    let outline = decode_packed_where(&empty, &[], |_| true, &mut Vec::new()).unwrap();
+    assert_eq!(
+        outline,
+        Outline {
+            extent: 0.0,
+            oriented: true
+        }
+    );
+}

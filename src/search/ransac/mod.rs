@@ -15,7 +15,10 @@
 //! Cost is bounded per candidate: at most [`MAX_CORRESPONDENCES`] pairs and
 //! [`MAX_HYPOTHESES`] hypotheses, each one pass over the pairs.
 
-use crate::store::codec::geometry::{Geometry, Point};
+mod bins;
+
+use self::bins::Bins;
+use crate::store::codec::geometry::{Geometry, Outline, Point};
 
 /// Pairs per shared word at most: a word occurring many times on both sides
 /// (repeated texture) would add mostly wrong pairs. Words with more are
@@ -35,8 +38,9 @@ const MAX_HYPOTHESES_UNORIENTED: usize = 4 * MAX_HYPOTHESES;
 const TOLERANCE: f32 = 0.025;
 /// Lower bound of the position tolerance, in pixels.
 const MIN_TOLERANCE: f32 = 3.0;
-/// Largest factor between a pair's scale ratio and the hypothesis'.
-const SCALE_SLACK: f32 = 1.8;
+/// Largest factor between a pair's scale ratio and the hypothesis', as a
+/// difference of logarithms: ln 1.8.
+const LOG_SCALE_SLACK: f32 = 0.587_786_7;
 /// Largest difference between a pair's rotation and the hypothesis', degrees.
 const ANGLE_SLACK: f32 = 30.0;
 /// Affine refinements of the best hypothesis.
@@ -47,10 +51,53 @@ const REFINEMENTS: usize = 2;
 #[derive(Default)]
 pub(crate) struct Scratch {
     pairs: Vec<(u32, u32)>,
+    facts: Vec<Facts>,
+    bins: Bins,
     inlier: Vec<bool>,
     fresh: Vec<bool>,
     used_q: Vec<bool>,
     used_c: Vec<bool>,
+}
+
+/// What every hypothesis test reads of one correspondence, laid out
+/// contiguously: the two positions, the log of the scale ratio and the
+/// rotation in degrees in [0, 360).
+#[derive(Clone, Copy, Default)]
+struct Facts {
+    qx: f32,
+    qy: f32,
+    cx: f32,
+    cy: f32,
+    log_scale: f32,
+    turn: f32,
+}
+
+impl Facts {
+    fn of(q: &Point, c: &Point) -> Facts {
+        Facts {
+            qx: q.x,
+            qy: q.y,
+            cx: c.x,
+            cy: c.y,
+            log_scale: (c.size / q.size).ln(),
+            turn: (c.angle - q.angle).rem_euclid(360.0),
+        }
+    }
+
+    /// Whether this pair's scale ratio and rotation are within the slack of
+    /// a hypothesis'. NaN (a zero size on both sides) agrees with nothing.
+    #[inline]
+    fn agrees(&self, log_scale: f32, turn: f32) -> bool {
+        let d = (self.turn - turn).abs();
+        ((self.log_scale - log_scale).abs() <= LOG_SCALE_SLACK) & (d.min(360.0 - d) <= ANGLE_SLACK)
+    }
+
+    #[inline]
+    fn near(&self, m: &Affine, tol2: f32) -> bool {
+        let (x, y) = m.map(self.qx, self.qy);
+        let (dx, dy) = (x - self.cx, y - self.cy);
+        dx * dx + dy * dy <= tol2
+    }
 }
 
 /// A transform from query to candidate pixels: `[a b tx; c d ty]`.
@@ -104,29 +151,67 @@ impl Affine {
     }
 }
 
+/// One side of a verification: features sorted by word (all of a record's,
+/// or only those whose words the other side has), and the outline of all
+/// the record's features.
+#[derive(Clone, Copy)]
+pub(crate) struct Side<'a> {
+    pub(crate) points: &'a [Point],
+    pub(crate) outline: Outline,
+}
+
+impl<'a> Side<'a> {
+    /// A whole geometry.
+    pub(crate) fn of(g: &'a Geometry) -> Side<'a> {
+        Side {
+            points: &g.points,
+            outline: Outline::of(g),
+        }
+    }
+}
+
 /// The number of query features that one transform maps onto candidate
 /// features of the same word (each feature counted once on either side).
-pub(crate) fn inliers(q: &Geometry, c: &Geometry, scratch: &mut Scratch) -> u32 {
+/// Features whose word the other side lacks change nothing, so a side may
+/// leave them out.
+pub(crate) fn inliers(q: Side<'_>, c: Side<'_>, scratch: &mut Scratch) -> u32 {
     let Scratch {
         pairs,
+        facts,
+        bins,
         inlier,
         fresh,
         used_q,
         used_c,
     } = scratch;
-    correspondences(&q.points, &c.points, pairs);
+    correspondences(q.points, c.points, pairs);
     if pairs.len() < 2 {
         return pairs.len() as u32;
     }
-    let extent = c.points.iter().map(|p| p.x.max(p.y)).fold(0f32, f32::max);
-    let tol = (TOLERANCE * extent).max(MIN_TOLERANCE);
+    let tol = (TOLERANCE * c.outline.extent).max(MIN_TOLERANCE);
     let tol2 = tol * tol;
-    let oriented = q.oriented() && c.oriented();
+    let oriented = q.outline.oriented && c.outline.oriented;
     let pairs: &[(u32, u32)] = pairs;
-    let at = |i: usize| {
-        let (a, b) = pairs[i];
-        (&q.points[a as usize], &c.points[b as usize])
+    facts.clear();
+    facts.extend(
+        pairs
+            .iter()
+            .map(|&(a, b)| Facts::of(&q.points[a as usize], &c.points[b as usize])),
+    );
+    let facts: &[Facts] = facts;
+    // Whether pair `f` supports a hypothesis. Both tests are evaluated
+    // without branching (`&`), so a count over a run of pairs vectorises.
+    let supports = |f: &Facts, m: &Affine, log_scale: f32, turn: f32| {
+        f.near(m, tol2) & (!oriented | f.agrees(log_scale, turn))
     };
+    let count = |run: &[Facts], m: &Affine, log_scale: f32, turn: f32| -> usize {
+        run.iter()
+            .map(|f| usize::from(supports(f, m, log_scale, turn)))
+            .sum()
+    };
+    if oriented {
+        bins.fill(facts);
+    }
 
     let n = pairs.len();
     let tries = n.min(if oriented {
@@ -137,54 +222,61 @@ pub(crate) fn inliers(q: &Geometry, c: &Geometry, scratch: &mut Scratch) -> u32 
     let mut best: Option<(usize, Affine, f32, f32)> = None;
     for h in 0..tries {
         let i = h * n / tries;
-        let (qp, cp) = at(i);
+        let (a, b) = pairs[i];
+        let (qp, cp) = (&q.points[a as usize], &c.points[b as usize]);
         let model = if oriented {
             Affine::from_one(qp, cp)
         } else {
             // A partner spread away from `i` through the list.
-            let j = (i + n / 2 + h) % n;
-            let (qj, cj) = at(j);
-            Affine::from_two(qp, qj, cp, cj)
+            let (qa, ca) = pairs[(i + n / 2 + h) % n];
+            Affine::from_two(qp, &q.points[qa as usize], cp, &c.points[ca as usize])
         };
         let Some(model) = model else { continue };
-        let (scale, angle) = if oriented {
-            (cp.size / qp.size, cp.angle - qp.angle)
-        } else {
-            (0.0, 0.0)
-        };
-        let mut count = 0;
-        for &(a, b) in pairs.iter() {
-            let (qj, cj) = (&q.points[a as usize], &c.points[b as usize]);
-            if near(&model, qj, cj, tol2) && (!oriented || agrees(qj, cj, scale, angle)) {
-                count += 1;
+        let support = if oriented {
+            let (log_scale, turn) = (facts[i].log_scale, facts[i].turn);
+            // Only the pairs of the neighbouring cells can agree; a
+            // hypothesis replaces the best only with strictly more support,
+            // so one whose runs hold no more than the best's count is
+            // skipped. Both give the count over all pairs.
+            let floor = best.as_ref().map_or(0, |b| b.0);
+            let within: usize = bins.near(log_scale, turn).map(<[Facts]>::len).sum();
+            if best.is_some() && within <= floor {
+                continue;
             }
-        }
-        if best.as_ref().is_none_or(|b| count > b.0) {
-            best = Some((count, model, scale, angle));
+            let k = bins
+                .near(log_scale, turn)
+                .map(|run| count(run, &model, log_scale, turn))
+                .sum();
+            (k, log_scale, turn)
+        } else {
+            (count(facts, &model, 0.0, 0.0), 0.0, 0.0)
+        };
+        if best.as_ref().is_none_or(|b| support.0 > b.0) {
+            best = Some((support.0, model, support.1, support.2));
         }
     }
-    let Some((_, model, scale, angle)) = best else {
+    let Some((_, model, log_scale, turn)) = best else {
         return 0;
     };
 
     // Inliers of the hypothesis, then affine fits on them while they gain.
     inlier.clear();
-    inlier.extend(pairs.iter().map(|&(a, b)| {
-        let (qj, cj) = (&q.points[a as usize], &c.points[b as usize]);
-        near(&model, qj, cj, tol2) && (!oriented || agrees(qj, cj, scale, angle))
-    }));
-    let mut count = unique(pairs, inlier, used_q, used_c, q, c);
+    inlier.extend(facts.iter().map(|f| supports(f, &model, log_scale, turn)));
+    let mut count = unique(
+        pairs,
+        inlier,
+        used_q,
+        used_c,
+        q.points.len(),
+        c.points.len(),
+    );
     for _ in 0..REFINEMENTS {
-        let Some(fit) = fit_affine(q, c, pairs, inlier) else {
+        let Some(fit) = fit_affine(facts, inlier) else {
             break;
         };
         fresh.clear();
-        fresh.extend(
-            pairs
-                .iter()
-                .map(|&(a, b)| near(&fit, &q.points[a as usize], &c.points[b as usize], tol2)),
-        );
-        let gained = unique(pairs, fresh, used_q, used_c, q, c);
+        fresh.extend(facts.iter().map(|f| f.near(&fit, tol2)));
+        let gained = unique(pairs, fresh, used_q, used_c, q.points.len(), c.points.len());
         if gained <= count {
             break;
         }
@@ -200,13 +292,13 @@ fn unique(
     inlier: &[bool],
     used_q: &mut Vec<bool>,
     used_c: &mut Vec<bool>,
-    q: &Geometry,
-    c: &Geometry,
+    q_len: usize,
+    c_len: usize,
 ) -> u32 {
     used_q.clear();
-    used_q.resize(q.points.len(), false);
+    used_q.resize(q_len, false);
     used_c.clear();
-    used_c.resize(c.points.len(), false);
+    used_c.resize(c_len, false);
     let mut n = 0;
     for (&(a, b), &ok) in pairs.iter().zip(inlier) {
         let (a, b) = (a as usize, b as usize);
@@ -217,25 +309,6 @@ fn unique(
         }
     }
     n
-}
-
-#[inline]
-fn near(m: &Affine, q: &Point, c: &Point, tol2: f32) -> bool {
-    let (x, y) = m.map(q.x, q.y);
-    let (dx, dy) = (x - c.x, y - c.y);
-    dx * dx + dy * dy <= tol2
-}
-
-/// Whether a pair's own scale ratio and rotation agree with the
-/// hypothesis'.
-#[inline]
-fn agrees(q: &Point, c: &Point, scale: f32, angle: f32) -> bool {
-    let s = c.size / (q.size * scale);
-    if !(s <= SCALE_SLACK && s * SCALE_SLACK >= 1.0) {
-        return false;
-    }
-    let d = (c.angle - q.angle - angle).rem_euclid(360.0);
-    d.min(360.0 - d) <= ANGLE_SLACK
 }
 
 /// Pairs of features sharing a word, by a merge over both word-sorted lists.
@@ -267,33 +340,33 @@ fn correspondences(q: &[Point], c: &[Point], out: &mut Vec<(u32, u32)>) {
 
 /// Least-squares affine transform over the inlier pairs (coordinates
 /// centred, in f64), or `None` when they are too few or collinear.
-fn fit_affine(q: &Geometry, c: &Geometry, pairs: &[(u32, u32)], inlier: &[bool]) -> Option<Affine> {
+fn fit_affine(facts: &[Facts], inlier: &[bool]) -> Option<Affine> {
     let chosen = || {
-        pairs
+        facts
             .iter()
             .zip(inlier)
             .filter(|(_, ok)| **ok)
-            .map(|(&(a, b), _)| (&q.points[a as usize], &c.points[b as usize]))
+            .map(|(f, _)| (f.qx, f.qy, f.cx, f.cy))
     };
     let m = chosen().count();
     if m < 4 {
         return None;
     }
     let (mut qx, mut qy, mut cx, mut cy) = (0f64, 0f64, 0f64, 0f64);
-    for (p, r) in chosen() {
-        qx += f64::from(p.x);
-        qy += f64::from(p.y);
-        cx += f64::from(r.x);
-        cy += f64::from(r.y);
+    for (px, py, rx, ry) in chosen() {
+        qx += f64::from(px);
+        qy += f64::from(py);
+        cx += f64::from(rx);
+        cy += f64::from(ry);
     }
     let mf = m as f64;
     let (qx, qy, cx, cy) = (qx / mf, qy / mf, cx / mf, cy / mf);
     // Normal equations of [u v]·[a b; c d]ᵀ = [u' v'] on centred points.
     let (mut suu, mut suv, mut svv) = (0f64, 0f64, 0f64);
     let (mut sux, mut svx, mut suy, mut svy) = (0f64, 0f64, 0f64, 0f64);
-    for (p, r) in chosen() {
-        let (u, v) = (f64::from(p.x) - qx, f64::from(p.y) - qy);
-        let (x, y) = (f64::from(r.x) - cx, f64::from(r.y) - cy);
+    for (px, py, rx, ry) in chosen() {
+        let (u, v) = (f64::from(px) - qx, f64::from(py) - qy);
+        let (x, y) = (f64::from(rx) - cx, f64::from(ry) - cy);
         suu += u * u;
         suv += u * v;
         svv += v * v;
@@ -388,7 +461,7 @@ mod tests {
         for seed in 1..=5u64 {
             for oriented in [true, false] {
                 let (q, c) = scene(seed, 400, 80, oriented);
-                let n = inliers(&q, &c, &mut Scratch::default());
+                let n = inliers(Side::of(&q), Side::of(&c), &mut Scratch::default());
                 assert!(
                     (70..=100).contains(&n),
                     "seed {seed}, oriented {oriented}: {n} inliers, expected about 80"
@@ -397,11 +470,117 @@ mod tests {
         }
     }
 
+    /// The count the binned, pruned search must equal: every hypothesis
+    /// scored over every pair, the best one refined.
+    fn reference(q: &Geometry, c: &Geometry) -> u32 {
+        let mut s = Scratch::default();
+        correspondences(&q.points, &c.points, &mut s.pairs);
+        let pairs = s.pairs.clone();
+        if pairs.len() < 2 {
+            return pairs.len() as u32;
+        }
+        let o = Outline::of(c);
+        let tol = (TOLERANCE * o.extent).max(MIN_TOLERANCE);
+        let oriented = q.oriented() && c.oriented();
+        let facts: Vec<Facts> = pairs
+            .iter()
+            .map(|&(a, b)| Facts::of(&q.points[a as usize], &c.points[b as usize]))
+            .collect();
+        let ok = |f: &Facts, m: &Affine, h: &Facts| {
+            f.near(m, tol * tol) && (!oriented || f.agrees(h.log_scale, h.turn))
+        };
+        let n = pairs.len();
+        let tries = n.min(if oriented {
+            MAX_HYPOTHESES
+        } else {
+            MAX_HYPOTHESES_UNORIENTED
+        });
+        let mut best: Option<(usize, Affine, Facts)> = None;
+        for h in 0..tries {
+            let i = h * n / tries;
+            let (a, b) = pairs[i];
+            let model = if oriented {
+                Affine::from_one(&q.points[a as usize], &c.points[b as usize])
+            } else {
+                let (qa, ca) = pairs[(i + n / 2 + h) % n];
+                Affine::from_two(
+                    &q.points[a as usize],
+                    &q.points[qa as usize],
+                    &c.points[b as usize],
+                    &c.points[ca as usize],
+                )
+            };
+            let Some(model) = model else { continue };
+            let count = facts.iter().filter(|f| ok(f, &model, &facts[i])).count();
+            if best.as_ref().is_none_or(|b| count > b.0) {
+                best = Some((count, model, facts[i]));
+            }
+        }
+        let Some((_, model, h)) = best else { return 0 };
+        let mut inlier: Vec<bool> = facts.iter().map(|f| ok(f, &model, &h)).collect();
+        let (mut uq, mut uc) = (Vec::new(), Vec::new());
+        let (nq, nc) = (q.points.len(), c.points.len());
+        let mut count = unique(&pairs, &inlier, &mut uq, &mut uc, nq, nc);
+        for _ in 0..REFINEMENTS {
+            let Some(fit) = fit_affine(&facts, &inlier) else {
+                break;
+            };
+            let fresh: Vec<bool> = facts.iter().map(|f| f.near(&fit, tol * tol)).collect();
+            let gained = unique(&pairs, &fresh, &mut uq, &mut uc, nq, nc);
+            if gained <= count {
+                break;
+            }
+            count = gained;
+            inlier = fresh;
+        }
+        count
+    }
+
+    /// Binning pairs by scale and rotation, skipping hypotheses that cannot
+    /// win, and reading only the candidate's features under query words
+    /// change no count.
+    #[test]
+    fn pruned_verification_counts_what_the_exhaustive_one_counts() {
+        let mut scratch = Scratch::default();
+        for seed in 1..=40u64 {
+            for oriented in [true, false] {
+                let inl = [0, 3, 12, 60, 150][(seed % 5) as usize];
+                let (q, mut c) = scene(seed, 300, inl, oriented);
+                // Scales and rotations spread across cell edges.
+                let mut r = Rng(seed ^ 0xA5A5);
+                for p in &mut c.points {
+                    p.size *= 1.7f32.powf(r.unit() * 2.0 - 1.0);
+                    if oriented {
+                        p.angle = (p.angle + r.unit() * 50.0 - 25.0).rem_euclid(360.0);
+                    }
+                }
+                let expected = reference(&q, &c);
+                let got = inliers(Side::of(&q), Side::of(&c), &mut scratch);
+                assert_eq!(got, expected, "seed {seed}, oriented {oriented}");
+                // The candidate cut to the query's words, with its outline.
+                let words: std::collections::BTreeSet<u32> =
+                    q.points.iter().map(|p| p.word).collect();
+                let cut: Vec<Point> = c
+                    .points
+                    .iter()
+                    .copied()
+                    .filter(|p| words.contains(&p.word))
+                    .collect();
+                let side = Side {
+                    points: &cut,
+                    outline: Outline::of(&c),
+                };
+                let got = inliers(Side::of(&q), side, &mut scratch);
+                assert_eq!(got, expected, "seed {seed}, oriented {oriented}, cut");
+            }
+        }
+    }
+
     #[test]
     fn unrelated_features_give_few_inliers() {
         for seed in 1..=5u64 {
             let (q, c) = scene(seed, 400, 0, true);
-            let n = inliers(&q, &c, &mut Scratch::default());
+            let n = inliers(Side::of(&q), Side::of(&c), &mut Scratch::default());
             assert!(n <= 5, "seed {seed}: {n} chance inliers");
         }
     }
@@ -410,7 +589,7 @@ mod tests {
     fn degenerate_inputs_do_not_panic() {
         let mut s = Scratch::default();
         let empty = Geometry::default();
-        assert_eq!(inliers(&empty, &empty, &mut s), 0);
+        assert_eq!(inliers(Side::of(&empty), Side::of(&empty), &mut s), 0);
         let p = Point {
             word: 1,
             x: 5.0,
@@ -421,6 +600,6 @@ mod tests {
         let one = Geometry {
             points: vec![p, p, p],
         };
-        assert!(inliers(&one, &one, &mut s) <= 3);
+        assert!(inliers(Side::of(&one), Side::of(&one), &mut s) <= 3);
     }
 }
