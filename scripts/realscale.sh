@@ -29,8 +29,10 @@
 # build-SIZE-LABEL.log, ...; default "default" without BUILD_ARGS, else
 # BUILD_ARGS with every run of characters other than [A-Za-z0-9.] turned
 # into one "-", e.g. "words-100000"). results.tsv ends with the columns
-# label and build_args, pairs-ranks.tsv with label; a results.tsv whose
-# header lacks them (written by an older script) is refused, not appended to.
+# label, build_args, extract_s and s_after_p50_ms (a search right after its
+# query's extraction; s_p50_ms is searches back to back), pairs-ranks.tsv
+# with label; a results.tsv with another header (an older script's) is
+# refused, not appended to.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 data=${MMINDEX_REAL_DATA:-/work/realdata}
@@ -84,7 +86,7 @@ mapfile -t distractors < <(
     }' "$data/pairs.tsv" "$data/manifest.tsv"
 )
 results=$work/results.tsv
-header=$(printf 'images\tgroups\tdistractors\tbuild_s\tpeak_rss_kib\tpeak_spill_b\tpeak_index_dir_b\tpeak_tmpdir_b\tindex_b\trecords\tbytes_per_record\tns\tmap\tr1\tr10\tq_p50_ms\tq_p99_ms\ts_p50_ms\ts_p99_ms\tcli_p50_ms\tload\tlabel\tbuild_args\textract_s')
+header=$(printf 'images\tgroups\tdistractors\tbuild_s\tpeak_rss_kib\tpeak_spill_b\tpeak_index_dir_b\tpeak_tmpdir_b\tindex_b\trecords\tbytes_per_record\tns\tmap\tr1\tr10\tq_p50_ms\tq_p99_ms\ts_p50_ms\ts_p99_ms\tcli_p50_ms\tload\tlabel\tbuild_args\textract_s\ts_after_p50_ms')
 if [ ! -e "$results" ]; then
   echo "$header" >"$results"
 elif [ "$(head -n 1 "$results")" != "$header" ]; then
@@ -150,11 +152,12 @@ for size in "${sizes[@]}"; do
     cli+=($(( ($(date +%s%N) - t0) / 1000000 )))
   done
   cli_p50=$(printf '%s\n' "${cli[@]}" | sort -n | awk '{v[NR]=$1} END {print v[int(NR/2)+1]}')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
     "$size" $((ngroup / 4)) "$nd" "$build_s" "$rss" "$peak_spill" "$peak_idx" "$peak_tmp" \
     "$index_b" "$records" $((index_b / ${records:-1})) "$(get ns)" "$(get map)" \
     "$(get recall_at_1)" "$(get recall_at_10)" "$(get query_ms_p50)" "$(get query_ms_p99)" \
-    "$(get search_ms_p50)" "$(get search_ms_p99)" "$cli_p50" "$load" "$label" "$build_args" "$extract_s" >>"$results"
+    "$(get search_ms_p50)" "$(get search_ms_p99)" "$cli_p50" "$load" "$label" "$build_args" "$extract_s" \
+    "$(get search_after_extraction_ms_p50)" >>"$results"
   # Natural pairs in the set: the rank of each photo's partner when the
   # other is the query (top 100, the query itself left out; - = not found).
   while IFS=$'\t' read -r a b what; do
@@ -177,8 +180,8 @@ if [ -s "$work/pairs-ranks.tsv" ]; then
   cat "$work/pairs-ranks.tsv"
   echo
 fi
-echo "| images | build args | groups | N-S (of 4) | mAP | R@1 | R@10 | query p50 with extraction | without | CLI query p50 (fresh process) | build | extraction alone | peak RSS | peak spill | peak index dir in build | index | bytes/record | load at start |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| images | build args | groups | N-S (of 4) | mAP | R@1 | R@10 | query p50 with extraction | search p50 after its extraction | back to back | CLI query p50 (fresh process) | build | extraction alone | peak RSS | peak spill | peak index dir in build | index | bytes/record | load at start |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 tail -n +2 "$results" | awk -F'\t' '{
-  printf "| %s | %s | %s | %.3f | %.3f | %.3f | %.3f | %.0f ms | %.1f ms | %s ms | %.0f s | %s s | %.0f MiB | %.0f MiB | %.0f MiB | %.0f MiB | %.0f | %s |\n",
-    $1, ($23 == "" ? "(defaults)" : $23), $2, $12, $13, $14, $15, $16, $18, $20, $4, $24, $5/1024, $6/1048576, $7/1048576, $9/1048576, $11, $21 }'
+  printf "| %s | %s | %s | %.3f | %.3f | %.3f | %.3f | %.0f ms | %.1f ms | %.1f ms | %s ms | %.0f s | %s s | %.0f MiB | %.0f MiB | %.0f MiB | %.0f MiB | %.0f | %s |\n",
+    $1, ($23 == "" ? "(defaults)" : $23), $2, $12, $13, $14, $15, $16, $25, $18, $20, $4, $24, $5/1024, $6/1048576, $7/1048576, $9/1048576, $11, $21 }'
