@@ -15,10 +15,12 @@ for t in "${targets[@]}"; do
   echo "== $t ($secs s)"
   mkdir -p "fuzz/corpus/$t"
   seeds=()
-  # Seed inputs (small images made from data/photos) help the image and
-  # header targets get past format detection into the decoders.
+  # Seed inputs (small images made from data/photos; the golden exported
+  # vocabularies with the mode byte first) help the targets get past format
+  # detection and checksums into the decoders.
   case "$t" in
     image | header) seeds=("fuzz/seeds/image") ;;
+    exported) seeds=("fuzz/seeds/exported") ;;
   esac
   cargo fuzz run "$t" "fuzz/corpus/$t" "${seeds[@]}" -- -max_total_time="$secs" -rss_limit_mb=2048
 done

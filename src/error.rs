@@ -128,6 +128,24 @@ pub enum Error {
         /// What differed.
         reason: String,
     },
+    /// Bytes given as an exported vocabulary are not one, or are damaged.
+    #[error("not a usable exported vocabulary ({origin}): {reason}")]
+    BadVocabulary {
+        /// The file, or `<bytes>`.
+        origin: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A record was described with another vocabulary than the index's.
+    #[error(
+        "the record was described with vocabulary {found:016x}, but the index uses {expected:016x}"
+    )]
+    VocabularyMismatch {
+        /// The index's vocabulary id.
+        expected: u64,
+        /// The record's.
+        found: u64,
+    },
     /// Clustering failed inside the k-means implementation.
     #[error("k-means training failed: {0}")]
     Training(String),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::config::{Feature, IndexConfig, RunOptions, Scoring};
 use crate::error::{Error, Result};
-use crate::ingest::IndexWriter;
+use crate::ingest::{ExportedVocabulary, IndexWriter};
 use crate::search::Searcher;
 use crate::shared::Shared;
 use crate::store::{self, Space, Store};
@@ -168,6 +168,19 @@ impl Index {
     pub fn searcher(&self) -> Result<Searcher> {
         self.shared.active()?.ok_or(Error::NoCodebook)?;
         Ok(Searcher::new(self.shared.clone()))
+    }
+
+    /// The active vocabulary exported: codebook, IDF weights and extraction
+    /// settings, for describing images on other machines
+    /// ([`ExportedVocabulary::extract`]) and for other indexes that must
+    /// score alike. [`Error::NoCodebook`] before the first training.
+    pub fn export_vocabulary(&self) -> Result<ExportedVocabulary> {
+        let a = self.shared.active()?.ok_or(Error::NoCodebook)?;
+        Ok(ExportedVocabulary::new(
+            a.settings(),
+            a.codebook.clone(),
+            a.idf.clone(),
+        ))
     }
 
     /// Counts and sizes.
@@ -366,7 +379,7 @@ impl IndexBuilder {
         self
     }
 
-    /// Visual words. Default = 1,000.
+    /// Visual words. Default = [`DEFAULT_WORDS`](crate::DEFAULT_WORDS).
     pub fn words(mut self, k: u32) -> Self {
         self.config.words = k;
         if self.config.sample_cap < k {
@@ -396,6 +409,22 @@ impl IndexBuilder {
     /// Seed of training. Default = 42.
     pub fn seed(mut self, seed: u64) -> Self {
         self.config.seed = seed;
+        self
+    }
+
+    /// The extraction settings (feature, longer side, pixel limit,
+    /// keypoints) and word count of an exported vocabulary: what an index
+    /// needs to [`install_vocabulary`](crate::IndexWriter::install_vocabulary)
+    /// it.
+    pub fn vocabulary(mut self, v: &ExportedVocabulary) -> Self {
+        let s = v.settings();
+        self.config.feature = s.feature;
+        self.config.max_side = s.max_side;
+        self.config.max_pixels = s.max_pixels;
+        self.config.max_features = s.max_features;
+        self.config.min_features = s.min_features;
+        // Word counts fit u32: a codebook holds far fewer.
+        self = self.words(v.words() as u32);
         self
     }
 

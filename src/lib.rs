@@ -84,12 +84,13 @@ pub use error::{Error, Result};
 #[doc(hidden)]
 pub use features::augment;
 pub use features::file::NOT_INSIDE;
-pub use features::{Descriptors, ImageInput, PixelFormat, Pixels};
+pub use features::{Descriptors, ImageInput, Keypoint, PixelFormat, Pixels};
 pub use index::{
     BlockCounts, CompactReport, Index, IndexBuilder, RecordInfo, Stats, TreeShape, VerifyReport,
 };
 pub use ingest::{
-    source, AddReport, IndexWriter, Progress, RebuildReport, RecordError, Source, TrainReport,
+    source, AddReport, ExportedVocabulary, ExtractedRecord, IndexWriter, Progress, RebuildReport,
+    RecordError, Source, TrainReport,
 };
 pub use record::RecordId;
 pub use search::{

@@ -595,3 +595,89 @@ fn an_outgrown_vocabulary_is_reported_with_its_rebuild() {
     assert_eq!(j["trained_images"], 5, "{j}");
     assert_eq!(j["vocabulary_outgrown"], false, "{j}");
 }
+
+#[test]
+fn an_exported_vocabulary_builds_indexes_that_score_alike() {
+    let dir = tempfile::tempdir().expect("temp");
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    index_folder(
+        "build",
+        &a,
+        &photo_folder(&dir.path().join("three"), 3),
+        100,
+    );
+    let vocab = dir.path().join("v.mmv");
+    let out = mmindex(&["export-vocabulary", "--index", s(&a), "--out", s(&vocab)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("100 words"),
+        "{}",
+        text(&out.stdout)
+    );
+    let five = photo_folder(&dir.path().join("five"), 5);
+    let out = mmindex(&[
+        "build",
+        "--index",
+        s(&b),
+        "--images",
+        s(&five),
+        "--vocabulary",
+        s(&vocab),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The same vocabulary and IDF: a photo in both indexes scores the same
+    // against a query in both, whatever else each holds.
+    let query = common::photos()[0].clone();
+    let hits = |idx: &Path| -> Vec<(String, f64)> {
+        let out = mmindex(&[
+            "search",
+            "--index",
+            s(idx),
+            "--json",
+            "--rerank",
+            "0",
+            s(&query),
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        j["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .map(|h| {
+                (
+                    h["id"].as_str().expect("id").to_string(),
+                    h["score"].as_f64().expect("score"),
+                )
+            })
+            .collect()
+    };
+    let (ha, hb) = (hits(&a), hits(&b));
+    assert_eq!(ha.len(), 3);
+    assert_eq!(hb.len(), 5);
+    for (id, score) in &ha {
+        let other = hb.iter().find(|h| &h.0 == id).expect("in both");
+        assert_eq!(other.1.to_bits(), score.to_bits(), "{id}");
+    }
+    // Training options do not go with a given vocabulary.
+    let out = mmindex(&[
+        "build",
+        "--index",
+        s(&dir.path().join("c")),
+        "--images",
+        s(&five),
+        "--vocabulary",
+        s(&vocab),
+        "--words",
+        "7",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let out = mmindex(&[
+        "export-vocabulary",
+        "--index",
+        s(&dir.path().join("none")),
+        "--out",
+        s(&vocab),
+    ]);
+    assert!(!out.status.success());
+}

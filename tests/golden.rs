@@ -293,3 +293,34 @@ fn check(version: u32) {
     .expect("json");
     assert_eq!(answers(&index), expected);
 }
+
+/// The exported vocabulary layout: the files committed under
+/// tests/golden/exported (written by `mmindex export-vocabulary` from the
+/// v1 and v4 golden indexes, a flat codebook and a tree) keep their ids, and
+/// those indexes still export exactly those bytes.
+#[test]
+fn golden_exported_vocabularies_decode_and_are_reexported_identically() {
+    for (file, version, id, words) in [
+        ("v1-flat.mmv", 1, 0xec33_e1d8_ec71_ab2a_u64, 50),
+        ("v1-tree.mmv", 4, 0x3a5d_2fe3_fa8b_7d6b, 1200),
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden/exported")
+            .join(file);
+        let committed = std::fs::read(&path).expect("golden vocabulary");
+        let v = mmindex::ExportedVocabulary::from_bytes(&committed).expect(file);
+        assert_eq!(
+            (v.id(), v.words(), v.feature()),
+            (id, words, Feature::Orb),
+            "{file}"
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        common::copy_dir(
+            &golden_dir(version).join("index"),
+            &dir.path().join("index"),
+        );
+        let index = Index::open(dir.path().join("index")).expect("open");
+        let exported = index.export_vocabulary().expect("export");
+        assert_eq!(exported.to_bytes(), committed, "{file}");
+    }
+}

@@ -2,6 +2,7 @@
 //! transactional commits, and training.
 
 mod build;
+mod exported;
 mod pipeline;
 pub mod source;
 pub(crate) mod spill;
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::RecordId;
+pub use exported::{ExportedVocabulary, ExtractedRecord};
 pub use source::Source;
 pub use writer::IndexWriter;
 

@@ -109,7 +109,7 @@ pub(crate) fn extract_batches(
     Ok(out_rx)
 }
 
-fn process(
+pub(super) fn process(
     input: &ImageInput,
     params: &ExtractParams,
     codebook: Option<&Codebook>,

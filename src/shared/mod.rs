@@ -9,11 +9,12 @@ pub(crate) mod posting_cache;
 pub(crate) mod unsealed;
 
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::config::IndexConfig;
 use crate::error::Result;
 use crate::features::ExtractParams;
+use crate::store::codec::exported::{self, Settings};
 use crate::store::{Generation, Store};
 use crate::vocab::Codebook;
 
@@ -23,6 +24,8 @@ pub(crate) struct Vocabulary {
     pub codebook: Codebook,
     pub idf: Vec<f32>,
     pub params: ExtractParams,
+    /// The id of this vocabulary exported, computed on first use.
+    id: OnceLock<u64>,
 }
 
 impl Vocabulary {
@@ -37,7 +40,27 @@ impl Vocabulary {
             codebook,
             idf,
             params,
+            id: OnceLock::new(),
         }
+    }
+
+    /// The extraction settings an exported copy carries.
+    pub(crate) fn settings(&self) -> Settings {
+        Settings {
+            feature: self.params.feature,
+            max_side: self.params.max_side,
+            max_pixels: self.params.max_pixels,
+            max_features: self.params.max_features,
+            min_features: self.params.min_features,
+        }
+    }
+
+    /// The id an exported copy has ([`exported`]): records described with
+    /// an exported vocabulary carry it.
+    pub(crate) fn id(&self) -> u64 {
+        *self
+            .id
+            .get_or_init(|| exported::encode(&self.settings(), &self.codebook, &self.idf).1)
     }
 }
 

@@ -9,7 +9,7 @@ use super::codec::{self, keys, meta, DecodeError, FORMAT_VERSION};
 use super::commit::{TreeId, Write};
 use super::reads::get_decoded;
 use super::{
-    gen_of, gen_tree, missing, Generation, Store, Trained, UnsealedState, STAT_DOCS, STAT_GEOMETRY,
+    gen_of, gen_tree, Generation, Store, Trained, UnsealedState, STAT_DOCS, STAT_GEOMETRY,
     STAT_NORMS, STAT_POSTINGS, STAT_TRAINED, STAT_UNSEALED,
 };
 use crate::config::IndexConfig;
@@ -159,24 +159,11 @@ impl Store {
     /// Loads generation `g`'s codebook and IDF weights.
     pub(crate) fn load_vocabulary(&self, g: &Generation) -> Result<(Codebook, Vec<f32>)> {
         let tree = gen_tree(g.n, "codebook");
-        let cb = match g.codebook.get(codec::vocab_tree::HEADER)? {
-            Some(h) => {
-                let at = |e: DecodeError| e.at(&tree, codec::vocab_tree::HEADER);
-                let header = codec::vocab_tree::decode_header(&h).map_err(at)?;
-                let nodes = collect_chunks(&g.codebook, &tree, codec::vocab_tree::NODES)?;
-                let centroids = collect_chunks(&g.codebook, &tree, codec::vocab_tree::CENTROIDS)?;
-                Codebook::Tree(codec::vocab_tree::decode(&header, &nodes, &centroids).map_err(at)?)
-            }
-            None => {
-                let h = g
-                    .codebook
-                    .get(cbc::HEADER)?
-                    .ok_or_else(|| missing(&tree, cbc::HEADER))?;
-                let header = cbc::decode_header(&h).map_err(|e| e.at(&tree, cbc::HEADER))?;
-                let chunks = collect_chunks(&g.codebook, &tree, cbc::CENTROIDS)?;
-                cbc::decode(&header, &chunks).map_err(|e| e.at(&tree, cbc::CENTROIDS))?
-            }
-        };
+        let entries = g
+            .codebook
+            .iter()
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let cb = cbc::decode_entries(&entries).map_err(|e| e.at(&tree, b"codebook"))?;
         let stats = gen_tree(g.n, "stats");
         let idf_chunks = collect_chunks(&g.stats, &stats, cbc::IDF)?;
         let idf = cbc::decode_idf(&idf_chunks, cb.words()).map_err(|e| e.at(&stats, cbc::IDF))?;

@@ -64,6 +64,18 @@ pub enum Command {
     Compact(IndexArg),
     /// Serve searches and writes over HTTP JSON (docs/SERVER.md).
     Serve(ServeArgs),
+    /// Write the index's vocabulary (codebook, IDF, extraction settings) to
+    /// a file, for `build --vocabulary` and for describing images elsewhere.
+    ExportVocabulary(ExportArgs),
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub index: IndexArg,
+    /// The vocabulary file to write (replaced atomically).
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Args)]
@@ -187,6 +199,11 @@ pub struct BuildArgs {
     /// Longer image side in pixels above which images are downscaled (0 = none).
     #[arg(long, default_value_t = 1024)]
     pub max_side: u32,
+    /// Use this exported vocabulary (`export-vocabulary`) instead of
+    /// training one: its feature, words and extraction settings apply, and
+    /// indexes built on the same file score alike.
+    #[arg(long, conflicts_with_all = ["feature", "words", "max_side"])]
+    pub vocabulary: Option<PathBuf>,
     #[command(flatten)]
     pub run: RunArgs,
 }

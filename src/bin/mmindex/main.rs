@@ -71,6 +71,7 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Stats(a) => admin::stats(a),
         Command::Verify(a) => admin::verify(a),
         Command::Compact(a) => admin::compact(a),
+        Command::ExportVocabulary(a) => admin::export_vocabulary(a),
         Command::Serve(a) => serve::serve(a),
     }
 }

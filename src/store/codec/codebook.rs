@@ -124,6 +124,56 @@ pub fn decode(h: &CodebookHeader, chunks: &[Vec<u8>]) -> Result<Codebook, Decode
     Ok(Codebook::from_float(a))
 }
 
+/// Rebuilds a codebook from every entry of its `g{N}.codebook` tree in key
+/// order, as [`entries`] writes them: a vocabulary tree when
+/// [`super::vocab_tree::HEADER`] is present, else a flat codebook. Chunks
+/// must be numbered 0, 1, … without gaps.
+pub fn decode_entries<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+    entries: &[(K, V)],
+) -> Result<Codebook, DecodeError> {
+    let get = |key: &[u8]| {
+        entries
+            .iter()
+            .find(|(k, _)| k.as_ref() == key)
+            .map(|(_, v)| v.as_ref())
+    };
+    if let Some(h) = get(super::vocab_tree::HEADER) {
+        let header = super::vocab_tree::decode_header(h)?;
+        let nodes = chunks_of(entries, super::vocab_tree::NODES)?;
+        let centroids = chunks_of(entries, super::vocab_tree::CENTROIDS)?;
+        return Ok(Codebook::Tree(super::vocab_tree::decode(
+            &header, &nodes, &centroids,
+        )?));
+    }
+    let h = get(HEADER).ok_or_else(|| DecodeError::new("codebook header missing"))?;
+    let header = decode_header(h)?;
+    let chunks: Vec<Vec<u8>> = chunks_of(entries, CENTROIDS)?
+        .into_iter()
+        .map(<[u8]>::to_vec)
+        .collect();
+    decode(&header, &chunks)
+}
+
+/// The values of the chunks `name` 0, 1, … among `entries` (sorted by key),
+/// in order.
+pub fn chunks_of<'a, K: AsRef<[u8]>, V: AsRef<[u8]>>(
+    entries: &'a [(K, V)],
+    name: &[u8],
+) -> Result<Vec<&'a [u8]>, DecodeError> {
+    let mut out = Vec::new();
+    for (k, v) in entries.iter().filter(|(k, _)| k.as_ref().starts_with(name)) {
+        let i = out.len() as u32;
+        if k.as_ref() != keys::chunk(name, i).as_slice() {
+            return Err(DecodeError::new(format!(
+                "chunk {i} of {} missing or out of order",
+                String::from_utf8_lossy(name)
+            )));
+        }
+        out.push(v.as_ref());
+    }
+    Ok(out)
+}
+
 /// IDF chunk values, in order.
 pub fn encode_idf(idf: &[f32]) -> Vec<Entry> {
     idf.chunks(CHUNK_WORDS)

@@ -13,6 +13,7 @@
 
 pub mod codebook;
 pub mod doc;
+pub mod exported;
 pub mod geometry;
 pub mod hist;
 pub mod keys;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use mmindex::Index;
 
-use crate::cli::{IndexArg, StatsArgs};
+use crate::cli::{ExportArgs, IndexArg, StatsArgs};
 use crate::json::{per, space_json, stats_json};
 
 pub fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
@@ -96,6 +96,22 @@ pub fn compact(a: IndexArg) -> anyhow::Result<ExitCode> {
         } else {
             "was discarded"
         }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn export_vocabulary(a: ExportArgs) -> anyhow::Result<ExitCode> {
+    let index = Index::open(&a.index.index)
+        .with_context(|| format!("opening {}", a.index.index.display()))?;
+    let v = index.export_vocabulary()?;
+    v.save(&a.out)
+        .with_context(|| format!("writing {}", a.out.display()))?;
+    println!(
+        "exported vocabulary {:016x} ({} words, {}) to {}",
+        v.id(),
+        v.words(),
+        v.feature(),
+        a.out.display()
     );
     Ok(ExitCode::SUCCESS)
 }

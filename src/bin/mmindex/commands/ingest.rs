@@ -35,17 +35,39 @@ fn exit_for(failed: &[RecordError]) -> ExitCode {
 }
 
 pub fn build(a: BuildArgs, train_only: bool) -> anyhow::Result<ExitCode> {
-    let feature: Feature = a.feature.parse()?;
     a.run.options().validate()?;
+    let vocabulary = match &a.vocabulary {
+        Some(p) => Some(
+            mmindex::ExportedVocabulary::load(p)
+                .with_context(|| format!("reading {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let feature: Feature = match &vocabulary {
+        Some(v) => v.feature(),
+        None => a.feature.parse()?,
+    };
     // Walk the folder first: a missing folder must not leave an empty index.
     let (sources, walk_errors) = mmindex::source::folder(&a.images)?;
-    let index = Index::builder()
-        .feature(feature)
-        .words(a.words)
-        .max_side(a.max_side)
+    let builder = match &vocabulary {
+        Some(v) => Index::builder().vocabulary(v),
+        None => Index::builder()
+            .feature(feature)
+            .words(a.words)
+            .max_side(a.max_side),
+    };
+    let index = builder
         .open(&a.index.index)
         .with_context(|| format!("opening {}", a.index.index.display()))?;
-    let result = build_into(&index, &a, feature, sources, walk_errors, train_only);
+    let result = build_into(
+        &index,
+        &a,
+        feature,
+        vocabulary.as_ref(),
+        sources,
+        walk_errors,
+        train_only,
+    );
     if result.is_err() {
         // An index this command created holds nothing worth keeping: leave
         // the directory as it was found. One that existed is never touched.
@@ -63,6 +85,7 @@ fn build_into(
     index: &Index,
     a: &BuildArgs,
     feature: Feature,
+    vocabulary: Option<&mmindex::ExportedVocabulary>,
     sources: Vec<Source>,
     mut walk_errors: Vec<RecordError>,
     train_only: bool,
@@ -76,7 +99,23 @@ fn build_into(
     }
     let mut w = writer(index, &a.run)?;
     let started = std::time::Instant::now();
-    let failed = if train_only {
+    let failed = if let Some(v) = vocabulary {
+        let g = w.install_vocabulary(v)?;
+        let r = if train_only {
+            AddReport::default()
+        } else {
+            w.add(sources)?
+        };
+        println!(
+            "installed vocabulary {:016x} as generation {g} ({} words) and indexed {} records in {:.1} s",
+            v.id(),
+            v.words(),
+            r.added + r.replaced,
+            started.elapsed().as_secs_f64()
+        );
+        print_empty(&r);
+        r.failed
+    } else if train_only {
         let r = w.train(sources)?;
         println!(
             "trained generation {}: {} words from {} descriptors sampled out of {} ({} images) in {:.1} s",
