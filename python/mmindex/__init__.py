@@ -29,6 +29,7 @@ from ._mmindex import DEFAULT_RERANK, MAX_WORKERS, MIN_INLIERS
 from ._mmindex import decode_id as _decode_id
 from ._mmindex import encode_id as _encode_id
 from ._typing import ArrayLike, ImageLike, Records, WordsLike
+from ._vocabulary import ExtractedRecord, Vocabulary
 from .errors import (
     ClosedError,
     CompactionError,
@@ -44,9 +45,11 @@ from .errors import (
     NoCodebookError,
     NotAnIndexError,
     RecordsError,
+    StalePreparedQueryError,
     StorageError,
     TooFewDescriptorsError,
     TrainingError,
+    VocabularyError,
     WriterBusyError,
 )
 from .reports import (
@@ -70,6 +73,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Index",
     "Writer",
+    "Vocabulary",
+    "ExtractedRecord",
     "compact",
     "verify",
     "encode_id",
@@ -112,6 +117,8 @@ __all__ = [
     "RecordsError",
     "CompactionError",
     "TrainingError",
+    "StalePreparedQueryError",
+    "VocabularyError",
     "ClosedError",
     "InternalError",
 ]

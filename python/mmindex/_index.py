@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterable, List, Mapping, Optional, Tuple, Type
 from . import _convert, _mmindex
 from ._progress import Bars
 from ._typing import ArrayLike, ImageLike, Records, WordsLike
+from ._vocabulary import ExtractedRecord, Vocabulary
 from .errors import ClosedError
 from .reports import (
     AddReport,
@@ -75,6 +76,7 @@ class Index:
         scoring: str = "cosine",
         seal_postings: Optional[int] = None,
         block_cache_bytes: Optional[int] = None,
+        vocabulary: Optional[Vocabulary] = None,
     ) -> "Index":
         """Opens the index at ``path``, creating it with these options when
         the directory is absent or empty.
@@ -106,6 +108,9 @@ class Index:
             block_cache_bytes: bytes of posting lists searches keep in
                 memory (library default when None: an eighth of the memory
                 budget, at least 64 MiB).
+            vocabulary: an exported vocabulary whose feature, words and
+                extraction settings replace those options, for an index
+                that will :meth:`Writer.install_vocabulary` it.
 
         Raises:
             LockedError: another process has the index open.
@@ -113,6 +118,11 @@ class Index:
             IncompatibleFormatError, CorruptionError: see their docs.
             InvalidConfigError: an option is out of range.
         """
+        if vocabulary is not None:
+            v = vocabulary.settings
+            feature, words = v["feature"], vocabulary.words
+            max_side, max_pixels = v["max_side"], v["max_pixels"]
+            max_features, min_features = v["max_features"], v["min_features"]
         native = _mmindex.Index.open(
             path,
             create=create,
@@ -328,6 +338,13 @@ class Index:
         """Makes every change durable now (each batch already is)."""
         self._native.flush()
 
+    def export_vocabulary(self) -> Vocabulary:
+        """The active vocabulary (codebook, IDF weights, extraction
+        settings), for describing images elsewhere
+        (:meth:`Vocabulary.extract`) and for other indexes that must score
+        alike. ``NoCodebookError`` before the first training."""
+        return Vocabulary(self._native.export_vocabulary())
+
     def compact(self) -> CompactReport:
         """Rewrites the index into a fresh directory to give back space,
         then opens it again. Every writer of this index must be closed
@@ -424,6 +441,19 @@ class Writer:
         integer arrays or sequences of ints."""
         items = records.items() if isinstance(records, Mapping) else records
         return AddReport._from(self._native.add_words([(i, _convert.words(w)) for i, w in items]))
+
+    def install_vocabulary(self, vocabulary: Vocabulary) -> int:
+        """Installs an exported vocabulary as the index's generation (the
+        index must hold no records and be opened with ``vocabulary=``).
+        Returns the generation."""
+        return self._native.install_vocabulary(vocabulary._native)
+
+    def add_extracted(self, records: Iterable[ExtractedRecord]) -> AddReport:
+        """Adds records described with the index's vocabulary
+        (:meth:`Vocabulary.extract`, anywhere), geometry included, as
+        :meth:`add` would store them. A record described with another
+        vocabulary fails alone."""
+        return AddReport._from(self._native.add_extracted([r._native() for r in records]))
 
     def remove(self, ids: Union[Id, Iterable[Id]]) -> int:
         """Removes records by id (one id, or several) in one transaction;

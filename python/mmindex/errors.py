@@ -29,6 +29,8 @@ __all__ = [
     "RecordsError",
     "CompactionError",
     "TrainingError",
+    "StalePreparedQueryError",
+    "VocabularyError",
     "ClosedError",
     "InternalError",
 ]
@@ -230,6 +232,16 @@ class CompactionError(Error):
 
 class TrainingError(Error):
     """Clustering failed while training a codebook."""
+
+
+class StalePreparedQueryError(Error):
+    """A prepared query was quantized against a vocabulary the index no
+    longer searches (a rebuild since): prepare it again."""
+
+
+class VocabularyError(Error):
+    """Bytes given as an exported vocabulary are not one or are damaged, or
+    a record was described with another vocabulary than the index's."""
 
 
 class ClosedError(Error):

@@ -108,6 +108,11 @@ pub fn to_py(py: Python<'_>, e: mmindex::Error) -> PyErr {
             &[("path", obj(py, path)), ("reason", o(reason))],
         ),
         E::Training(reason) => raise(py, "TrainingError", message, &[("reason", o(reason))]),
+        E::StalePreparedQuery { .. } => raise(py, "StalePreparedQueryError", message, &[]),
+        E::BadVocabulary { reason, .. } => {
+            raise(py, "VocabularyError", message, &[("reason", o(reason))])
+        }
+        E::VocabularyMismatch { .. } => raise(py, "VocabularyError", message, &[]),
         // A variant added to the library later: the base class.
         _ => raise(py, "Error", message, &[]),
     }

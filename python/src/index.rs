@@ -304,6 +304,13 @@ impl PyIndex {
         Ok((r.words, r.bytes))
     }
 
+    /// The active vocabulary, exported.
+    fn export_vocabulary(&self, py: Python<'_>) -> PyResult<crate::vocabulary::PyVocabulary> {
+        let index = self.index().map_err(|f| f.into_py(py))?;
+        let inner = detached(py, move || Ok(index.export_vocabulary()?))?;
+        Ok(crate::vocabulary::PyVocabulary { inner })
+    }
+
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let index = self.index().map_err(|e| e.into_py(py))?;
         let s = detached(py, move || Ok(index.stats()?))?;

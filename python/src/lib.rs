@@ -15,6 +15,7 @@ mod errors;
 mod ids;
 mod index;
 mod inputs;
+mod vocabulary;
 mod writer;
 
 use std::path::PathBuf;
@@ -188,6 +189,7 @@ fn _error_for_tests(py: Python<'_>, kind: &str) -> PyErr {
 fn _mmindex(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<index::PyIndex>()?;
     m.add_class::<writer::PyWriter>()?;
+    m.add_class::<vocabulary::PyVocabulary>()?;
     m.add_function(wrap_pyfunction!(compact, m)?)?;
     m.add_function(wrap_pyfunction!(verify_path, m)?)?;
     m.add_function(wrap_pyfunction!(default_config, m)?)?;

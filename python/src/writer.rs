@@ -206,6 +206,47 @@ impl PyWriter {
         convert::add_report(py, &r)
     }
 
+    /// Installs an exported vocabulary in the (empty) index.
+    fn install_vocabulary(
+        &self,
+        py: Python<'_>,
+        vocabulary: &crate::vocabulary::PyVocabulary,
+    ) -> PyResult<u32> {
+        let v = vocabulary.inner.clone();
+        self.with(py, move |w| w.install_vocabulary(&v))
+    }
+
+    /// Adds records described with the index's vocabulary: `(id,
+    /// vocabulary_id, source, content_hash, words, keypoints)` tuples (see
+    /// `Vocabulary.extract`).
+    fn add_extracted<'py>(
+        &self,
+        py: Python<'py>,
+        records: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let mut list = Vec::new();
+        for item in records.try_iter()? {
+            let (id, vocabulary, source, hash, words, keypoints): (
+                Bound<'py, PyAny>,
+                u64,
+                Vec<u8>,
+                u64,
+                Bound<'py, PyAny>,
+                Vec<u8>,
+            ) = item?.extract()?;
+            list.push(crate::vocabulary::record(
+                ids::encode(&id)?,
+                vocabulary,
+                source,
+                hash,
+                &words,
+                &keypoints,
+            )?);
+        }
+        let r = self.with(py, move |w| w.add_extracted(list))?;
+        convert::add_report(py, &r)
+    }
+
     /// Removes records by id; returns how many existed.
     fn remove(&self, py: Python<'_>, ids: &Bound<'_, PyAny>) -> PyResult<usize> {
         let mut keys = Vec::new();

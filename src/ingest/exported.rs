@@ -154,6 +154,26 @@ impl ExportedVocabulary {
         self.settings.feature
     }
 
+    /// Longer image side above which images are downscaled (0 = none).
+    pub fn max_side(&self) -> u32 {
+        self.settings.max_side
+    }
+
+    /// Images declaring more pixels are refused (0 = no limit).
+    pub fn max_pixels(&self) -> u64 {
+        self.settings.max_pixels
+    }
+
+    /// Keypoints kept per image.
+    pub fn max_features(&self) -> u32 {
+        self.settings.max_features
+    }
+
+    /// Fewer keypoints make the detector retry with lower thresholds.
+    pub fn min_features(&self) -> u32 {
+        self.settings.min_features
+    }
+
     /// The extraction settings (longer side, pixel limit, keypoints).
     pub(crate) fn settings(&self) -> Settings {
         self.settings
