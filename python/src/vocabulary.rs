@@ -122,7 +122,7 @@ pub fn record(
     words: &Bound<'_, PyAny>,
     keypoints: &[u8],
 ) -> PyResult<ExtractedRecord> {
-    if keypoints.len() % 16 != 0 {
+    if !keypoints.len().is_multiple_of(16) {
         return Err(PyValueError::new_err(
             "keypoints as bytes are little-endian float32 values, four per keypoint",
         ));
