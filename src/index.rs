@@ -183,6 +183,12 @@ impl Index {
         ))
     }
 
+    /// The id of the active vocabulary exported
+    /// ([`ExportedVocabulary::id`]).
+    pub(crate) fn vocabulary_id(&self) -> Result<u64> {
+        Ok(self.shared.active()?.ok_or(Error::NoCodebook)?.id())
+    }
+
     /// Counts and sizes.
     pub fn stats(&self) -> Result<Stats> {
         let store = &self.shared.store;

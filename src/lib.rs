@@ -65,6 +65,7 @@ mod ingest;
 mod record;
 mod scoring;
 mod search;
+mod sharded;
 mod shared;
 #[cfg(feature = "internals")]
 #[doc(hidden)]
@@ -97,6 +98,7 @@ pub use search::{
     default_block_cache_bytes, Hit, PreparedQuery, Query, SearchMode, SearchOptions, Searcher,
     WarmReport, DEFAULT_RERANK, MIN_BLOCK_CACHE_BYTES, MIN_INLIERS,
 };
+pub use sharded::{shard_of, ShardHit, ShardedSearcher};
 pub use store::{Space, DEFAULT_SEAL_POSTINGS};
 
 /// The README's examples, compiled as doctests so they cannot rot.

@@ -29,6 +29,7 @@ from ._mmindex import DEFAULT_RERANK, MAX_WORKERS, MIN_INLIERS
 from ._mmindex import decode_id as _decode_id
 from ._mmindex import encode_id as _encode_id
 from ._typing import ArrayLike, ImageLike, Records, WordsLike
+from ._sharded import ShardedSearcher, ShardHit, shard_of
 from ._vocabulary import ExtractedRecord, Vocabulary
 from .errors import (
     ClosedError,
@@ -75,6 +76,9 @@ __all__ = [
     "Writer",
     "Vocabulary",
     "ExtractedRecord",
+    "ShardedSearcher",
+    "ShardHit",
+    "shard_of",
     "compact",
     "verify",
     "encode_id",

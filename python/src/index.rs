@@ -71,7 +71,7 @@ impl PyIndex {
     }
 }
 
-fn options(
+pub fn options(
     top_k: usize,
     mode: &str,
     rerank: usize,

@@ -15,6 +15,7 @@ mod errors;
 mod ids;
 mod index;
 mod inputs;
+mod sharded;
 mod vocabulary;
 mod writer;
 
@@ -190,6 +191,8 @@ fn _mmindex(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<index::PyIndex>()?;
     m.add_class::<writer::PyWriter>()?;
     m.add_class::<vocabulary::PyVocabulary>()?;
+    m.add_class::<sharded::PySharded>()?;
+    m.add_function(wrap_pyfunction!(sharded::shard_of, m)?)?;
     m.add_function(wrap_pyfunction!(compact, m)?)?;
     m.add_function(wrap_pyfunction!(verify_path, m)?)?;
     m.add_function(wrap_pyfunction!(default_config, m)?)?;

@@ -77,3 +77,32 @@ def test_damaged_bytes_and_foreign_records_are_refused(
             report = w.add_extracted([foreign, record])
         assert report.added == 1 and [e.id for e in report.failed] == ["b"]
         assert "vocabulary" in report.failed[0].reason
+
+
+def test_sharded_search_answers_as_one_index(
+    index: mmindex.Index, photos: List[Path], tmp_path: Path
+) -> None:
+    vocab = index.export_vocabulary()
+    records = [vocab.extract(p.name, p) for p in photos]
+    records += [vocab.extract(f"{p.name}#jpeg", transformed(p)[2]) for p in photos]
+    shards = [mmindex.Index.open(tmp_path / f"shard{i}", vocabulary=vocab) for i in range(4)]
+    for i, shard in enumerate(shards):
+        with shard.writer() as w:
+            w.install_vocabulary(vocab)
+            mine = [r for r in records if mmindex.shard_of(r.id, 4) == i]
+            assert w.add_extracted(mine).complete
+    with mmindex.Index.open(tmp_path / "one", vocabulary=vocab) as one:
+        with one.writer() as w:
+            w.install_vocabulary(vocab)
+            w.add_extracted(records)
+        sharded = mmindex.ShardedSearcher(shards)
+        assert sharded.shards == 4
+        for p in photos:
+            q = transformed(p)[0]
+            for rerank in (300, 4):
+                want = one.search(q, top_k=6, rerank=rerank)
+                got = sharded.search(q, top_k=6, rerank=rerank)
+                assert [(h.id, h.score, h.inliers) for h in want] == [(h.id, h.score, h.inliers) for h in got]
+                assert all(h.shard == mmindex.shard_of(h.id, 4) for h in got)
+    for shard in shards:
+        shard.close()

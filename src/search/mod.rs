@@ -115,6 +115,7 @@ pub struct SearchOptions {
 pub const DEFAULT_RERANK: usize = 300;
 
 pub use crate::shared::posting_cache::{default_block_cache_bytes, MIN_BLOCK_CACHE_BYTES};
+pub(crate) use rerank::reorder as rerank_order;
 pub use rerank::MIN_INLIERS;
 
 impl Default for SearchOptions {
@@ -159,6 +160,9 @@ pub struct Hit {
 #[derive(Debug, Clone)]
 pub struct PreparedQuery {
     generation: u32,
+    /// The id of the vocabulary it was quantized with: valid in every
+    /// generation and index with that vocabulary.
+    vocabulary: u64,
     words: Vec<u32>,
     geometry: Geometry,
 }
@@ -176,6 +180,7 @@ fn describe(active: &Vocabulary, query: &Query) -> Result<PreparedQuery> {
     let words = active.codebook.quantize(&f.descriptors)?;
     Ok(PreparedQuery {
         generation: active.generation.n,
+        vocabulary: active.id(),
         geometry: Geometry::from_features(&words, &f.keypoints),
         words,
     })
@@ -246,7 +251,7 @@ impl Searcher {
         let active = self.active()?;
         let q = describe(&active, query)?;
         let geometry = (opts.rerank > 0).then_some(&q.geometry);
-        self.search_active(&active, &q.words, geometry, opts)
+        self.search_active(&active, &q.words, geometry, opts, true)
     }
 
     /// Describes and quantizes a query image once, to search it several
@@ -259,21 +264,42 @@ impl Searcher {
     /// [`Error::StalePreparedQuery`](crate::Error::StalePreparedQuery) when
     /// the vocabulary changed (a rebuild) since it was prepared.
     pub fn search_prepared(&self, query: &PreparedQuery, opts: &SearchOptions) -> Result<Vec<Hit>> {
+        let active = self.active_for(query)?;
+        let geometry = (opts.rerank > 0).then_some(&query.geometry);
+        self.search_active(&active, &query.words, geometry, opts, true)
+    }
+
+    /// The active vocabulary, if `query` was quantized with it (in this
+    /// generation, or in any with the same vocabulary id).
+    fn active_for(&self, query: &PreparedQuery) -> Result<Arc<Vocabulary>> {
         let active = self.active()?;
-        if active.generation.n != query.generation {
+        if active.generation.n != query.generation && active.id() != query.vocabulary {
             return Err(crate::Error::StalePreparedQuery {
                 prepared: query.generation,
                 active: active.generation.n,
             });
         }
+        Ok(active)
+    }
+
+    /// The candidates a search of `query` orders, in bag-of-words order:
+    /// the best `max(top_k, rerank)`, the first `rerank` of them verified
+    /// (`inliers` set) but not moved. What a sharded search merges before
+    /// ordering by inliers.
+    pub(crate) fn candidates(
+        &self,
+        query: &PreparedQuery,
+        opts: &SearchOptions,
+    ) -> Result<Vec<Hit>> {
+        let active = self.active_for(query)?;
         let geometry = (opts.rerank > 0).then_some(&query.geometry);
-        self.search_active(&active, &query.words, geometry, opts)
+        self.search_active(&active, &query.words, geometry, opts, false)
     }
 
     /// Searches with a query already quantized to visual words (one entry
     /// per feature). Useful to time search without extraction.
     pub fn search_words(&self, words: &[u32], opts: &SearchOptions) -> Result<Vec<Hit>> {
-        self.search_active(&*self.active()?, words, None, opts)
+        self.search_active(&*self.active()?, words, None, opts, true)
     }
 
     fn search_active(
@@ -282,6 +308,7 @@ impl Searcher {
         words: &[u32],
         geometry: Option<&Geometry>,
         opts: &SearchOptions,
+        ordered: bool,
     ) -> Result<Vec<Hit>> {
         let n = active.codebook.words() as u32;
         if let Some(w) = words.iter().find(|w| **w >= n) {
@@ -350,9 +377,12 @@ impl Searcher {
             attempt += 1;
             if !vanished || attempt > RETRIES {
                 if let Some(q) = geometry {
-                    rerank::rerank(store, g, q, &mut hits, depth, opts.threads)?;
+                    rerank::verify(store, g, q, &mut hits, depth, opts.threads)?;
                 }
-                hits.truncate(opts.top_k);
+                if ordered {
+                    rerank::reorder(&mut hits, depth, |h| h.inliers);
+                    hits.truncate(opts.top_k);
+                }
                 return Ok(hits);
             }
         }

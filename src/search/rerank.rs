@@ -40,11 +40,11 @@ thread_local! {
     static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
 }
 
-/// Verifies the first `depth` of `hits` (sorted by BoW score) and reorders
-/// them; sets each verified hit's `inliers`. Candidates are verified in up
-/// to `threads` rayon tasks (0: one per core), each candidate on its own,
-/// so the result does not depend on the split.
-pub(crate) fn rerank(
+/// Verifies the first `depth` of `hits` (sorted by BoW score): sets each
+/// verified hit's `inliers`. Candidates are verified in up to `threads`
+/// rayon tasks (0: one per core), each candidate on its own, so the result
+/// does not depend on the split.
+pub(crate) fn verify(
     store: &Store,
     g: &Generation,
     query: &Geometry,
@@ -109,9 +109,16 @@ pub(crate) fn rerank(
             head[i].inliers = inliers;
         }
     }
-    // Stable: equal keys keep the BoW order (score, then doc id).
-    head.sort_by_key(|h| std::cmp::Reverse(verified(h.inliers)));
     Ok(())
+}
+
+/// Moves the first `depth` of `hits` (sorted by BoW score, verified) into
+/// re-ranked order: at least [`MIN_INLIERS`] first, more inliers first;
+/// `inliers` reads a hit's count.
+pub(crate) fn reorder<T>(hits: &mut [T], depth: usize, inliers: impl Fn(&T) -> Option<u32>) {
+    let depth = depth.min(hits.len());
+    // Stable: equal keys keep the BoW order (score, then doc id).
+    hits[..depth].sort_by_key(|h| std::cmp::Reverse(verified(inliers(h))));
 }
 
 /// The inlier count that orders a hit: 0 below [`MIN_INLIERS`].

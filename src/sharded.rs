@@ -1,0 +1,131 @@
+//! Several indexes on one exported vocabulary searched as one.
+//!
+//! A record's bag-of-words score depends only on the query, the record and
+//! the vocabulary's IDF weights, which are fixed with the vocabulary
+//! (docs/SCORING.md), and its geometric verification only on the query and
+//! the record: so a record scores the same in any index on the vocabulary.
+//! Each shard returns its best `max(top_k, rerank)` candidates in
+//! bag-of-words order, its first `rerank` verified; the merge takes the
+//! global best `max(top_k, rerank)` (every one of them is among its shard's
+//! best), keeps the verification of the global first `rerank` only, and
+//! orders them as one index would. Hits therefore equal, id for id and
+//! score for score, those of one index holding every shard's records, except
+//! that candidates with exactly equal scores are ordered by shard, then as
+//! their shard orders them (one index orders them by doc id).
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::index::Index;
+use crate::search::{rerank_order, Hit, PreparedQuery, Query, SearchOptions, Searcher};
+
+/// A search result of a [`ShardedSearcher`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShardHit {
+    /// The shard holding the record (its position in
+    /// [`ShardedSearcher::new`]'s list).
+    pub shard: usize,
+    /// The hit, as that shard reports it (`doc` is the shard's doc id).
+    pub hit: Hit,
+}
+
+/// Searches several indexes built on the same exported vocabulary as one.
+/// Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct ShardedSearcher {
+    shards: Vec<Searcher>,
+}
+
+/// The shard of `shards` a record id belongs to: a stable hash (FNV-1a 64
+/// of the id's bytes) modulo the shard count, the same on every machine and
+/// in every release.
+pub fn shard_of(id: &[u8], shards: usize) -> usize {
+    let h = id.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| {
+        (h ^ u64::from(x)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    // The remainder is below `shards`, a usize.
+    (h % shards.max(1) as u64) as usize
+}
+
+impl ShardedSearcher {
+    /// A searcher over `indexes`, which must all search the same
+    /// vocabulary (the same [`ExportedVocabulary::id`](crate::ExportedVocabulary::id)).
+    pub fn new(indexes: &[Index]) -> Result<ShardedSearcher> {
+        let mut shards = Vec::with_capacity(indexes.len());
+        let mut first = None;
+        for index in indexes {
+            let id = index.vocabulary_id()?;
+            match first {
+                None => first = Some(id),
+                Some(f) if f != id => {
+                    return Err(Error::VocabularyMismatch {
+                        expected: f,
+                        found: id,
+                    })
+                }
+                Some(_) => {}
+            }
+            shards.push(index.searcher()?);
+        }
+        if shards.is_empty() {
+            return Err(Error::InvalidConfig(
+                "a sharded searcher needs a shard".into(),
+            ));
+        }
+        Ok(ShardedSearcher { shards })
+    }
+
+    /// Number of shards.
+    pub fn shards(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// Describes and quantizes a query image once, for every shard.
+    pub fn prepare(&self, query: &Query) -> Result<PreparedQuery> {
+        self.shards[0].prepare(query)
+    }
+
+    /// Searches every shard with `query` and merges the answers.
+    pub fn search_with(&self, query: &Query, opts: &SearchOptions) -> Result<Vec<ShardHit>> {
+        self.search_prepared(&self.prepare(query)?, opts)
+    }
+
+    /// Searches every shard with a prepared query (in parallel on the rayon
+    /// pool) and merges the answers. A shard whose vocabulary changed since
+    /// (a rebuild) fails the search with
+    /// [`Error::StalePreparedQuery`](crate::Error::StalePreparedQuery).
+    pub fn search_prepared(
+        &self,
+        query: &PreparedQuery,
+        opts: &SearchOptions,
+    ) -> Result<Vec<ShardHit>> {
+        let answers: Vec<Vec<Hit>> = self
+            .shards
+            .par_iter()
+            .map(|s| s.candidates(query, opts))
+            .collect::<Result<_>>()?;
+        let mut all: Vec<ShardHit> = answers
+            .into_iter()
+            .enumerate()
+            .flat_map(|(shard, hits)| hits.into_iter().map(move |hit| ShardHit { shard, hit }))
+            .collect();
+        // Bag-of-words order across shards: score, then shard, then the
+        // shard's own order (a stable sort keeps it).
+        all.sort_by(|a, b| {
+            b.hit
+                .score
+                .total_cmp(&a.hit.score)
+                .then(a.shard.cmp(&b.shard))
+        });
+        let depth = if opts.rerank > 0 { opts.rerank } else { 0 };
+        all.truncate(opts.top_k.max(depth));
+        // Verified beyond the global depth only because a shard saw fewer
+        // better candidates: one index would not have verified them.
+        for h in all.iter_mut().skip(depth) {
+            h.hit.inliers = None;
+        }
+        rerank_order(&mut all, depth, |h| h.hit.inliers);
+        all.truncate(opts.top_k);
+        Ok(all)
+    }
+}
