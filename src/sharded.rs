@@ -117,7 +117,7 @@ impl ShardedSearcher {
                 .total_cmp(&a.hit.score)
                 .then(a.shard.cmp(&b.shard))
         });
-        let depth = if opts.rerank > 0 { opts.rerank } else { 0 };
+        let depth = opts.rerank;
         all.truncate(opts.top_k.max(depth));
         // Verified beyond the global depth only because a shard saw fewer
         // better candidates: one index would not have verified them.

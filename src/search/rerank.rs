@@ -60,14 +60,14 @@ pub(crate) fn verify(
     }
     .clamp(1, MAX_TASKS)
     .min(depth.div_ceil(MIN_PER_TASK).max(1));
-    // Task t verifies candidates t, t + tasks, …: true matches cluster at
-    // the top of the BoW order and cost the most, so contiguous chunks would
-    // leave one task with most of the work.
     let q = Side::of(query);
     // The query's distinct words, sorted: a candidate's features under any
     // other word cannot pair, and are not decoded.
     let mut words: Vec<u32> = query.points.iter().map(|p| p.word).collect();
     words.dedup();
+    // Task t verifies candidates t, t + tasks, …: true matches cluster at
+    // the top of the BoW order and cost the most, so contiguous chunks would
+    // leave one task with most of the work.
     let verify =
         |t: usize| -> Result<Vec<Option<u32>>> {
             BUFFERS.with(|b| {

@@ -69,20 +69,17 @@ impl Store {
     /// packed geometry takes its words from the doc's histogram: a packed
     /// geometry without one is corruption.
     pub(crate) fn geometry(&self, g: &Generation, id: u64) -> Result<Option<Geometry>> {
-        let key = keys::doc(id);
-        let tree = || gen_tree(g.n, "geometry");
         match g.geometry_form {
-            Form::Listed => get_decoded(&g.geometry, tree, &key, codec::geometry::decode_listed),
+            Form::Listed => get_decoded(
+                &g.geometry,
+                || gen_tree(g.n, "geometry"),
+                &keys::doc(id),
+                codec::geometry::decode_listed,
+            ),
             Form::Packed => {
-                let Some(v) = g.geometry.get(key)? else {
-                    return Ok(None);
-                };
-                let h = self.histogram(g, id)?.ok_or_else(|| {
-                    DecodeError::new("geometry without a histogram").at(&tree(), &key)
-                })?;
-                codec::geometry::decode_packed(&v, &h.entries)
-                    .map(Some)
-                    .map_err(|e| e.at(&tree(), &key))
+                let mut points = Vec::new();
+                let outline = self.geometry_where(g, id, |_| true, &mut points)?;
+                Ok(outline.map(|_| Geometry { points }))
             }
         }
     }
