@@ -659,6 +659,45 @@ fn an_exported_vocabulary_builds_indexes_that_score_alike() {
         let other = hb.iter().find(|h| &h.0 == id).expect("in both");
         assert_eq!(other.1.to_bits(), score.to_bits(), "{id}");
     }
+    // Shards of the same folder on the same vocabulary split its records
+    // as shard_of routes their ids.
+    let mut total = 0;
+    for i in 0..2 {
+        let idx = dir.path().join(format!("shard{i}"));
+        let shard = format!("{i}/2");
+        let out = mmindex(&[
+            "build",
+            "--index",
+            s(&idx),
+            "--images",
+            s(&five),
+            "--vocabulary",
+            s(&vocab),
+            "--shard",
+            &shard,
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let out = mmindex(&["stats", "--index", s(&idx), "--json"]);
+        let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let expected = common::photos()
+            .iter()
+            .take(5)
+            .filter(|p| mmindex::shard_of(common::photo_id(p).as_bytes(), 2) == i)
+            .count();
+        assert_eq!(j["records"], expected, "shard {i}: {j}");
+        total += expected;
+    }
+    assert_eq!(total, 5);
+    let out = mmindex(&[
+        "build",
+        "--index",
+        s(&dir.path().join("d")),
+        "--images",
+        s(&five),
+        "--shard",
+        "0/2",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "--shard needs --vocabulary");
     // Training options do not go with a given vocabulary.
     let out = mmindex(&[
         "build",

@@ -69,6 +69,26 @@ pub enum Command {
     ExportVocabulary(ExportArgs),
 }
 
+/// `--shard I/N`: keep only the records that `shard_of` routes to shard I
+/// of N.
+#[derive(Clone, Copy, Debug)]
+pub struct Shard {
+    pub index: usize,
+    pub of: usize,
+}
+
+pub fn parse_shard(s: &str) -> Result<Shard, String> {
+    let (i, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("{s}: expected I/N, e.g. 0/4"))?;
+    let index: usize = i.parse().map_err(|e| format!("{i}: {e}"))?;
+    let of: usize = n.parse().map_err(|e| format!("{n}: {e}"))?;
+    if of == 0 || index >= of {
+        return Err(format!("{s}: need 0 <= I < N"));
+    }
+    Ok(Shard { index, of })
+}
+
 #[derive(Args)]
 pub struct ExportArgs {
     #[command(flatten)]
@@ -204,6 +224,11 @@ pub struct BuildArgs {
     /// indexes built on the same file score alike.
     #[arg(long, conflicts_with_all = ["feature", "words", "max_side"])]
     pub vocabulary: Option<PathBuf>,
+    /// Keep only the images whose id routes to shard I of N (`shard_of`:
+    /// a stable hash of the id), for one of N indexes searched as one;
+    /// needs --vocabulary, shared by every shard.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard, requires = "vocabulary")]
+    pub shard: Option<Shard>,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -229,6 +254,9 @@ pub struct AddArgs {
     pub files_dir: Option<PathBuf>,
     /// Image files; a record's id is the path as given.
     pub files: Vec<PathBuf>,
+    /// Keep only the records whose id routes to shard I of N (`shard_of`).
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
     #[command(flatten)]
     pub run: RunArgs,
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use mmindex::{AddReport, Feature, Index, RecordError, RunOptions, Source};
 
-use crate::cli::{AddArgs, BuildArgs, RebuildArgs, RemoveArgs, RunArgs, EXIT_PARTIAL};
+use crate::cli::{AddArgs, BuildArgs, RebuildArgs, RemoveArgs, RunArgs, Shard, EXIT_PARTIAL};
 use crate::progress::Bars;
 
 fn run_options(r: &RunArgs) -> RunOptions {
@@ -49,6 +49,7 @@ pub fn build(a: BuildArgs, train_only: bool) -> anyhow::Result<ExitCode> {
     };
     // Walk the folder first: a missing folder must not leave an empty index.
     let (sources, walk_errors) = mmindex::source::folder(&a.images)?;
+    let sources = in_shard(sources, a.shard);
     let builder = match &vocabulary {
         Some(v) => Index::builder().vocabulary(v),
         None => Index::builder()
@@ -144,6 +145,17 @@ fn build_into(
     Ok(exit_for(&walk_errors))
 }
 
+/// The sources whose ids route to `shard` (all without one).
+fn in_shard(sources: Vec<Source>, shard: Option<Shard>) -> Vec<Source> {
+    match shard {
+        Some(s) => sources
+            .into_iter()
+            .filter(|src| mmindex::shard_of(src.id.as_bytes(), s.of) == s.index)
+            .collect(),
+        None => sources,
+    }
+}
+
 /// Says so on stderr when the collection has outgrown its vocabulary.
 pub fn advise_rebuild(s: &mmindex::Stats, index: &std::path::Path) {
     if let (true, Some(n)) = (s.vocabulary_outgrown, s.trained_images) {
@@ -189,6 +201,7 @@ pub fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
     } else {
         anyhow::bail!("nothing to add: give --images DIR, --records FILE or image files");
     };
+    let sources = in_shard(sources, a.shard);
     let mut w = writer(&index, &a.run)?;
     let r = w.add(sources)?;
     println!("added {} records, replaced {}", r.added, r.replaced);
