@@ -64,6 +64,7 @@ fn build(
 ) -> Result<serde_json::Value, String> {
     let v = ExportedVocabulary::load(vocab).map_err(|e| e.to_string())?;
     let files = images_in(images)?;
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let one = open_on(&out.join("one"), &v)?;
     let parts: Vec<Index> = (0..shards)
         .map(|i| open_on(&out.join(format!("shard{i}")), &v))
