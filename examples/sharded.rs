@@ -138,7 +138,30 @@ fn query(out: &Path, shards: usize, queries: &Path) -> Result<serde_json::Value,
                     && x.score.to_bits() == y.hit.score.to_bits()
                     && x.inliers == y.hit.inliers
             });
-        differ += usize::from(!same);
+        if !same {
+            differ += 1;
+            // The first difference, for reading.
+            let at = a
+                .iter()
+                .zip(&b)
+                .position(|(x, y)| {
+                    x.id != y.hit.id
+                        || x.score.to_bits() != y.hit.score.to_bits()
+                        || x.inliers != y.hit.inliers
+                })
+                .unwrap_or(a.len().min(b.len()));
+            eprintln!(
+                "differ at {at}: one {:?} sharded {:?}",
+                a.get(at)
+                    .map(|h| (h.id.to_string_lossy(), h.score, h.inliers)),
+                b.get(at).map(|h| (
+                    h.shard,
+                    h.hit.id.to_string_lossy(),
+                    h.hit.score,
+                    h.hit.inliers
+                ))
+            );
+        }
     }
     let pct = |v: &mut Vec<f64>, p: f64| {
         v.sort_by(f64::total_cmp);

@@ -5,10 +5,10 @@
 //! (docs/SCORING.md), and its geometric verification only on the query and
 //! the record: so a record scores the same in any index on the vocabulary.
 //! Each shard returns its best `max(top_k, rerank)` candidates in
-//! bag-of-words order, its first `rerank` verified; the merge takes the
-//! global best `max(top_k, rerank)` (every one of them is among its shard's
-//! best), keeps the verification of the global first `rerank` only, and
-//! orders them as one index would. Hits therefore equal, id for id and
+//! bag-of-words order; the merge takes the global best `max(top_k,
+//! rerank)` (every one of them is among its shard's best), has each shard
+//! verify its members of the global first `rerank` (as many verifications
+//! as one index makes), and orders them as one index would. Hits therefore equal, id for id and
 //! score for score, those of one index holding every shard's records, except
 //! that candidates with exactly equal scores are ordered by shard, then as
 //! their shard orders them (one index orders them by doc id).
@@ -117,12 +117,23 @@ impl ShardedSearcher {
                 .total_cmp(&a.hit.score)
                 .then(a.shard.cmp(&b.shard))
         });
-        let depth = opts.rerank;
+        let depth = opts.rerank.min(all.len());
         all.truncate(opts.top_k.max(depth));
-        // Verified beyond the global depth only because a shard saw fewer
-        // better candidates: one index would not have verified them.
-        for h in all.iter_mut().skip(depth) {
-            h.hit.inliers = None;
+        if depth > 0 {
+            // Each shard verifies its members of the global head only: the
+            // candidates one index would verify, no more.
+            let mut mine: Vec<Vec<Hit>> = vec![Vec::new(); self.shards.len()];
+            for h in &all[..depth] {
+                mine[h.shard].push(h.hit.clone());
+            }
+            mine.par_iter_mut()
+                .zip(&self.shards)
+                .try_for_each(|(hits, s)| s.verify(query, hits, opts.threads))?;
+            let mut next = vec![0usize; self.shards.len()];
+            for h in &mut all[..depth] {
+                h.hit.inliers = mine[h.shard][next[h.shard]].inliers;
+                next[h.shard] += 1;
+            }
         }
         rerank_order(&mut all, depth, |h| h.hit.inliers);
         all.truncate(opts.top_k);

@@ -282,18 +282,36 @@ impl Searcher {
         Ok(active)
     }
 
-    /// The candidates a search of `query` orders, in bag-of-words order:
-    /// the best `max(top_k, rerank)`, the first `rerank` of them verified
-    /// (`inliers` set) but not moved. What a sharded search merges before
-    /// ordering by inliers.
+    /// The candidates a search of `query` would verify and order: the best
+    /// `max(top_k, rerank)` by bag-of-words score, in that order, none
+    /// verified. What a sharded search merges before verifying.
     pub(crate) fn candidates(
         &self,
         query: &PreparedQuery,
         opts: &SearchOptions,
     ) -> Result<Vec<Hit>> {
         let active = self.active_for(query)?;
-        let geometry = (opts.rerank > 0).then_some(&query.geometry);
-        self.search_active(&active, &query.words, geometry, opts, false)
+        self.search_active(&active, &query.words, None, opts, false)
+    }
+
+    /// Verifies `hits` (candidates of this index) against `query`: sets
+    /// their `inliers` as a search re-ranking them would.
+    pub(crate) fn verify(
+        &self,
+        query: &PreparedQuery,
+        hits: &mut [Hit],
+        threads: usize,
+    ) -> Result<()> {
+        let active = self.active_for(query)?;
+        let n = hits.len();
+        rerank::verify(
+            &self.shared.store,
+            &active.generation,
+            &query.geometry,
+            hits,
+            n,
+            threads,
+        )
     }
 
     /// Searches with a query already quantized to visual words (one entry
@@ -327,7 +345,12 @@ impl Searcher {
             // no posting write has run.
             let epoch = store.postings_epoch();
             let visible_below = store.next_doc()?;
-            let depth = if geometry.is_some() { opts.rerank } else { 0 };
+            // Candidates for a sharded search: as many as it verifies.
+            let depth = if geometry.is_some() || !ordered {
+                opts.rerank
+            } else {
+                0
+            };
             let mut top = TopK::new(opts.top_k.max(depth));
             let (norms, sealed_below, unsealed) = match opts.mode {
                 SearchMode::Inverted => {
