@@ -36,7 +36,7 @@
 //! build's wall time is compared with. Prints one JSON object (images,
 //! features, seconds).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -48,6 +48,10 @@ use mmindex::{Index, Query, SearchMode, SearchOptions};
 #[path = "../tests/common/rng.rs"]
 mod rng;
 use rng::Rng;
+
+#[path = "support/images.rs"]
+mod images;
+use images::{file_name, images_in};
 
 fn range(rng: &mut Rng, lo: f64, hi: f64) -> f64 {
     lo + (hi - lo) * rng.unit()
@@ -70,16 +74,6 @@ fn kind(k: usize, rng: &mut Rng) -> Vec<Transform> {
         }],
         _ => vec![Transform::Blur(range(rng, 1.0, 2.5))],
     }
-}
-
-fn images_in(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| mmindex::source::has_image_extension(p))
-        .collect();
-    v.sort();
-    Ok(v)
 }
 
 fn groups(src: &Path, out: &Path, seed: u64) -> Result<(), String> {
@@ -116,12 +110,6 @@ fn groups(src: &Path, out: &Path, seed: u64) -> Result<(), String> {
 
 fn group_of(id: &str) -> Option<usize> {
     id.strip_prefix('g')?.get(..3)?.parse().ok()
-}
-
-fn file_name(p: &Path) -> String {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }
 
 fn query(index_dir: &Path, groups_dir: &Path) -> Result<serde_json::Value, String> {

@@ -15,7 +15,7 @@
 //! that both give the same hits with the same scores and inliers, and
 //! prints one JSON object: p50 and p99 of each, and their ratio.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -25,24 +25,12 @@ use mmindex::{
 };
 use rayon::prelude::*;
 
+#[path = "support/images.rs"]
+mod images;
+use images::{file_name, images_in};
+
 /// Records extracted and added per round: bounds the memory held.
 const CHUNK: usize = 1000;
-
-fn images_in(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| mmindex::source::has_image_extension(p))
-        .collect();
-    v.sort();
-    Ok(v)
-}
-
-fn name(p: &Path) -> String {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
 
 fn open_on(dir: &Path, v: &ExportedVocabulary) -> Result<Index, String> {
     let index = Index::builder()
@@ -82,7 +70,7 @@ fn build(
     for chunk in files.chunks(CHUNK) {
         let records: Vec<ExtractedRecord> = chunk
             .par_iter()
-            .filter_map(|p| v.extract(&Source::path(name(p), p)).ok())
+            .filter_map(|p| v.extract(&Source::path(file_name(p), p)).ok())
             .collect();
         failed += chunk.len() - records.len();
         let mut routed: Vec<Vec<ExtractedRecord>> = vec![Vec::new(); shards];

@@ -18,6 +18,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::search::{rerank_order, Hit, PreparedQuery, Query, SearchOptions, Searcher};
+use crate::store::codec::exported::fnv1a;
 
 /// A search result of a [`ShardedSearcher`].
 #[derive(Debug, Clone, PartialEq)]
@@ -40,11 +41,8 @@ pub struct ShardedSearcher {
 /// of the id's bytes) modulo the shard count, the same on every machine and
 /// in every release.
 pub fn shard_of(id: &[u8], shards: usize) -> usize {
-    let h = id.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| {
-        (h ^ u64::from(x)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
     // The remainder is below `shards`, a usize.
-    (h % shards.max(1) as u64) as usize
+    (fnv1a(id) % shards.max(1) as u64) as usize
 }
 
 impl ShardedSearcher {

@@ -14,10 +14,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut bytes = rest.to_vec();
     if mode & 1 == 1 {
-        let sum = rest.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| {
-            (h ^ u64::from(x)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
-        bytes.extend_from_slice(&sum.to_le_bytes());
+        bytes.extend_from_slice(&exported::fnv1a(rest).to_le_bytes());
     }
     if let Ok(d) = exported::decode(&bytes) {
         let (again, id) = exported::encode(&d.settings, &d.codebook, &d.idf);

@@ -19,7 +19,7 @@ use super::writer::{source_bytes, Pending};
 use super::{AddReport, IndexWriter, RecordError, Source};
 use crate::config::Feature;
 use crate::error::{Error, Result};
-use crate::features::{ExtractParams, Keypoint};
+use crate::features::Keypoint;
 use crate::store::codec::exported::{self, Settings};
 use crate::store::codec::geometry::Geometry;
 use crate::vocab::Codebook;
@@ -198,14 +198,7 @@ impl ExportedVocabulary {
 
     /// [`extract`](Self::extract), refusing files above `max_file_bytes`.
     pub fn extract_with(&self, source: &Source, max_file_bytes: u64) -> Result<ExtractedRecord> {
-        let params = ExtractParams {
-            feature: self.settings.feature,
-            max_side: self.settings.max_side,
-            max_pixels: self.settings.max_pixels,
-            max_features: self.settings.max_features,
-            min_features: self.settings.min_features,
-            max_file_bytes,
-        };
+        let params = self.settings.params(max_file_bytes);
         let item = process(&source.input, &params, Some(&self.codebook))?;
         Ok(ExtractedRecord {
             id: source.id.clone(),
@@ -225,14 +218,7 @@ impl IndexWriter {
     /// records and extract with the vocabulary's settings (open it with
     /// [`IndexBuilder::vocabulary`](crate::IndexBuilder::vocabulary)).
     pub fn install_vocabulary(&mut self, v: &ExportedVocabulary) -> Result<u32> {
-        let p = self.shared.extract_params();
-        let ours = Settings {
-            feature: p.feature,
-            max_side: p.max_side,
-            max_pixels: p.max_pixels,
-            max_features: p.max_features,
-            min_features: p.min_features,
-        };
+        let ours = Settings::of(&self.shared.extract_params());
         if ours != v.settings() {
             return Err(Error::InvalidConfig(format!(
                 "the index extracts with {ours:?}, the vocabulary with {:?}: open the index \

@@ -46,13 +46,7 @@ impl Vocabulary {
 
     /// The extraction settings an exported copy carries.
     pub(crate) fn settings(&self) -> Settings {
-        Settings {
-            feature: self.params.feature,
-            max_side: self.params.max_side,
-            max_pixels: self.params.max_pixels,
-            max_features: self.params.max_features,
-            min_features: self.params.min_features,
-        }
+        Settings::of(&self.params)
     }
 
     /// The id an exported copy has ([`exported`]): records described with

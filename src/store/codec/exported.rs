@@ -26,6 +26,7 @@
 use super::codebook::{self, Entry};
 use super::DecodeError;
 use crate::config::Feature;
+use crate::features::ExtractParams;
 use crate::vocab::Codebook;
 
 /// First bytes of an exported vocabulary.
@@ -47,6 +48,31 @@ pub struct Settings {
     pub max_features: u32,
     /// Fewer keypoints than this trigger lower detector thresholds.
     pub min_features: u32,
+}
+
+impl Settings {
+    /// The settings of extraction parameters.
+    pub fn of(p: &ExtractParams) -> Settings {
+        Settings {
+            feature: p.feature,
+            max_side: p.max_side,
+            max_pixels: p.max_pixels,
+            max_features: p.max_features,
+            min_features: p.min_features,
+        }
+    }
+
+    /// The extraction parameters, refusing files above `max_file_bytes`.
+    pub fn params(&self, max_file_bytes: u64) -> ExtractParams {
+        ExtractParams {
+            feature: self.feature,
+            max_side: self.max_side,
+            max_pixels: self.max_pixels,
+            max_features: self.max_features,
+            min_features: self.min_features,
+            max_file_bytes,
+        }
+    }
 }
 
 /// A decoded exported vocabulary.
@@ -83,8 +109,9 @@ fn feature_of(code: u8) -> Result<Feature, DecodeError> {
     })
 }
 
-/// FNV-1a, 64 bits.
-fn fnv1a(b: &[u8]) -> u64 {
+/// FNV-1a, 64 bits: the file's checksum and id, and the hash that routes
+/// record ids to shards.
+pub fn fnv1a(b: &[u8]) -> u64 {
     b.iter().fold(0xcbf2_9ce4_8422_2325, |h, &x| {
         (h ^ u64::from(x)).wrapping_mul(0x0000_0100_0000_01b3)
     })
