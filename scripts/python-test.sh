@@ -14,7 +14,7 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
-"${pip[@]}" install pytest numpy tqdm mypy
+"${pip[@]}" install pytest numpy tqdm mypy "dask[distributed]" pandas
 MATURIN_PEP517_ARGS="--profile dev" "${pip[@]}" install --force-reinstall --no-deps ./python
 
 (cd python && "../$venv/bin/mypy" --strict mmindex examples tests)

@@ -91,7 +91,7 @@ pub use index::{
 };
 pub use ingest::{
     source, AddReport, ExportedVocabulary, ExtractedRecord, IndexWriter, Progress, RebuildReport,
-    RecordError, Source, TrainReport,
+    RecordError, Source, TrainReport, VocabularyTrainer,
 };
 pub use record::RecordId;
 pub use search::{

@@ -16,6 +16,7 @@ mod ids;
 mod index;
 mod inputs;
 mod sharded;
+mod trainer;
 mod vocabulary;
 mod writer;
 
@@ -192,6 +193,8 @@ fn _mmindex(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<writer::PyWriter>()?;
     m.add_class::<vocabulary::PyVocabulary>()?;
     m.add_class::<sharded::PySharded>()?;
+    m.add_class::<trainer::PyTrainer>()?;
+    m.add_function(wrap_pyfunction!(trainer::describe, m)?)?;
     m.add_function(wrap_pyfunction!(sharded::shard_of, m)?)?;
     m.add_function(wrap_pyfunction!(compact, m)?)?;
     m.add_function(wrap_pyfunction!(verify_path, m)?)?;

@@ -216,6 +216,25 @@ impl PyWriter {
         self.with(py, move |w| w.install_vocabulary(&v))
     }
 
+    /// A trainer that trains as this writer's `build` would.
+    fn trainer(&self, py: Python<'_>) -> PyResult<crate::trainer::PyTrainer> {
+        let t = self.with(py, |w| w.trainer())?;
+        Ok(crate::trainer::PyTrainer::new(t))
+    }
+
+    /// Installs the vocabulary `trainer` weighed, with its training report.
+    fn install_trained_vocabulary<'py>(
+        &self,
+        py: Python<'py>,
+        vocabulary: &crate::vocabulary::PyVocabulary,
+        trainer: &crate::trainer::PyTrainer,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let report = trainer.report().map_err(|e| e.into_py(py))?;
+        let v = vocabulary.inner.clone();
+        let r = self.with(py, move |w| w.install_trained_vocabulary(&v, &report))?;
+        convert::train_report(py, &r)
+    }
+
     /// Adds records described with the index's vocabulary: `(id,
     /// vocabulary_id, source, content_hash, words, keypoints)` tuples (see
     /// `Vocabulary.extract`).

@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::features::Keypoint;
 use crate::store::codec::exported::{self, Settings};
 use crate::store::codec::geometry::Geometry;
+use crate::store::Trained;
 use crate::vocab::Codebook;
 use crate::RecordId;
 
@@ -218,6 +219,16 @@ impl IndexWriter {
     /// records and extract with the vocabulary's settings (open it with
     /// [`IndexBuilder::vocabulary`](crate::IndexBuilder::vocabulary)).
     pub fn install_vocabulary(&mut self, v: &ExportedVocabulary) -> Result<u32> {
+        self.install_exported(v, None)
+    }
+
+    /// Installs `v` as the active generation, with what training did when
+    /// known.
+    pub(super) fn install_exported(
+        &mut self,
+        v: &ExportedVocabulary,
+        trained: Option<Trained>,
+    ) -> Result<u32> {
         let ours = Settings::of(&self.shared.extract_params());
         if ours != v.settings() {
             return Err(Error::InvalidConfig(format!(
@@ -226,7 +237,7 @@ impl IndexWriter {
                 v.settings()
             )));
         }
-        self.install_codebook(v.codebook().clone(), Some(v.idf().to_vec()))
+        self.install(v.codebook().clone(), v.idf().to_vec(), trained)
     }
 
     /// Adds records described elsewhere with the index's vocabulary

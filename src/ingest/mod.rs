@@ -7,6 +7,7 @@ mod pipeline;
 pub mod source;
 pub(crate) mod spill;
 mod stream;
+mod trainer;
 mod training;
 mod writer;
 
@@ -16,6 +17,7 @@ use crate::error::Error;
 use crate::RecordId;
 pub use exported::{ExportedVocabulary, ExtractedRecord};
 pub use source::Source;
+pub use trainer::VocabularyTrainer;
 pub use writer::IndexWriter;
 
 /// A record that could not be indexed, and why. The rest of its batch goes on.

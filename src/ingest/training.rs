@@ -73,20 +73,8 @@ impl IndexWriter {
         }
     }
 
-    /// The bounded training sample: half the memory budget bounds it (and
-    /// k-means' copy of it).
     fn sampler(&self, cfg: &IndexConfig) -> Sampler {
-        let budget = self.opts.memory_budget();
-        let row_bytes: u64 = if cfg.feature.is_binary() {
-            4 * 8 * 64
-        } else {
-            4 * 128
-        };
-        let sample_cap = u64::from(cfg.sample_cap)
-            .min(u64::from(cfg.samples_per_word) * u64::from(cfg.words))
-            .min(budget / 4 / row_bytes)
-            .max(2) as usize;
-        Sampler::new(sample_cap, cfg.seed)
+        sampler(cfg, self.opts.memory_budget())
     }
 
     /// Trains the codebook on the sample.
@@ -367,9 +355,24 @@ pub(super) fn record(tag: u64, source: &Source, item: Item, payload: Payload) ->
     }
 }
 
+/// The bounded training sample: half the memory `budget` bounds it (and
+/// k-means' copy of it).
+pub(super) fn sampler(cfg: &IndexConfig, budget: u64) -> Sampler {
+    let row_bytes: u64 = if cfg.feature.is_binary() {
+        4 * 8 * 64
+    } else {
+        4 * 128
+    };
+    let sample_cap = u64::from(cfg.sample_cap)
+        .min(u64::from(cfg.samples_per_word) * u64::from(cfg.words))
+        .min(budget / 4 / row_bytes)
+        .max(2) as usize;
+    Sampler::new(sample_cap, cfg.seed)
+}
+
 /// `k` of `0..n`, in increasing order, chosen at random with `seed`: the
 /// same `n`, `k` and seed choose the same subset.
-fn training_subset(n: usize, k: usize, seed: u64) -> Vec<usize> {
+pub(super) fn training_subset(n: usize, k: usize, seed: u64) -> Vec<usize> {
     let mut keyed: Vec<(u64, usize)> = (0..n)
         .map(|i| (splitmix64(seed ^ splitmix64(i as u64)), i))
         .collect();

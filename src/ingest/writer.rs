@@ -14,7 +14,7 @@ use crate::features::{ExtractParams, ImageInput};
 use crate::scoring;
 use crate::shared::{Shared, Vocabulary};
 use crate::store::codec::MAX_RECORD_ID;
-use crate::store::{Batch, DocRecord, Geometry, Histogram, NewDoc};
+use crate::store::{Batch, DocRecord, Geometry, Histogram, NewDoc, Trained};
 use crate::vocab::Codebook;
 use crate::RecordId;
 
@@ -117,6 +117,18 @@ impl IndexWriter {
     /// index must hold no records. The codebook must match the index's
     /// feature type (float for SIFT/RootSIFT, binary otherwise).
     pub fn install_codebook(&mut self, codebook: Codebook, idf: Option<Vec<f32>>) -> Result<u32> {
+        let idf = idf.unwrap_or_else(|| vec![1.0; codebook.words()]);
+        self.install(codebook, idf, None)
+    }
+
+    /// Installs `codebook` and `idf` as a new active generation, with what
+    /// training did when known. The index must hold no records.
+    pub(super) fn install(
+        &mut self,
+        codebook: Codebook,
+        idf: Vec<f32>,
+        trained: Option<Trained>,
+    ) -> Result<u32> {
         self.require_empty()?;
         let words = codebook.words();
         if words < 2 {
@@ -130,7 +142,6 @@ impl IndexWriter {
                 "codebook kind does not match feature {feature}"
             )));
         }
-        let idf = idf.unwrap_or_else(|| vec![1.0; words]);
         if idf.len() != words || idf.iter().any(|v| !v.is_finite() || *v < 0.0) {
             return Err(Error::InvalidConfig(format!(
                 "need {words} finite, non-negative IDF weights"
@@ -139,7 +150,7 @@ impl IndexWriter {
         let g = self
             .shared
             .store
-            .install_generation(&codebook, &idf, None)?;
+            .install_generation(&codebook, &idf, trained)?;
         let n = g.n;
         self.shared.set_active(Vocabulary::new(
             g,
