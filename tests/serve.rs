@@ -324,3 +324,159 @@ fn a_kill_during_a_batch_upload_loses_only_unacknowledged_records() {
     }
     eprintln!("seed {seed}: {stored} of 60 batch records were committed before the kill");
 }
+
+/// Indexes on the vocabulary of `trained`, one per directory, with no
+/// records.
+fn on_vocabulary_of(trained: &std::path::Path, dirs: &[PathBuf]) {
+    let v = mmindex::Index::open(trained)
+        .expect("open")
+        .export_vocabulary()
+        .expect("export");
+    for d in dirs {
+        let index = mmindex::Index::builder()
+            .vocabulary(&v)
+            .open(d)
+            .expect("create");
+        let mut w = index
+            .writer(mmindex::RunOptions::default())
+            .expect("writer");
+        w.install_vocabulary(&v).expect("install");
+    }
+}
+
+#[test]
+fn shards_are_served_as_one_index() {
+    let dir = tempfile::tempdir().expect("temp");
+    let trained = trained_index(dir.path());
+    let shards: Vec<PathBuf> = (0..3)
+        .map(|i| dir.path().join(format!("shard{i}")))
+        .collect();
+    let whole = dir.path().join("whole");
+    on_vocabulary_of(&trained, &shards);
+    on_vocabulary_of(&trained, std::slice::from_ref(&whole));
+    let photos = photos();
+    let root = common::photos_dir();
+    let a = agent();
+
+    let one = Server::start(&whole, &["--allowed-root", s(&root)]);
+    let many = Server::start_shards(&shards, &["--allowed-root", s(&root)]);
+    let mut ids = Vec::new();
+    for (i, p) in photos.iter().enumerate() {
+        let id = common::photo_id(p);
+        if i % 2 == 0 {
+            let bytes = std::fs::read(p).expect("read");
+            for url in [&one.url, &many.url] {
+                let (code, v) = answer(a.put(&format!("{url}/records/{id}")).send_bytes(&bytes));
+                assert_eq!(code, 201, "{v}");
+            }
+        } else {
+            let name = p.file_name().and_then(|n| n.to_str()).expect("name");
+            let body = serde_json::json!({ "records": [{ "id": id, "path": name }] });
+            for url in [&one.url, &many.url] {
+                let (code, v) = answer(
+                    a.post(&format!("{url}/records:batch"))
+                        .set("Content-Type", "application/json")
+                        .send_string(&body.to_string()),
+                );
+                assert_eq!((code, v["added"].as_u64()), (200, Some(1)), "{v}");
+            }
+        }
+        ids.push(id);
+    }
+    let (_, stats) = answer(a.get(&format!("{}/stats", many.url)).call());
+    assert_eq!(stats["records"], photos.len() as u64, "{stats}");
+    assert_eq!(stats["shards"].as_array().map(Vec::len), Some(3), "{stats}");
+
+    // The same hits and scores as one index holding every record; each
+    // hit names its shard.
+    for p in &photos {
+        let q = common::transformed(p, mmindex::augment::Transform::Rotate(15.0));
+        let (x, y) = (search(&a, &one.url, &q), search(&a, &many.url, &q));
+        assert_eq!(ranking(&x), ranking(&y));
+        assert_eq!(first_id(&y), common::photo_id(p), "{y}");
+        for h in y["results"].as_array().expect("results") {
+            let id = h["id"].as_str().expect("id");
+            let shard = mmindex::shard_of(id.as_bytes(), 3);
+            assert_eq!(h["shard"].as_u64(), Some(shard as u64), "{h}");
+        }
+    }
+
+    // Reads and removals go to the record's shard.
+    let gone = &ids[1];
+    assert_eq!(
+        answer(a.get(&format!("{}/records/{gone}", many.url)).call()).0,
+        200
+    );
+    assert_eq!(
+        answer(a.delete(&format!("{}/records/{gone}", many.url)).call()).0,
+        200
+    );
+    assert_eq!(
+        answer(a.get(&format!("{}/records/{gone}", many.url)).call()).0,
+        404
+    );
+    assert!(many.terminate().success());
+    drop(one);
+
+    for (i, d) in shards.iter().enumerate() {
+        let index = mmindex::Index::open(d).expect("open shard");
+        let stored: Vec<String> = index
+            .record_ids()
+            .expect("ids")
+            .iter()
+            .map(|r| r.to_string_lossy())
+            .collect();
+        let expected: Vec<String> = ids
+            .iter()
+            .filter(|id| *id != gone && mmindex::shard_of(id.as_bytes(), 3) == i)
+            .cloned()
+            .collect();
+        let mut sorted = stored.clone();
+        sorted.sort();
+        let mut want = expected.clone();
+        want.sort();
+        assert_eq!(sorted, want, "shard {i}");
+        assert!(index.verify().expect("verify").is_ok());
+    }
+}
+
+#[test]
+fn shards_on_different_vocabularies_are_refused_at_start() {
+    let dir = tempfile::tempdir().expect("temp");
+    let trained = trained_index(dir.path());
+    let a = dir.path().join("a");
+    on_vocabulary_of(&trained, std::slice::from_ref(&a));
+    // Trained on the same photos with another vocabulary size.
+    let b = dir.path().join("b");
+    let out = std::process::Command::new(common::server::bin())
+        .args([
+            "train",
+            "--index",
+            s(&b),
+            "--images",
+            s(&dir.path().join("train")),
+        ])
+        .args(["--words", "150"])
+        .output()
+        .expect("run train");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = std::process::Command::new(common::server::bin())
+        .args([
+            "serve",
+            "--shard",
+            s(&a),
+            "--shard",
+            s(&b),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .expect("run serve");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("vocabulary"), "{err}");
+}

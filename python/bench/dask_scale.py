@@ -104,6 +104,9 @@ def main() -> int:
             c.close()
         print(f"round{r}_dask_build_s {t_remote:.1f}", flush=True)
         print(f"round{r}_dask_build_added {report.add.added} failed {len(report.add.failed)}")
+        if report.train is not None:
+            d, t, q = report.train.seconds
+            print(f"round{r}_dask_phases_s describe {d:.1f} train {t:.1f} quantize {q:.1f}")
         print(f"round{r}_build_ratio {t_remote / t_local:.3f}", flush=True)
         with mmindex.Index.open(local, create=False) as ix:
             vocab = ix.export_vocabulary()

@@ -12,7 +12,9 @@ Workers need mmindex (with NumPy) installed and, for images given as
 paths, the same files at the same paths (a shared file system). Each
 worker process runs OpenCV on one thread; run one thread per worker
 process (``LocalCluster(processes=True, threads_per_worker=1)``, ``dask
-worker --nthreads 1``) so that the cores are not oversubscribed.
+worker --nthreads 1``) so that the cores are not oversubscribed. On glibc,
+the first task in each worker process raises the allocator's trim and mmap
+thresholds to glibc's adaptive maxima (see ``_tune_allocator``).
 
 Failures:
 
@@ -131,10 +133,40 @@ def _path_of(image: Any) -> str:
 
 # -- what the workers run ---------------------------------------------------
 
+_TUNED = False
+
+
+def _tune_allocator() -> None:
+    """Once per worker process, on glibc: lets the allocator keep up to 64
+    MiB of freed memory and serve blocks under 32 MiB from its heaps
+    (glibc's own adaptive maxima). Dask's nanny starts workers with
+    ``MALLOC_TRIM_THRESHOLD_=65536``, which returns every freed image
+    buffer to the system at once, so each image's buffers page-fault in
+    again: extraction then takes about 1.5 times as long, a third of it in
+    the kernel."""
+    global _TUNED
+    if _TUNED:
+        return
+    _TUNED = True
+    import ctypes
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        libc.mallopt(m_trim_threshold, 64 << 20)
+        libc.mallopt(m_mmap_threshold, 32 << 20)
+    except (OSError, AttributeError):
+        # Only speed is at stake.
+        pass
+
 
 def _describe(settings: Dict[str, Any], chunk: List[_Item]) -> List[Tuple[int, Any]]:
     """Training descriptors of each image: ``(binary, width, bytes)``, or a
     :class:`RecordError` for an image that cannot be described."""
+    _tune_allocator()
     out: List[Tuple[int, Any]] = []
     for pos, id, image in chunk:
         try:
@@ -148,6 +180,7 @@ def _extract(
     vocabulary: Vocabulary, max_file_bytes: int, chunk: List[_Item]
 ) -> List[Tuple[int, Any]]:
     """Each image's record, or a :class:`RecordError`."""
+    _tune_allocator()
     out: List[Tuple[int, Any]] = []
     for pos, id, image in chunk:
         try:

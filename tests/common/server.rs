@@ -33,6 +33,17 @@ impl Server {
         Server::spawn(cmd)
     }
 
+    /// Starts `mmindex serve --shard DIR... --listen 127.0.0.1:0 EXTRA...`.
+    pub fn start_shards(shards: &[PathBuf], extra: &[&str]) -> Server {
+        let mut cmd = Command::new(bin());
+        cmd.arg("serve");
+        for d in shards {
+            cmd.args(["--shard", s(d)]);
+        }
+        cmd.args(["--listen", "127.0.0.1:0"]).args(extra);
+        Server::spawn(cmd)
+    }
+
     /// As [`Server::start`], under an open-file limit of `nofile`.
     pub fn start_with_nofile(idx: &Path, extra: &[&str], nofile: u32) -> Server {
         let mut cmd = Command::new("sh");

@@ -100,8 +100,16 @@ pub struct ExportArgs {
 
 #[derive(Args)]
 pub struct ServeArgs {
-    #[command(flatten)]
-    pub index: IndexArg,
+    /// The index directory.
+    #[arg(long, required_unless_present = "shards", conflicts_with = "shards")]
+    pub index: Option<PathBuf>,
+    /// Serve several indexes as one, instead of --index: shards built on
+    /// one exported vocabulary (`build --vocabulary FILE --shard I/N`),
+    /// given in shard order 0..N-1 (repeat the option). Searches cover
+    /// every shard; a record is read, written and removed in the shard
+    /// `shard_of` routes its id to.
+    #[arg(long = "shard", value_name = "DIR")]
+    pub shards: Vec<PathBuf>,
     /// Address to listen on; a non-loopback address needs --token-file.
     #[arg(long, default_value = "127.0.0.1:7878")]
     pub listen: String,

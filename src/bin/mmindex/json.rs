@@ -10,16 +10,29 @@ pub struct JsonHit {
     /// Geometric inliers, when the hit was re-ranked.
     #[serde(skip_serializing_if = "Option::is_none")]
     inliers: Option<u32>,
+    /// The shard holding the record, when several are served as one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<usize>,
+}
+
+fn json_hit(h: &mmindex::Hit, shard: Option<usize>) -> JsonHit {
+    JsonHit {
+        id: h.id.to_string_lossy(),
+        score: h.score,
+        inliers: h.inliers,
+        shard,
+    }
 }
 
 /// Hits in their JSON form.
 pub fn json_hits(hits: &[mmindex::Hit]) -> Vec<JsonHit> {
+    hits.iter().map(|h| json_hit(h, None)).collect()
+}
+
+/// Hits of several shards searched as one, in their JSON form.
+pub fn json_shard_hits(hits: &[mmindex::ShardHit]) -> Vec<JsonHit> {
     hits.iter()
-        .map(|h| JsonHit {
-            id: h.id.to_string_lossy(),
-            score: h.score,
-            inliers: h.inliers,
-        })
+        .map(|h| json_hit(&h.hit, Some(h.shard)))
         .collect()
 }
 

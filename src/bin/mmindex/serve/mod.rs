@@ -1,4 +1,5 @@
-//! `mmindex serve`: one process holds an index open and answers HTTP JSON.
+//! `mmindex serve`: one process holds an index (or several shards served
+//! as one) open and answers HTTP JSON.
 //!
 //! Searches run concurrently on tokio's blocking pool (extraction is
 //! CPU-bound and must not stall the async threads); writes are serialised by
@@ -21,13 +22,17 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use axum::extract::DefaultBodyLimit;
-use mmindex::{Index, RunOptions};
+use mmindex::{shard_of, Index, RunOptions, ShardedSearcher};
 
 use crate::cli::ServeArgs;
 
 /// What every request handler shares.
 pub struct AppState {
-    pub index: Index,
+    /// The served index, or the shards served as one (in shard order).
+    /// Never empty.
+    pub indexes: Vec<Index>,
+    /// Searches every shard as one, when there are several.
+    pub sharded: Option<ShardedSearcher>,
     /// Held for the whole of a write: an index has one writer at a time.
     /// `true` once the server has stopped: a write that had not begun by
     /// then is refused.
@@ -52,6 +57,18 @@ pub struct AppState {
     pub gauges: Gauges,
     /// Test hook (`--test-search-delay-ms`): added to every search's work.
     pub test_search_delay: Duration,
+}
+
+impl AppState {
+    /// The shard that holds, or will hold, record `id`.
+    pub fn shard_for(&self, id: &[u8]) -> usize {
+        shard_of(id, self.indexes.len())
+    }
+
+    /// The index that holds, or will hold, record `id`.
+    pub fn index_for(&self, id: &[u8]) -> &Index {
+        &self.indexes[self.shard_for(id)]
+    }
 }
 
 /// Counts shown by `GET /health`.
@@ -130,10 +147,25 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         ),
         None => None,
     };
-    let index = Index::open(&a.index.index)
-        .with_context(|| format!("opening {}", a.index.index.display()))?;
+    let dirs = match &a.index {
+        Some(dir) => vec![dir.clone()],
+        None => a.shards.clone(),
+    };
+    let mut indexes = Vec::with_capacity(dirs.len());
+    for dir in &dirs {
+        indexes.push(Index::open(dir).with_context(|| format!("opening {}", dir.display()))?);
+    }
+    let sharded = if indexes.len() > 1 {
+        Some(ShardedSearcher::new(&indexes).context(
+            "the shards must each hold one exported vocabulary, the same \
+             (build --vocabulary FILE --shard I/N)",
+        )?)
+    } else {
+        None
+    };
     let state = Arc::new(AppState {
-        index,
+        indexes,
+        sharded,
         write_lock: Mutex::new(false),
         run: a.run.options(),
         token,
@@ -155,18 +187,25 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     if a.warm {
         let state = state.clone();
+        let dirs = dirs.clone();
         // Searches are answered meanwhile; a failure only leaves the
         // cache colder.
         std::thread::spawn(move || {
-            let started = std::time::Instant::now();
-            match state.index.searcher().and_then(|s| s.warm(u64::MAX)) {
-                Ok(r) => eprintln!(
-                    "warmed {} words ({} MB) in {:.1} s",
-                    r.words,
-                    r.bytes >> 20,
-                    started.elapsed().as_secs_f64()
-                ),
-                Err(e) => eprintln!("warming the block cache failed: {e}"),
+            for (i, index) in state.indexes.iter().enumerate() {
+                let started = std::time::Instant::now();
+                match index.searcher().and_then(|s| s.warm(u64::MAX)) {
+                    Ok(r) => eprintln!(
+                        "warmed {} words ({} MB) of {} in {:.1} s",
+                        r.words,
+                        r.bytes >> 20,
+                        dirs[i].display(),
+                        started.elapsed().as_secs_f64()
+                    ),
+                    Err(e) => eprintln!(
+                        "warming the block cache of {} failed: {e}",
+                        dirs[i].display()
+                    ),
+                }
             }
         });
     }
@@ -192,7 +231,9 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     // may still be running on the blocking pool, its connection gone: wait
     // for it (it holds the lock), and refuse any that had not begun.
     *state.write_lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
-    state.index.flush()?;
+    for index in &state.indexes {
+        index.flush()?;
+    }
     // Searches still running hold nothing to keep: do not wait for them.
     runtime.shutdown_background();
     eprintln!("stopped");

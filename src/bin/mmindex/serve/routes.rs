@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::require_token;
 use super::error::{json_errors, ApiError};
 use super::AppState;
-use crate::json::{json_hits, stats_json};
+use crate::json::{json_hits, json_shard_hits, stats_json};
 
 /// Results per search at most: bounds the cost of one request.
 const MAX_TOP_K: usize = 10_000;
@@ -126,8 +126,22 @@ impl Drop for Running {
 }
 
 async fn stats(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
-    let s = tokio::task::spawn_blocking(move || state.index.stats()).await??;
-    Ok(Json(stats_json(&s)).into_response())
+    let all = tokio::task::spawn_blocking(move || {
+        state
+            .indexes
+            .iter()
+            .map(|i| i.stats())
+            .collect::<mmindex::Result<Vec<_>>>()
+    })
+    .await??;
+    match all.as_slice() {
+        [one] => Ok(Json(stats_json(one)).into_response()),
+        shards => Ok(Json(serde_json::json!({
+            "records": shards.iter().map(|s| s.records).sum::<u64>(),
+            "shards": shards.iter().map(stats_json).collect::<Vec<_>>(),
+        }))
+        .into_response()),
+    }
 }
 
 #[derive(Deserialize)]
@@ -188,14 +202,18 @@ async fn search(
             rerank,
             ..SearchOptions::default()
         };
-        state
-            .index
-            .searcher()?
-            .search_with(&mmindex::Query::bytes(body.to_vec()), &opts)
+        let query = mmindex::Query::bytes(body.to_vec());
+        match (&state.sharded, state.indexes.as_slice()) {
+            (Some(sharded), _) => Ok(json_shard_hits(&sharded.search_with(&query, &opts)?)),
+            (None, [index]) => Ok(json_hits(&index.searcher()?.search_with(&query, &opts)?)),
+            (None, _) => Err(mmindex::Error::InvalidConfig(
+                "several indexes without a sharded searcher".into(),
+            )),
+        }
     })
     .await??;
     Ok(Json(serde_json::json!({
-        "results": json_hits(&hits),
+        "results": hits,
         "ms": started.elapsed().as_secs_f64() * 1e3,
     }))
     .into_response())
@@ -215,7 +233,7 @@ async fn get_record(
     check_id(&id)?;
     let info = tokio::task::spawn_blocking({
         let id = id.clone();
-        move || state.index.record(id.as_bytes())
+        move || state.index_for(id.as_bytes()).record(id.as_bytes())
     })
     .await??;
     match info {
@@ -234,11 +252,13 @@ async fn get_record(
     }
 }
 
-/// Runs a write under the write lock; the writer's batches are committed and
-/// flushed before it returns, so the answer means "durable".
-async fn write<T: Send + 'static>(
+/// Runs `f` on the blocking pool under the write lock (an index has one
+/// writer at a time); refused once the server has stopped. The writers'
+/// batches are committed and flushed before `f` returns, so the answer
+/// means "durable".
+async fn locked<T: Send + 'static>(
     state: Arc<AppState>,
-    f: impl FnOnce(&mut mmindex::IndexWriter) -> mmindex::Result<T> + Send + 'static,
+    f: impl FnOnce(&AppState) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(move || {
         let stopped = state.write_lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -248,10 +268,23 @@ async fn write<T: Send + 'static>(
                 "the server is shutting down",
             ));
         }
-        let mut w = state.index.writer(state.run.clone())?;
-        Ok(f(&mut w)?)
+        f(&state)
     })
     .await?
+}
+
+/// Runs `f` with the writer of the shard that holds record `id` (the
+/// index, when there is one), under the write lock.
+async fn write<T: Send + 'static>(
+    state: Arc<AppState>,
+    id: String,
+    f: impl FnOnce(&mut mmindex::IndexWriter) -> mmindex::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    locked(state, move |s| {
+        let mut w = s.index_for(id.as_bytes()).writer(s.run.clone())?;
+        Ok(f(&mut w)?)
+    })
+    .await
 }
 
 async fn put_record(
@@ -264,7 +297,7 @@ async fn put_record(
     if body.is_empty() {
         return Err(ApiError::bad_request("the body must be the image"));
     }
-    let report = write(state, {
+    let report = write(state, id.clone(), {
         let id = id.clone();
         move |w| w.add(vec![Source::bytes(id, body.to_vec())])
     })
@@ -296,7 +329,7 @@ async fn delete_record(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     check_id(&id)?;
-    let removed = write(state, {
+    let removed = write(state, id.clone(), {
         let id = id.clone();
         move |w| w.remove([id])
     })
@@ -377,7 +410,27 @@ async fn batch(
         }
         sources.push(Source::path_within(r.id, root.clone(), r.path));
     }
-    let report: AddReport = write(state, move |w| w.add(sources)).await?;
+    // Each shard stores its own records, in the order given.
+    let mut parts: Vec<Vec<Source>> = vec![Vec::new(); state.indexes.len()];
+    for s in sources {
+        let shard = state.shard_for(s.id.as_bytes());
+        parts[shard].push(s);
+    }
+    let report = locked(state, move |s| {
+        let mut report = AddReport::default();
+        for (index, part) in s.indexes.iter().zip(parts) {
+            if part.is_empty() {
+                continue;
+            }
+            let r = index.writer(s.run.clone())?.add(part)?;
+            report.added += r.added;
+            report.replaced += r.replaced;
+            report.empty.extend(r.empty);
+            report.failed.extend(r.failed);
+        }
+        Ok(report)
+    })
+    .await?;
     let failed: Vec<BatchFailure> = report
         .failed
         .iter()
