@@ -369,19 +369,31 @@ fn shards_are_served_as_one_index() {
                 let (code, v) = answer(a.put(&format!("{url}/records/{id}")).send_bytes(&bytes));
                 assert_eq!(code, 201, "{v}");
             }
-        } else {
-            let name = p.file_name().and_then(|n| n.to_str()).expect("name");
-            let body = serde_json::json!({ "records": [{ "id": id, "path": name }] });
-            for url in [&one.url, &many.url] {
-                let (code, v) = answer(
-                    a.post(&format!("{url}/records:batch"))
-                        .set("Content-Type", "application/json")
-                        .send_string(&body.to_string()),
-                );
-                assert_eq!((code, v["added"].as_u64()), (200, Some(1)), "{v}");
-            }
         }
         ids.push(id);
+    }
+    // The others in one batch, which the server splits by shard.
+    let batch: Vec<Value> = photos
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1)
+        .map(|(_, p)| {
+            let name = p.file_name().and_then(|n| n.to_str()).expect("name");
+            serde_json::json!({ "id": common::photo_id(p), "path": name })
+        })
+        .collect();
+    let mut bad = batch.clone();
+    bad.push(serde_json::json!({ "id": "missing", "path": "no-such.jpg" }));
+    let body = serde_json::json!({ "records": bad }).to_string();
+    for url in [&one.url, &many.url] {
+        let (code, v) = answer(
+            a.post(&format!("{url}/records:batch"))
+                .set("Content-Type", "application/json")
+                .send_string(&body),
+        );
+        assert_eq!(code, 200, "{v}");
+        assert_eq!(v["added"].as_u64(), Some(batch.len() as u64), "{v}");
+        assert_eq!(v["failed"].as_array().map(Vec::len), Some(1), "{v}");
     }
     let (_, stats) = answer(a.get(&format!("{}/stats", many.url)).call());
     assert_eq!(stats["records"], photos.len() as u64, "{stats}");
@@ -438,6 +450,45 @@ fn shards_are_served_as_one_index() {
         assert_eq!(sorted, want, "shard {i}");
         assert!(index.verify().expect("verify").is_ok());
     }
+}
+
+#[test]
+fn shards_given_out_of_order_are_refused_at_start() {
+    let dir = tempfile::tempdir().expect("temp");
+    let trained = trained_index(dir.path());
+    let shards: Vec<PathBuf> = (0..2)
+        .map(|i| dir.path().join(format!("shard{i}")))
+        .collect();
+    on_vocabulary_of(&trained, &shards);
+    for (i, d) in shards.iter().enumerate() {
+        let index = mmindex::Index::open(d).expect("open");
+        let mut w = index
+            .writer(mmindex::RunOptions::default())
+            .expect("writer");
+        let mine: Vec<mmindex::Source> = common::photos()
+            .iter()
+            .filter(|p| mmindex::shard_of(common::photo_id(p).as_bytes(), 2) == i)
+            .map(|p| common::photo_source(p))
+            .collect();
+        assert!(!mine.is_empty());
+        assert!(w.add(mine).expect("add").is_complete());
+    }
+    let swapped = [shards[1].clone(), shards[0].clone()];
+    let mut cmd = std::process::Command::new(common::server::bin());
+    cmd.arg("serve");
+    for d in &swapped {
+        cmd.args(["--shard", s(d)]);
+    }
+    let out = cmd
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .expect("run serve");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("belong to other shards"), "{err}");
+    // In order, it starts.
+    let server = Server::start_shards(&shards, &[]);
+    assert!(server.terminate().success());
 }
 
 #[test]

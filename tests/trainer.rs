@@ -156,6 +156,23 @@ fn a_trainer_refuses_steps_out_of_order_and_foreign_descriptors() {
         .unwrap();
     let w = index.writer(RunOptions::default()).unwrap();
     let mut t = w.trainer().unwrap();
+    // Rows of another width than the feature's, even first, and values that
+    // are not finite are refused.
+    for bad in [
+        mmindex::Descriptors::Float {
+            dim: 3,
+            data: vec![0.5; 9],
+        },
+        mmindex::Descriptors::Float {
+            dim: 128,
+            data: [vec![0.5; 127], vec![f32::NAN]].concat(),
+        },
+    ] {
+        assert!(
+            matches!(t.offer(&bad), Err(Error::InvalidConfig(_))),
+            "{bad:?}"
+        );
+    }
     let binary = mmindex::Descriptors::Binary {
         bytes: 32,
         data: vec![0; 64],
@@ -182,4 +199,23 @@ fn a_trainer_refuses_steps_out_of_order_and_foreign_descriptors() {
         t.weigh(&mut foreign),
         Err(Error::VocabularyMismatch { .. })
     ));
+}
+
+#[test]
+fn a_failed_training_says_so_at_every_later_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = Index::builder()
+        .feature(Feature::RootSift)
+        .words(50)
+        .open(dir.path().join("i"))
+        .unwrap();
+    let w = index.writer(RunOptions::default()).unwrap();
+    let mut t = w.trainer().unwrap();
+    // Nothing offered: too few descriptors for 50 words.
+    assert!(t.train().is_err());
+    let photo = common::photo_source(&common::photos()[0]);
+    let d = VocabularyTrainer::describe(t.config(), &photo, t.max_file_bytes()).unwrap();
+    for e in [t.offer(&d).unwrap_err(), t.train().unwrap_err()] {
+        assert!(e.to_string().contains("training failed"), "{e}");
+    }
 }

@@ -34,6 +34,7 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, field, replace
 from typing import (
     Any,
@@ -92,10 +93,7 @@ class _Items:
     """``(id, image)`` items, indexable by position."""
 
     def __init__(self, items: Any) -> None:
-        if hasattr(items, "columns") and hasattr(items, "npartitions"):
-            # A Dask DataFrame: its id and image columns come to the driver.
-            items = items.compute()
-        if hasattr(items, "columns") and hasattr(items, "itertuples"):
+        if hasattr(items, "columns"):
             cols = list(items.columns)
             image = next((c for c in _IMAGE_COLUMNS if c in cols), None)
             if "id" not in cols or image is None:
@@ -103,18 +101,26 @@ class _Items:
                     "a DataFrame of items has an 'id' column and an 'image', 'path' or "
                     f"'bytes' column, not {cols}"
                 )
+            items = items[["id", image]]
+            if hasattr(items, "npartitions"):
+                # A Dask DataFrame: its two columns come to the driver.
+                items = items.compute()
             self.ids: List[Any] = list(items["id"])
             self.images: List[Any] = list(items[image])
-            return
-        self.ids, self.images = [], []
-        pairs = items.items() if hasattr(items, "items") else items
-        for item in pairs:
-            try:
-                id, image = item
-            except (TypeError, ValueError):
-                raise TypeError(f"an item is an (id, image) pair, not {item!r}") from None
-            self.ids.append(id)
-            self.images.append(os.fspath(image) if isinstance(image, os.PathLike) else image)
+        else:
+            self.ids, self.images = [], []
+            pairs = items.items() if hasattr(items, "items") else items
+            for item in pairs:
+                try:
+                    id, image = item
+                except (TypeError, ValueError):
+                    raise TypeError(f"an item is an (id, image) pair, not {item!r}") from None
+                self.ids.append(id)
+                self.images.append(os.fspath(image) if isinstance(image, os.PathLike) else image)
+        # Every id is checked before any work, as a local add checks them:
+        # a bad id found halfway would leave the first batches stored.
+        for id in self.ids:
+            _mmindex.encode_id(id)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -195,57 +201,95 @@ def _extract(
 
 class _Tasks:
     """Tasks of a few images each, at most ``window`` in flight, whose
-    outcomes come back in submission order."""
+    outcomes come back in submission order.
+
+    ``args`` makes the tasks' leading arguments (scattering the vocabulary
+    to the workers). When the cluster loses them (every worker holding the
+    scattered data died), the tasks are cancelled: the arguments are made
+    again, once per loss, and the tasks submitted again.
+    """
+
+    #: Losses of the scattered arguments survived in one run, at most.
+    MAX_LOSSES = 8
 
     def __init__(
         self,
         client: Any,
         fn: Callable[..., List[Tuple[int, Any]]],
-        args: Tuple[Any, ...],
+        args: Callable[[], Tuple[Any, ...]],
         window: int,
         retries: int,
         retried: List[Id],
     ) -> None:
-        self.client, self.fn, self.args = client, fn, args
+        self.client, self.fn, self.make_args = client, fn, args
+        self.args = args()
+        self.losses = 0
         self.window, self.retries, self.retried = window, retries, retried
-        self.pending: Deque[Tuple[List[int], List[_Item], Any]] = deque()
+        self.pending: Deque[Tuple[List[int], List[_Item], Any, int]] = deque()
 
-    def _submit(self, chunk: List[_Item]) -> Any:
-        return self.client.submit(self.fn, *self.args, chunk, pure=False, retries=self.retries)
+    def _submit(self, chunk: List[_Item]) -> Tuple[Any, int]:
+        future = self.client.submit(self.fn, *self.args, chunk, pure=False, retries=self.retries)
+        return future, self.losses
 
-    def _settle(self, chunk: List[_Item], future: Any) -> Dict[int, Any]:
-        try:
-            return dict(future.result())
-        except Exception as e:  # noqa: BLE001 - any task failure is per record
-            if self.client.status not in ("running", "connecting"):
-                raise
-            if len(chunk) > 1:
-                # Find the image that fails: each alone, in order.
-                self.retried.extend(id for _, id, _ in chunk)
-                out: Dict[int, Any] = {}
-                for item in chunk:
-                    out.update(self._settle([item], self._submit([item])))
-                return out
-            pos, id, image = chunk[0]
-            reason = f"its task failed after {self.retries} retries: {type(e).__name__}: {e}"
-            return {pos: RecordError(id=id, path=_path_of(image), reason=reason)}
+    def _lost(self, made: int, e: BaseException) -> None:
+        """The task's arguments were lost (made at loss count ``made``)."""
+        if self.client.status != "running":
+            raise e
+        if made == self.losses:
+            self.losses += 1
+            if self.losses > self.MAX_LOSSES:
+                raise e
+            self.args = self.make_args()
 
-    def run(self, groups: Iterator[Tuple[List[int], List[_Item]]]) -> Iterator[Tuple[List[int], Dict[int, Any]]]:
+    def _settle(self, chunk: List[_Item], future: Any, made: int) -> Dict[int, Any]:
+        while True:
+            try:
+                return dict(future.result())
+            except CancelledError as e:
+                # Not the images' fault: the cluster lost the task or its
+                # arguments.
+                self._lost(made, e)
+                future, made = self._submit(chunk)
+            except Exception as e:  # noqa: BLE001 - what the task raised
+                if self.client.status != "running":
+                    raise
+                failure: Exception = e
+                break
+        if len(chunk) > 1:
+            # Find the image that fails: each alone, in order.
+            self.retried.extend(id for _, id, _ in chunk)
+            out: Dict[int, Any] = {}
+            for item in chunk:
+                out.update(self._settle([item], *self._submit([item])))
+            return out
+        pos, id, image = chunk[0]
+        reason = (
+            f"its task failed after {self.retries} retries: {type(failure).__name__}: {failure}"
+        )
+        return {pos: RecordError(id=id, path=_path_of(image), reason=reason)}
+
+    def run(
+        self, groups: Iterator[Tuple[List[int], List[_Item]]]
+    ) -> Iterator[Tuple[List[int], Dict[int, Any]]]:
         """For each group of positions (in order), the outcomes of its
         items (an empty list of items submits nothing)."""
         for positions, chunk in groups:
-            self.pending.append((positions, chunk, self._submit(chunk) if chunk else None))
+            if chunk:
+                future, made = self._submit(chunk)
+            else:
+                future, made = None, self.losses
+            self.pending.append((positions, chunk, future, made))
             if len(self.pending) >= self.window:
                 yield self._next()
         while self.pending:
             yield self._next()
 
     def _next(self) -> Tuple[List[int], Dict[int, Any]]:
-        positions, chunk, future = self.pending.popleft()
-        return positions, ({} if future is None else self._settle(chunk, future))
+        positions, chunk, future, made = self.pending.popleft()
+        return positions, ({} if future is None else self._settle(chunk, future, made))
 
     def cancel(self) -> None:
-        for _, _, future in self.pending:
+        for _, _, future, _ in self.pending:
             if future is not None:
                 future.cancel()
         self.pending.clear()
@@ -352,8 +396,14 @@ def _stream(
 ) -> None:
     """Extracts every item not in ``held`` on the workers and commits all in
     source order."""
-    shared = client.scatter(vocabulary, broadcast=True)
-    tasks = _Tasks(client, _extract, (shared, max_file_bytes), window, retries, retried)
+    tasks = _Tasks(
+        client,
+        _extract,
+        lambda: (client.scatter(vocabulary, broadcast=True), max_file_bytes),
+        window,
+        retries,
+        retried,
+    )
     bar.start("index", len(items))
     try:
         for positions, outcomes in tasks.run(
@@ -438,7 +488,8 @@ def build(
             settings = dict(trainer.settings)
 
             started = time.monotonic()
-            describe = _Tasks(client, _describe, (settings,), window, retries, retried)
+            held: Dict[int, Any] = {}
+            describe = _Tasks(client, _describe, lambda: (settings,), window, retries, retried)
             bar.start("describe", len(subset))
             try:
                 for positions, outcomes in describe.run(
@@ -446,7 +497,10 @@ def build(
                 ):
                     for p in positions:
                         d = outcomes[p]
-                        if not isinstance(d, RecordError):
+                        if isinstance(d, RecordError):
+                            # Neither offered nor quantized: reported once.
+                            held[p] = d
+                        else:
                             trainer.offer(*d)
                     bar.advance(len(positions))
             finally:
@@ -462,18 +516,22 @@ def build(
             # their records wait for their turn.
             seconds[1] = time.monotonic() - started
             started = time.monotonic()
-            held: Dict[int, Any] = {}
-            shared = client.scatter(unweighted, broadcast=True)
             quantize = _Tasks(
-                client, _extract, (shared, max_file_bytes), window, retries, retried
+                client,
+                _extract,
+                lambda: (client.scatter(unweighted, broadcast=True), max_file_bytes),
+                window,
+                retries,
+                retried,
             )
             bar.start("quantize", len(subset))
             try:
                 for positions, outcomes in quantize.run(
-                    _groups(listing, subset, chunk, lambda p: False)
+                    _groups(listing, subset, chunk, lambda p: p in held)
                 ):
                     for p in positions:
-                        held[p] = outcomes[p]
+                        if p not in held:
+                            held[p] = outcomes[p]
                     bar.advance(len(positions))
             finally:
                 quantize.cancel()

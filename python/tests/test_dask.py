@@ -189,3 +189,47 @@ def test_killing_a_worker_mid_ingest_loses_no_acknowledged_record(
         assert report.add.complete and set(stored) == set(expected)
     client.wait_for_workers(2, timeout=60)
     assert killed[0] not in client.run(os.getpid).values(), "the worker was not killed"
+
+
+def test_losing_every_worker_mid_ingest_loses_nothing(
+    client: Any, index: mmindex.Index, tmp_path: Path
+) -> None:
+    # Every worker holding the scattered vocabulary dies: the tasks are
+    # cancelled (lost dependencies), the vocabulary is scattered again to
+    # the restarted workers, and the ingest completes.
+    vocab = index.export_vocabulary()
+    given = [item for item in items() if item[0] != "broken"]
+    killed: List[int] = []
+
+    def on_commit(ids: List[Any]) -> None:
+        if not killed:
+            pids = list(client.run(os.getpid).values())
+            for pid in pids:
+                os.kill(pid, signal.SIGKILL)
+            killed.extend(pids)
+
+    report = md.ingest(
+        client, given, tmp_path / "remote", vocabulary=vocab, batch_size=3, chunk=2,
+        on_commit=on_commit,
+    )
+    assert len(killed) == 2
+    assert report.add.complete, report.add.failed[:3]
+    assert report.add.added == len(given)
+    with mmindex.Index.open(tmp_path / "remote", create=False) as remote:
+        assert set(remote.ids()) == {i for i, _ in given}
+        assert not remote.verify().violations
+    client.wait_for_workers(2, timeout=60)
+
+
+def test_a_bad_id_is_refused_before_anything_is_stored(
+    client: Any, index: mmindex.Index, tmp_path: Path
+) -> None:
+    vocab = index.export_vocabulary()
+    given: List[Tuple[Any, Any]] = list(items()[:12])
+    given.append((1.5, given[0][1]))
+    with pytest.raises(TypeError):
+        md.ingest(client, given, tmp_path / "remote", vocabulary=vocab, batch_size=3)
+    assert not (tmp_path / "remote").exists()
+    with pytest.raises(TypeError):
+        md.build(client, given, tmp_path / "built")
+    assert not (tmp_path / "built").exists()

@@ -182,6 +182,16 @@ impl From<&crate::config::IndexConfig> for ExtractParams {
 /// A file that cannot be read or decoded gives [`Error::Image`] naming it.
 /// An image that yields no keypoints even at the lowest thresholds is not an
 /// error: it gives empty [`Features`], stored as an empty record.
+/// Width of `feature`'s descriptor rows: floats for SIFT and RootSIFT,
+/// bytes for the binary features.
+pub fn descriptor_width(feature: Feature) -> usize {
+    if feature.is_binary() {
+        binary::descriptor_bytes(feature)
+    } else {
+        sift::DIM
+    }
+}
+
 pub fn extract(input: &ImageInput, params: &ExtractParams) -> Result<Features> {
     if let ImageInput::Pixels(p) = input {
         return extract_pixels(p, params);

@@ -9,7 +9,7 @@ use opencv::prelude::*;
 const CONTRAST: [f64; 4] = [0.04, 0.02, 0.01, 0.005];
 
 /// Floats per SIFT descriptor.
-const DIM: usize = 128;
+pub(super) const DIM: usize = 128;
 
 /// Scale-space layers per octave (OpenCV's default).
 const LAYERS: i32 = 3;

@@ -25,7 +25,7 @@ use super::training::{sampler, training_subset};
 use super::{IndexWriter, Source, TrainReport};
 use crate::config::{IndexConfig, RunOptions};
 use crate::error::{Error, Result};
-use crate::features::{Descriptors, ExtractParams};
+use crate::features::{descriptor_width, Descriptors, ExtractParams};
 use crate::scoring;
 use crate::store::codec::exported::Settings;
 use crate::store::Trained;
@@ -38,9 +38,9 @@ pub struct VocabularyTrainer {
     training_images: usize,
     max_file_bytes: u64,
     sampler: Option<Sampler>,
-    /// Row kind and width of the first descriptors offered.
-    rows: Option<(bool, usize)>,
     unweighted: Option<ExportedVocabulary>,
+    /// Why training failed: the trainer takes no further step.
+    failed: Option<String>,
     report: TrainReport,
 }
 
@@ -66,8 +66,8 @@ impl VocabularyTrainer {
             training_images: options.training_images,
             max_file_bytes: options.max_file_bytes,
             config,
-            rows: None,
             unweighted: None,
+            failed: None,
             report: TrainReport::default(),
         })
     }
@@ -113,32 +113,32 @@ impl VocabularyTrainer {
     /// gives them) to the sample. Images must be offered in source order,
     /// each described image once, failures left out.
     pub fn offer(&mut self, descriptors: &Descriptors) -> Result<()> {
+        self.check_failed()?;
+        let feature = self.config.feature;
         let Some(sampler) = self.sampler.as_mut() else {
             return Err(Error::InvalidConfig(
                 "the vocabulary is already trained: descriptors come before train()".into(),
             ));
         };
         let (binary, width) = match descriptors {
-            Descriptors::Float { dim, data } => rows(false, *dim, data.len())?,
+            Descriptors::Float { dim, data } => {
+                if data.iter().any(|v| !v.is_finite()) {
+                    return Err(Error::InvalidConfig(
+                        "descriptors hold a value that is not finite".into(),
+                    ));
+                }
+                rows(false, *dim, data.len())?
+            }
             Descriptors::Binary { bytes, data } => rows(true, *bytes, data.len())?,
         };
-        if binary != self.config.feature.is_binary() {
+        let expected = descriptor_width(feature);
+        let kind = |b: bool| if b { "binary" } else { "float" };
+        if binary != feature.is_binary() || (!descriptors.is_empty() && width != expected) {
             return Err(Error::InvalidConfig(format!(
-                "{} descriptors offered to a {} trainer",
-                if binary { "binary" } else { "float" },
-                self.config.feature
+                "{} descriptors of width {width} offered to a {feature} trainer ({} of width {expected})",
+                kind(binary),
+                kind(feature.is_binary()),
             )));
-        }
-        if !descriptors.is_empty() {
-            match self.rows {
-                Some(r) if r != (binary, width) => {
-                    return Err(Error::InvalidConfig(format!(
-                        "descriptor rows of width {width} after rows of width {}",
-                        r.1
-                    )))
-                }
-                _ => self.rows = Some((binary, width)),
-            }
         }
         self.report.images += 1;
         self.report.descriptors += descriptors.len() as u64;
@@ -146,10 +146,20 @@ impl VocabularyTrainer {
         Ok(())
     }
 
+    fn check_failed(&self) -> Result<()> {
+        match &self.failed {
+            Some(why) => Err(Error::InvalidConfig(format!(
+                "training failed ({why}): start a new trainer"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// Trains the codebook on the sample. The vocabulary it returns has
     /// every IDF weight at 1: extract the training images with it, then
     /// [`weigh`](Self::weigh) their records.
     pub fn train(&mut self) -> Result<ExportedVocabulary> {
+        self.check_failed()?;
         let Some(sampler) = self.sampler.take() else {
             return Err(Error::InvalidConfig(
                 "the vocabulary is already trained".into(),
@@ -159,8 +169,15 @@ impl VocabularyTrainer {
         self.report.sampled = sampler.len();
         let sample = sampler.into_descriptors();
         let cfg = &self.config;
-        let codebook =
-            vocab::train_vocabulary(&sample, cfg.words as usize, cfg.kmeans_iterations, cfg.seed)?;
+        let trained =
+            vocab::train_vocabulary(&sample, cfg.words as usize, cfg.kmeans_iterations, cfg.seed);
+        let codebook = match trained {
+            Ok(c) => c,
+            Err(e) => {
+                self.failed = Some(e.to_string());
+                return Err(e);
+            }
+        };
         drop(sample);
         self.report.words = codebook.words();
         self.report.seconds[1] = clock.elapsed().as_secs_f64();
@@ -180,6 +197,7 @@ impl VocabularyTrainer {
         self,
         records: &mut [ExtractedRecord],
     ) -> Result<(ExportedVocabulary, TrainReport)> {
+        self.check_failed()?;
         let Some(unweighted) = self.unweighted else {
             return Err(Error::InvalidConfig("weigh() comes after train()".into()));
         };

@@ -155,6 +155,7 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     for dir in &dirs {
         indexes.push(Index::open(dir).with_context(|| format!("opening {}", dir.display()))?);
     }
+    check_routing(&indexes, &dirs)?;
     let sharded = if indexes.len() > 1 {
         Some(ShardedSearcher::new(&indexes).context(
             "the shards must each hold one exported vocabulary, the same \
@@ -238,6 +239,35 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     runtime.shutdown_background();
     eprintln!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses shards given out of order, or holding records of another
+/// shard: reads and writes by id would miss them.
+fn check_routing(indexes: &[Index], dirs: &[PathBuf]) -> anyhow::Result<()> {
+    if indexes.len() < 2 {
+        return Ok(());
+    }
+    for (i, (index, dir)) in indexes.iter().zip(dirs).enumerate() {
+        let ids = index
+            .record_ids()
+            .with_context(|| format!("listing {}", dir.display()))?;
+        let stray: Vec<_> = ids
+            .iter()
+            .filter(|id| shard_of(id.as_bytes(), indexes.len()) != i)
+            .collect();
+        if let Some(first) = stray.first() {
+            bail!(
+                "{} is given as shard {i} of {}, but {} of its {} records belong to other shards                  (record {:?} to shard {}): give the shards in the order they were built                  (--shard I/N)",
+                dir.display(),
+                indexes.len(),
+                stray.len(),
+                ids.len(),
+                first.to_string_lossy(),
+                shard_of(first.as_bytes(), indexes.len())
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Resolves on ctrl-c or SIGTERM. The server then stops accepting
