@@ -35,6 +35,7 @@ import distributed
 
 import mmindex
 import mmindex.dask as md
+from mmindex.dask._worker import extract
 
 
 def listing(folder: Path) -> List[Tuple[str, str]]:
@@ -53,7 +54,7 @@ def extract_all(client: Any, vocabulary: mmindex.Vocabulary, items: List[Tuple[s
         for i in range(0, len(items), 4)
     ]
     start = time.monotonic()
-    futures = client.map(md._extract, [shared] * len(chunks), [256 << 20] * len(chunks), chunks, pure=False)
+    futures = client.map(extract, [shared] * len(chunks), [256 << 20] * len(chunks), chunks, pure=False)
     done = 0
     for f in distributed.as_completed(futures):
         done += len(f.result())

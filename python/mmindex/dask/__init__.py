@@ -14,7 +14,7 @@ worker process runs OpenCV on one thread; run one thread per worker
 process (``LocalCluster(processes=True, threads_per_worker=1)``, ``dask
 worker --nthreads 1``) so that the cores are not oversubscribed. On glibc,
 the first task in each worker process raises the allocator's trim and mmap
-thresholds to glibc's adaptive maxima (see ``_tune_allocator``).
+thresholds to glibc's adaptive maxima (``_worker.tune_allocator``).
 
 Failures:
 
@@ -33,34 +33,21 @@ from __future__ import annotations
 
 import os
 import time
-from collections import deque
-from concurrent.futures import CancelledError
 from dataclasses import dataclass, field, replace
-from typing import (
-    Any,
-    Callable,
-    Deque,
-    Dict,
-    Iterator,
-    List,
-    Optional,
-    Sequence,
-    Tuple,
-    Union,
-)
+from typing import Any, Callable, Dict, List, Optional, Union
 
-from . import _convert, _mmindex, errors
-from ._index import Index, Writer
-from ._progress import Bars
-from ._vocabulary import ExtractedRecord, Vocabulary
-from .reports import AddReport, Id, RecordError, TrainReport
+from .. import _convert, errors
+from .._index import Index, Writer
+from .._progress import Bars
+from .._vocabulary import ExtractedRecord, Vocabulary
+from ..reports import AddReport, Id, RecordError, TrainReport
+from ._items import Items
+from ._tasks import Tasks, groups
+from . import _worker
 
 __all__ = ["build", "ingest", "DistributedReport"]
 
 PathLike = Union[str, "os.PathLike[str]"]
-
-# One item as the workers receive it: (position, id, image).
-_Item = Tuple[int, Any, Any]
 
 #: Images per task: enough to make a task's overhead small against its
 #: extraction (about 0.1 s per photo), few enough to spread work evenly.
@@ -82,225 +69,6 @@ class DistributedReport:
     """Wall time of the call."""
     retried: List[Id] = field(default_factory=list)
     """Records whose task failed and was split to retry each image alone."""
-
-
-# -- the items --------------------------------------------------------------
-
-_IMAGE_COLUMNS = ("image", "path", "bytes")
-
-
-class _Items:
-    """``(id, image)`` items, indexable by position."""
-
-    def __init__(self, items: Any) -> None:
-        if hasattr(items, "columns"):
-            cols = list(items.columns)
-            image = next((c for c in _IMAGE_COLUMNS if c in cols), None)
-            if "id" not in cols or image is None:
-                raise ValueError(
-                    "a DataFrame of items has an 'id' column and an 'image', 'path' or "
-                    f"'bytes' column, not {cols}"
-                )
-            items = items[["id", image]]
-            if hasattr(items, "npartitions"):
-                # A Dask DataFrame: its two columns come to the driver.
-                items = items.compute()
-            self.ids: List[Any] = list(items["id"])
-            self.images: List[Any] = list(items[image])
-        else:
-            self.ids, self.images = [], []
-            pairs = items.items() if hasattr(items, "items") else items
-            for item in pairs:
-                try:
-                    id, image = item
-                except (TypeError, ValueError):
-                    raise TypeError(f"an item is an (id, image) pair, not {item!r}") from None
-                self.ids.append(id)
-                self.images.append(os.fspath(image) if isinstance(image, os.PathLike) else image)
-        # Every id is checked before any work, as a local add checks them:
-        # a bad id found halfway would leave the first batches stored.
-        for id in self.ids:
-            _mmindex.encode_id(id)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def item(self, pos: int) -> _Item:
-        return (pos, self.ids[pos], self.images[pos])
-
-
-def _path_of(image: Any) -> str:
-    if isinstance(image, str):
-        return image
-    if isinstance(image, (bytes, bytearray, memoryview)):
-        return "<bytes>"
-    return "<pixels>"
-
-
-# -- what the workers run ---------------------------------------------------
-
-_TUNED = False
-
-
-def _tune_allocator() -> None:
-    """Once per worker process, on glibc: lets the allocator keep up to 64
-    MiB of freed memory and serve blocks under 32 MiB from its heaps
-    (glibc's own adaptive maxima). Dask's nanny starts workers with
-    ``MALLOC_TRIM_THRESHOLD_=65536``, which returns every freed image
-    buffer to the system at once, so each image's buffers page-fault in
-    again: extraction then takes about 1.5 times as long, a third of it in
-    the kernel."""
-    global _TUNED
-    if _TUNED:
-        return
-    _TUNED = True
-    import ctypes
-    import platform
-
-    if platform.libc_ver()[0] != "glibc":
-        return
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3
-        libc.mallopt(m_trim_threshold, 64 << 20)
-        libc.mallopt(m_mmap_threshold, 32 << 20)
-    except (OSError, AttributeError):
-        # Only speed is at stake.
-        pass
-
-
-def _describe(settings: Dict[str, Any], chunk: List[_Item]) -> List[Tuple[int, Any]]:
-    """Training descriptors of each image: ``(binary, width, bytes)``, or a
-    :class:`RecordError` for an image that cannot be described."""
-    _tune_allocator()
-    out: List[Tuple[int, Any]] = []
-    for pos, id, image in chunk:
-        try:
-            out.append((pos, _mmindex.describe(_convert.image(image, "rgb"), **settings)))
-        except errors.ImageError as e:
-            out.append((pos, RecordError(id=id, path=_path_of(image), reason=e.reason or str(e))))
-    return out
-
-
-def _extract(
-    vocabulary: Vocabulary, max_file_bytes: int, chunk: List[_Item]
-) -> List[Tuple[int, Any]]:
-    """Each image's record, or a :class:`RecordError`."""
-    _tune_allocator()
-    out: List[Tuple[int, Any]] = []
-    for pos, id, image in chunk:
-        try:
-            out.append((pos, vocabulary.extract(id, image, max_file_bytes=max_file_bytes)))
-        except errors.ImageError as e:
-            out.append((pos, RecordError(id=id, path=_path_of(image), reason=e.reason or str(e))))
-    return out
-
-
-# -- the driver -------------------------------------------------------------
-
-
-class _Tasks:
-    """Tasks of a few images each, at most ``window`` in flight, whose
-    outcomes come back in submission order.
-
-    ``args`` makes the tasks' leading arguments (scattering the vocabulary
-    to the workers). When the cluster loses them (every worker holding the
-    scattered data died), the tasks are cancelled: the arguments are made
-    again, once per loss, and the tasks submitted again.
-    """
-
-    #: Losses of the scattered arguments survived in one run, at most.
-    MAX_LOSSES = 8
-
-    def __init__(
-        self,
-        client: Any,
-        fn: Callable[..., List[Tuple[int, Any]]],
-        args: Callable[[], Tuple[Any, ...]],
-        window: int,
-        retries: int,
-        retried: List[Id],
-    ) -> None:
-        self.client, self.fn, self.make_args = client, fn, args
-        self.args = args()
-        self.losses = 0
-        self.window, self.retries, self.retried = window, retries, retried
-        self.pending: Deque[Tuple[List[int], List[_Item], Any, int]] = deque()
-
-    def _submit(self, chunk: List[_Item]) -> Tuple[Any, int]:
-        future = self.client.submit(self.fn, *self.args, chunk, pure=False, retries=self.retries)
-        return future, self.losses
-
-    def _lost(self, made: int, e: BaseException) -> None:
-        """The task's arguments were lost (made at loss count ``made``)."""
-        if self.client.status != "running":
-            raise e
-        if made == self.losses:
-            self.losses += 1
-            if self.losses > self.MAX_LOSSES:
-                raise e
-            self.args = self.make_args()
-
-    def _settle(self, chunk: List[_Item], future: Any, made: int) -> Dict[int, Any]:
-        while True:
-            try:
-                return dict(future.result())
-            except CancelledError as e:
-                # Not the images' fault: the cluster lost the task or its
-                # arguments.
-                self._lost(made, e)
-                future, made = self._submit(chunk)
-            except Exception as e:  # noqa: BLE001 - what the task raised
-                if self.client.status != "running":
-                    raise
-                failure: Exception = e
-                break
-        if len(chunk) > 1:
-            # Find the image that fails: each alone, in order.
-            self.retried.extend(id for _, id, _ in chunk)
-            out: Dict[int, Any] = {}
-            for item in chunk:
-                out.update(self._settle([item], *self._submit([item])))
-            return out
-        pos, id, image = chunk[0]
-        reason = (
-            f"its task failed after {self.retries} retries: {type(failure).__name__}: {failure}"
-        )
-        return {pos: RecordError(id=id, path=_path_of(image), reason=reason)}
-
-    def run(
-        self, groups: Iterator[Tuple[List[int], List[_Item]]]
-    ) -> Iterator[Tuple[List[int], Dict[int, Any]]]:
-        """For each group of positions (in order), the outcomes of its
-        items (an empty list of items submits nothing)."""
-        for positions, chunk in groups:
-            if chunk:
-                future, made = self._submit(chunk)
-            else:
-                future, made = None, self.losses
-            self.pending.append((positions, chunk, future, made))
-            if len(self.pending) >= self.window:
-                yield self._next()
-        while self.pending:
-            yield self._next()
-
-    def _next(self) -> Tuple[List[int], Dict[int, Any]]:
-        positions, chunk, future, made = self.pending.popleft()
-        return positions, ({} if future is None else self._settle(chunk, future, made))
-
-    def cancel(self) -> None:
-        for _, _, future, _ in self.pending:
-            if future is not None:
-                future.cancel()
-        self.pending.clear()
-
-
-def _groups(
-    items: _Items, positions: Sequence[int], chunk: int, skip: Callable[[int], bool]
-) -> Iterator[Tuple[List[int], List[_Item]]]:
-    for start in range(0, len(positions), chunk):
-        group = list(positions[start : start + chunk])
-        yield group, [items.item(p) for p in group if not skip(p)]
 
 
 class _Bar:
@@ -383,7 +151,7 @@ class _Committer:
 
 def _stream(
     client: Any,
-    items: _Items,
+    items: Items,
     vocabulary: Vocabulary,
     committer: _Committer,
     held: Dict[int, Any],
@@ -396,9 +164,9 @@ def _stream(
 ) -> None:
     """Extracts every item not in ``held`` on the workers and commits all in
     source order."""
-    tasks = _Tasks(
+    tasks = Tasks(
         client,
-        _extract,
+        _worker.extract,
         lambda: (client.scatter(vocabulary, broadcast=True), max_file_bytes),
         window,
         retries,
@@ -407,7 +175,7 @@ def _stream(
     bar.start("index", len(items))
     try:
         for positions, outcomes in tasks.run(
-            _groups(items, range(len(items)), chunk, lambda p: p in held)
+            groups(items, range(len(items)), chunk, lambda p: p in held)
         ):
             for p in positions:
                 outcome = held.pop(p) if p in held else outcomes[p]
@@ -464,7 +232,7 @@ def build(
             (``feature``, ``words``, ``seed``...).
     """
     clock = time.monotonic()
-    listing = _Items(items)
+    listing = Items(items)
     window = _window(client, window)
     if chunk < 1:
         raise ValueError("chunk is at least 1")
@@ -489,11 +257,13 @@ def build(
 
             started = time.monotonic()
             held: Dict[int, Any] = {}
-            describe = _Tasks(client, _describe, lambda: (settings,), window, retries, retried)
+            describe = Tasks(
+                client, _worker.describe, lambda: (settings,), window, retries, retried
+            )
             bar.start("describe", len(subset))
             try:
                 for positions, outcomes in describe.run(
-                    _groups(listing, subset, chunk, lambda p: False)
+                    groups(listing, subset, chunk, lambda p: False)
                 ):
                     for p in positions:
                         d = outcomes[p]
@@ -516,9 +286,9 @@ def build(
             # their records wait for their turn.
             seconds[1] = time.monotonic() - started
             started = time.monotonic()
-            quantize = _Tasks(
+            quantize = Tasks(
                 client,
-                _extract,
+                _worker.extract,
                 lambda: (client.scatter(unweighted, broadcast=True), max_file_bytes),
                 window,
                 retries,
@@ -527,7 +297,7 @@ def build(
             bar.start("quantize", len(subset))
             try:
                 for positions, outcomes in quantize.run(
-                    _groups(listing, subset, chunk, lambda p: p in held)
+                    groups(listing, subset, chunk, lambda p: p in held)
                 ):
                     for p in positions:
                         if p not in held:
@@ -593,7 +363,7 @@ def ingest(
     when the index has one, ``vocabulary`` must be it, or None.
     """
     clock = time.monotonic()
-    listing = _Items(items)
+    listing = Items(items)
     window = _window(client, window)
     if chunk < 1:
         raise ValueError("chunk is at least 1")
