@@ -10,9 +10,7 @@
 
 mod common;
 
-use mmindex::{
-    Error, ExportedVocabulary, Feature, Index, Query, RunOptions, SearchMode, SearchOptions, Source,
-};
+use mmindex::{Error, ExportedVocabulary, Feature, Index, RunOptions, Source};
 
 /// A vocabulary trained on the sample photos, exported.
 fn vocabulary() -> (tempfile::TempDir, ExportedVocabulary) {
@@ -64,33 +62,7 @@ fn extracted_records_are_the_records_a_local_add_stores() {
         v.id(),
         "an index on the vocabulary exports the same vocabulary"
     );
-    assert_eq!(local.record_ids().unwrap(), remote.record_ids().unwrap());
-    for id in local.record_ids().unwrap() {
-        assert_eq!(
-            local.record(id.as_bytes()).unwrap(),
-            remote.record(id.as_bytes()).unwrap()
-        );
-    }
-    let (a, b) = (local.searcher().unwrap(), remote.searcher().unwrap());
-    for mode in [SearchMode::Inverted, SearchMode::Sequential] {
-        let opts = SearchOptions {
-            top_k: 20,
-            mode,
-            ..SearchOptions::default()
-        };
-        for p in &photos {
-            let t = common::transformed(p, mmindex::augment::Transform::Rotate(20.0));
-            let ha = a.search_with(&Query::bytes(t.clone()), &opts).unwrap();
-            let hb = b.search_with(&Query::bytes(t), &opts).unwrap();
-            assert!(!ha.is_empty());
-            assert_eq!(ha.len(), hb.len(), "{}", p.display());
-            for (x, y) in ha.iter().zip(&hb) {
-                assert_eq!(x.id, y.id, "{}", p.display());
-                assert_eq!(x.score.to_bits(), y.score.to_bits(), "{}", p.display());
-                assert_eq!(x.inliers, y.inliers, "{}", p.display());
-            }
-        }
-    }
+    common::assert_same_index(&local, &remote);
 }
 
 #[test]

@@ -11,10 +11,7 @@
 
 mod common;
 
-use mmindex::{
-    Error, ExtractedRecord, Feature, Index, Query, RunOptions, SearchMode, SearchOptions, Source,
-    VocabularyTrainer,
-};
+use mmindex::{Error, ExtractedRecord, Feature, Index, RunOptions, Source, VocabularyTrainer};
 
 /// The sample photos, with an undecodable file in the middle.
 fn sources() -> Vec<Source> {
@@ -67,36 +64,6 @@ fn train_stepwise(
     (v, report, all)
 }
 
-fn same_index(local: &Index, remote: &Index) {
-    assert_eq!(local.record_ids().unwrap(), remote.record_ids().unwrap());
-    for id in local.record_ids().unwrap() {
-        assert_eq!(
-            local.record(id.as_bytes()).unwrap(),
-            remote.record(id.as_bytes()).unwrap()
-        );
-    }
-    let (a, b) = (local.searcher().unwrap(), remote.searcher().unwrap());
-    for mode in [SearchMode::Inverted, SearchMode::Sequential] {
-        let opts = SearchOptions {
-            top_k: 20,
-            mode,
-            ..SearchOptions::default()
-        };
-        for p in common::photos() {
-            let t = common::transformed(&p, mmindex::augment::Transform::Rotate(20.0));
-            let ha = a.search_with(&Query::bytes(t.clone()), &opts).unwrap();
-            let hb = b.search_with(&Query::bytes(t), &opts).unwrap();
-            assert!(!ha.is_empty());
-            assert_eq!(ha.len(), hb.len(), "{}", p.display());
-            for (x, y) in ha.iter().zip(&hb) {
-                assert_eq!(x.id, y.id, "{}", p.display());
-                assert_eq!(x.score.to_bits(), y.score.to_bits(), "{}", p.display());
-                assert_eq!(x.inliers, y.inliers, "{}", p.display());
-            }
-        }
-    }
-}
-
 fn check(training_images: usize) {
     let opts = RunOptions {
         training_images,
@@ -133,7 +100,21 @@ fn check(training_images: usize) {
     let (a, b) = (local.stats().unwrap(), remote.stats().unwrap());
     assert_eq!(a.trained_images, b.trained_images);
     assert_eq!(a.records, b.records);
-    same_index(&local, &remote);
+    common::assert_same_index(&local, &remote);
+}
+
+/// A trainer for a 50-word RootSIFT vocabulary (an index in a temporary
+/// directory, which the guard keeps).
+fn small_trainer() -> (tempfile::TempDir, VocabularyTrainer) {
+    let dir = tempfile::tempdir().unwrap();
+    let index = Index::builder()
+        .feature(Feature::RootSift)
+        .words(50)
+        .open(dir.path().join("i"))
+        .unwrap();
+    let w = index.writer(RunOptions::default()).unwrap();
+    let t = w.trainer().unwrap();
+    (dir, t)
 }
 
 #[test]
@@ -148,14 +129,7 @@ fn a_stepwise_vocabulary_of_a_training_subset_is_a_local_builds() {
 
 #[test]
 fn a_trainer_refuses_steps_out_of_order_and_foreign_descriptors() {
-    let dir = tempfile::tempdir().unwrap();
-    let index = Index::builder()
-        .feature(Feature::RootSift)
-        .words(50)
-        .open(dir.path().join("i"))
-        .unwrap();
-    let w = index.writer(RunOptions::default()).unwrap();
-    let mut t = w.trainer().unwrap();
+    let (_dir, mut t) = small_trainer();
     // Rows of another width than the feature's, even first, and values that
     // are not finite are refused.
     for bad in [
@@ -203,14 +177,7 @@ fn a_trainer_refuses_steps_out_of_order_and_foreign_descriptors() {
 
 #[test]
 fn a_failed_training_says_so_at_every_later_step() {
-    let dir = tempfile::tempdir().unwrap();
-    let index = Index::builder()
-        .feature(Feature::RootSift)
-        .words(50)
-        .open(dir.path().join("i"))
-        .unwrap();
-    let w = index.writer(RunOptions::default()).unwrap();
-    let mut t = w.trainer().unwrap();
+    let (_dir, mut t) = small_trainer();
     // Nothing offered: too few descriptors for 50 words.
     assert!(t.train().is_err());
     let photo = common::photo_source(&common::photos()[0]);

@@ -144,3 +144,47 @@ pub fn swap_until(
     }
     flips
 }
+
+/// Asserts that `remote` holds the records of `local` and answers every
+/// rotated sample photo as it does, in both modes: the same ids, score bits
+/// and inliers.
+pub fn assert_same_index(local: &Index, remote: &Index) {
+    let ids = local.record_ids().expect("ids");
+    assert_eq!(ids, remote.record_ids().expect("ids"));
+    for id in ids {
+        assert_eq!(
+            local.record(id.as_bytes()).expect("record"),
+            remote.record(id.as_bytes()).expect("record")
+        );
+    }
+    let (a, b) = (
+        local.searcher().expect("searcher"),
+        remote.searcher().expect("searcher"),
+    );
+    for mode in [
+        mmindex::SearchMode::Inverted,
+        mmindex::SearchMode::Sequential,
+    ] {
+        let opts = mmindex::SearchOptions {
+            top_k: 20,
+            mode,
+            ..mmindex::SearchOptions::default()
+        };
+        for p in photos() {
+            let t = transformed(&p, Transform::Rotate(20.0));
+            let ha = a
+                .search_with(&mmindex::Query::bytes(t.clone()), &opts)
+                .expect("search");
+            let hb = b
+                .search_with(&mmindex::Query::bytes(t), &opts)
+                .expect("search");
+            assert!(!ha.is_empty());
+            assert_eq!(ha.len(), hb.len(), "{}", p.display());
+            for (x, y) in ha.iter().zip(&hb) {
+                assert_eq!(x.id, y.id, "{}", p.display());
+                assert_eq!(x.score.to_bits(), y.score.to_bits(), "{}", p.display());
+                assert_eq!(x.inliers, y.inliers, "{}", p.display());
+            }
+        }
+    }
+}

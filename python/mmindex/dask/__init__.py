@@ -149,6 +149,26 @@ class _Committer:
         )
 
 
+def _extracting(
+    client: Any,
+    vocabulary: Vocabulary,
+    max_file_bytes: int,
+    window: int,
+    retries: int,
+    retried: List[Id],
+) -> Tasks:
+    """Tasks extracting records with ``vocabulary``, scattered to every
+    worker (again when the cluster loses it)."""
+    return Tasks(
+        client,
+        _worker.extract,
+        lambda: (client.scatter(vocabulary, broadcast=True), max_file_bytes),
+        window,
+        retries,
+        retried,
+    )
+
+
 def _stream(
     client: Any,
     items: Items,
@@ -164,14 +184,7 @@ def _stream(
 ) -> None:
     """Extracts every item not in ``held`` on the workers and commits all in
     source order."""
-    tasks = Tasks(
-        client,
-        _worker.extract,
-        lambda: (client.scatter(vocabulary, broadcast=True), max_file_bytes),
-        window,
-        retries,
-        retried,
-    )
+    tasks = _extracting(client, vocabulary, max_file_bytes, window, retries, retried)
     bar.start("index", len(items))
     try:
         for positions, outcomes in tasks.run(
@@ -286,13 +299,8 @@ def build(
             # their records wait for their turn.
             seconds[1] = time.monotonic() - started
             started = time.monotonic()
-            quantize = Tasks(
-                client,
-                _worker.extract,
-                lambda: (client.scatter(unweighted, broadcast=True), max_file_bytes),
-                window,
-                retries,
-                retried,
+            quantize = _extracting(
+                client, unweighted, max_file_bytes, window, retries, retried
             )
             bar.start("quantize", len(subset))
             try:
