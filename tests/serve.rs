@@ -531,3 +531,14 @@ fn shards_on_different_vocabularies_are_refused_at_start() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("vocabulary"), "{err}");
 }
+
+#[test]
+fn a_sigterm_right_after_start_stops_the_server_gracefully() {
+    let dir = tempfile::tempdir().expect("temp");
+    let idx = trained_index(dir.path());
+    for round in 0..30 {
+        // SIGTERM as soon as the listening line is read.
+        let status = Server::start(&idx, &[]).terminate();
+        assert!(status.success(), "round {round}: {status:?}");
+    }
+}

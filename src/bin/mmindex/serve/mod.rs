@@ -221,11 +221,14 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("listening on {listen}"))?;
         let local = listener.local_addr()?;
+        // The handlers exist before the line that says the server is up: a
+        // SIGTERM sent as soon as it is read stops the server gracefully.
+        let stop = shutdown_signal()?;
         // Scripts and tests read this line to learn the port (with :0).
         println!("listening on http://{local}");
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        conn::run(listener, app, limits, open, shutdown_signal()).await;
+        conn::run(listener, app, limits, open, stop).await;
         anyhow::Ok(())
     })?;
     // Every connection is closed. A write handed to the writer before then
@@ -270,27 +273,27 @@ fn check_routing(indexes: &[Index], dirs: &[PathBuf]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Resolves on ctrl-c or SIGTERM. The server then stops accepting
+/// Handles ctrl-c (SIGINT) and SIGTERM from now on: the future resolves on
+/// either. The server then stops accepting
 /// connections and waits for requests under way (at most
 /// `--shutdown-grace-secs`), so a write either finishes (and is flushed,
 /// acknowledged if its connection is still open) or never begins.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("handling SIGTERM")?;
+    #[cfg(unix)]
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("handling SIGINT")?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    })
 }
