@@ -1,6 +1,8 @@
+// Over 500 lines: the server's life cycle with one index and with shards, sharing the search and ranking helpers.
 //! `mmindex serve` as a real process on a loopback port, driven by a real
-//! HTTP client: writes, searches, restarts, the security rules, and a kill
-//! during a batch upload.
+//! HTTP client: writes, searches, restarts, the security rules, a kill
+//! during a batch upload, a stop right after start, and shards served as
+//! one index.
 
 #![allow(
     clippy::unwrap_used,
