@@ -5,19 +5,23 @@
 //! (docs/SCORING.md), and its geometric verification only on the query and
 //! the record: so a record scores the same in any index on the vocabulary.
 //! Each shard returns its best `max(top_k, rerank)` candidates in
-//! bag-of-words order; the merge takes the global best `max(top_k,
-//! rerank)` (every one of them is among its shard's best), has each shard
-//! verify its members of the global first `rerank` (as many verifications
-//! as one index makes), and orders them as one index would. Hits therefore equal, id for id and
-//! score for score, those of one index holding every shard's records, except
-//! that candidates with exactly equal scores are ordered by shard, then as
-//! their shard orders them (one index orders them by doc id).
+//! bag-of-words order as doc ids and scores; the merge takes the global best
+//! `max(top_k, rerank)` (every one of them is among its shard's best), has
+//! each shard look up the records of its members of that list only and
+//! verify its members of the global first `rerank` (as many lookups and
+//! verifications as one index makes), and orders them as one index would.
+//! Hits therefore equal, id for id and score for score, those of one index
+//! holding every shard's records, except that candidates with exactly equal
+//! scores are ordered by shard, then as their shard orders them (one index
+//! orders them by doc id). A record removed between its shard's ranking and
+//! the lookup makes the whole sharded search run again, as one index's
+//! search does ([`RETRIES`]).
 
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::index::Index;
-use crate::search::{rerank_order, Hit, PreparedQuery, Query, SearchOptions, Searcher};
+use crate::search::{rerank_order, Hit, PreparedQuery, Query, SearchOptions, Searcher, RETRIES};
 use crate::store::codec::exported::fnv1a;
 
 /// A search result of a [`ShardedSearcher`].
@@ -97,26 +101,15 @@ impl ShardedSearcher {
         query: &PreparedQuery,
         opts: &SearchOptions,
     ) -> Result<Vec<ShardHit>> {
-        let answers: Vec<Vec<Hit>> = self
-            .shards
-            .par_iter()
-            .map(|s| s.candidates(query, opts))
-            .collect::<Result<_>>()?;
-        let mut all: Vec<ShardHit> = answers
-            .into_iter()
-            .enumerate()
-            .flat_map(|(shard, hits)| hits.into_iter().map(move |hit| ShardHit { shard, hit }))
-            .collect();
-        // Bag-of-words order across shards: score, then shard, then the
-        // shard's own order (a stable sort keeps it).
-        all.sort_by(|a, b| {
-            b.hit
-                .score
-                .total_cmp(&a.hit.score)
-                .then(a.shard.cmp(&b.shard))
-        });
+        let mut attempt = 0;
+        let mut all = loop {
+            let (all, vanished) = self.merged(query, opts)?;
+            attempt += 1;
+            if !vanished || attempt > RETRIES {
+                break all;
+            }
+        };
         let depth = opts.rerank.min(all.len());
-        all.truncate(opts.top_k.max(depth));
         if depth > 0 {
             // Each shard verifies its members of the global head only: the
             // candidates one index would verify, no more.
@@ -136,5 +129,62 @@ impl ShardedSearcher {
         rerank_order(&mut all, depth, |h| h.hit.inliers);
         all.truncate(opts.top_k);
         Ok(all)
+    }
+
+    /// Every shard's best bag-of-words candidates merged into the global
+    /// best `max(top_k, rerank)`, in bag-of-words order, and their records
+    /// looked up (only those: the shards' other candidates are never read).
+    /// The flag says a record was removed since its shard ranked it; the
+    /// removed ones are left out.
+    fn merged(&self, query: &PreparedQuery, opts: &SearchOptions) -> Result<(Vec<ShardHit>, bool)> {
+        // The shards already run side by side: each splits its search only
+        // into its share of the tasks asked (of the pool's threads when
+        // left to choose), so that a query does not become shards x cores
+        // tasks, each with its own accumulator to allocate and sum.
+        let asked = match opts.threads {
+            0 => rayon::current_num_threads(),
+            t => t,
+        };
+        let per_shard = SearchOptions {
+            threads: asked.div_ceil(self.shards.len()).max(1),
+            ..*opts
+        };
+        let answers: Vec<Vec<(u64, f32)>> = self
+            .shards
+            .par_iter()
+            .map(|s| s.candidates(query, &per_shard))
+            .collect::<Result<_>>()?;
+        let mut all: Vec<(usize, u64, f32)> = answers
+            .into_iter()
+            .enumerate()
+            .flat_map(|(shard, ranked)| {
+                ranked
+                    .into_iter()
+                    .map(move |(doc, score)| (shard, doc, score))
+            })
+            .collect();
+        // Bag-of-words order across shards: score, then shard, then the
+        // shard's own order (a stable sort keeps it).
+        all.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
+        all.truncate(opts.top_k.max(opts.rerank));
+        let mut mine: Vec<Vec<(u64, f32)>> = vec![Vec::new(); self.shards.len()];
+        for &(shard, doc, score) in &all {
+            mine[shard].push((doc, score));
+        }
+        let found: Vec<Vec<Option<Hit>>> = mine
+            .par_iter()
+            .zip(&self.shards)
+            .map(|(ranked, s)| s.lookup(ranked))
+            .collect::<Result<_>>()?;
+        let mut found: Vec<_> = found.into_iter().map(Vec::into_iter).collect();
+        let mut vanished = false;
+        let mut hits = Vec::with_capacity(all.len());
+        for (shard, _, _) in all {
+            match found[shard].next().flatten() {
+                Some(hit) => hits.push(ShardHit { shard, hit }),
+                None => vanished = true,
+            }
+        }
+        Ok((hits, vanished))
     }
 }

@@ -251,7 +251,7 @@ impl Searcher {
         let active = self.active()?;
         let q = describe(&active, query)?;
         let geometry = (opts.rerank > 0).then_some(&q.geometry);
-        self.search_active(&active, &q.words, geometry, opts, true)
+        self.search_active(&active, &q.words, geometry, opts)
     }
 
     /// Describes and quantizes a query image once, to search it several
@@ -266,7 +266,7 @@ impl Searcher {
     pub fn search_prepared(&self, query: &PreparedQuery, opts: &SearchOptions) -> Result<Vec<Hit>> {
         let active = self.active_for(query)?;
         let geometry = (opts.rerank > 0).then_some(&query.geometry);
-        self.search_active(&active, &query.words, geometry, opts, true)
+        self.search_active(&active, &query.words, geometry, opts)
     }
 
     /// The active vocabulary, if `query` was quantized with it (in this
@@ -283,15 +283,33 @@ impl Searcher {
     }
 
     /// The candidates a search of `query` would verify and order: the best
-    /// `max(top_k, rerank)` by bag-of-words score, in that order, none
-    /// verified. What a sharded search merges before verifying.
+    /// `max(top_k, rerank)` by bag-of-words score as (doc, score), in that
+    /// order, none looked up or verified. What a sharded search merges
+    /// before looking up and verifying its global head only.
     pub(crate) fn candidates(
         &self,
         query: &PreparedQuery,
         opts: &SearchOptions,
-    ) -> Result<Vec<Hit>> {
+    ) -> Result<Vec<(u64, f32)>> {
         let active = self.active_for(query)?;
-        self.search_active(&active, &query.words, None, opts, false)
+        let k = opts.top_k.max(opts.rerank);
+        self.rank(&active, &query.words, opts, k)
+    }
+
+    /// The records of `ranked` docs of this index, in order; `None` for a
+    /// doc removed since it was ranked.
+    pub(crate) fn lookup(&self, ranked: &[(u64, f32)]) -> Result<Vec<Option<Hit>>> {
+        ranked
+            .iter()
+            .map(|&(doc, score)| {
+                Ok(self.shared.store.doc(doc)?.map(|d| Hit {
+                    id: RecordId::from(d.record_id),
+                    doc,
+                    score,
+                    inliers: None,
+                }))
+            })
+            .collect()
     }
 
     /// Verifies `hits` (candidates of this index) against `query`: sets
@@ -317,7 +335,7 @@ impl Searcher {
     /// Searches with a query already quantized to visual words (one entry
     /// per feature). Useful to time search without extraction.
     pub fn search_words(&self, words: &[u32], opts: &SearchOptions) -> Result<Vec<Hit>> {
-        self.search_active(&*self.active()?, words, None, opts, true)
+        self.search_active(&*self.active()?, words, None, opts)
     }
 
     fn search_active(
@@ -326,8 +344,36 @@ impl Searcher {
         words: &[u32],
         geometry: Option<&Geometry>,
         opts: &SearchOptions,
-        ordered: bool,
     ) -> Result<Vec<Hit>> {
+        let depth = if geometry.is_some() { opts.rerank } else { 0 };
+        let mut attempt = 0;
+        loop {
+            let ranked = self.rank(active, words, opts, opts.top_k.max(depth))?;
+            let found = self.lookup(&ranked)?;
+            let vanished = found.iter().any(Option::is_none);
+            attempt += 1;
+            if !vanished || attempt > RETRIES {
+                let mut hits: Vec<Hit> = found.into_iter().flatten().collect();
+                if let Some(q) = geometry {
+                    let store = &self.shared.store;
+                    rerank::verify(store, &active.generation, q, &mut hits, depth, opts.threads)?;
+                }
+                rerank::reorder(&mut hits, depth, |h| h.inliers);
+                hits.truncate(opts.top_k);
+                return Ok(hits);
+            }
+        }
+    }
+
+    /// The best `k` visible docs of `active`'s generation by bag-of-words
+    /// score, best first (ties by lower doc id).
+    fn rank(
+        &self,
+        active: &Vocabulary,
+        words: &[u32],
+        opts: &SearchOptions,
+        k: usize,
+    ) -> Result<Vec<(u64, f32)>> {
         let n = active.codebook.words() as u32;
         if let Some(w) = words.iter().find(|w| **w >= n) {
             return Err(crate::Error::InvalidConfig(format!(
@@ -339,76 +385,44 @@ impl Searcher {
         let q = QueryVector::new(&hist, &active.idf, scoring);
         let store = &self.shared.store;
         let g = &active.generation;
-        let mut attempt = 0;
-        loop {
-            // Before any read: blocks cached since are trusted only while
-            // no posting write has run.
-            let epoch = store.postings_epoch();
-            let visible_below = store.next_doc()?;
-            // Candidates for a sharded search: as many as it verifies.
-            let depth = if geometry.is_some() || !ordered {
-                opts.rerank
-            } else {
-                0
-            };
-            let mut top = TopK::new(opts.top_k.max(depth));
-            let (norms, sealed_below, unsealed) = match opts.mode {
-                SearchMode::Inverted => {
-                    let norms = self.shared.norms.snapshot(store, g, visible_below)?;
-                    match store.unsealed_state(g)? {
-                        Some(t) => (
-                            norms,
-                            t.sealed_below,
-                            self.shared.unsealed.snapshot(store, g, t, visible_below)?,
-                        ),
-                        None => (norms, u64::MAX, Default::default()),
-                    }
-                }
-                SearchMode::Sequential => Default::default(),
-            };
-            let input = SearchInput {
-                store,
-                g,
-                idf: &active.idf,
-                q: &q,
-                scoring,
-                visible_below,
-                norms: &norms,
-                sealed_below,
-                unsealed: &unsealed,
-                threads: opts.threads,
-                postings: &self.shared.postings,
-                epoch,
-            };
-            match opts.mode {
-                SearchMode::Sequential => sequential::search(&input, &mut top)?,
-                SearchMode::Inverted => inverted::search(&input, &mut top)?,
-            }
-            let mut hits = Vec::new();
-            let mut vanished = false;
-            for (doc, score) in top.into_sorted() {
-                match store.doc(doc)? {
-                    Some(d) => hits.push(Hit {
-                        id: RecordId::from(d.record_id),
-                        doc,
-                        score,
-                        inliers: None,
-                    }),
-                    None => vanished = true,
+        // Before any read: blocks cached since are trusted only while no
+        // posting write has run.
+        let epoch = store.postings_epoch();
+        let visible_below = store.next_doc()?;
+        let mut top = TopK::new(k);
+        let (norms, sealed_below, unsealed) = match opts.mode {
+            SearchMode::Inverted => {
+                let norms = self.shared.norms.snapshot(store, g, visible_below)?;
+                match store.unsealed_state(g)? {
+                    Some(t) => (
+                        norms,
+                        t.sealed_below,
+                        self.shared.unsealed.snapshot(store, g, t, visible_below)?,
+                    ),
+                    None => (norms, u64::MAX, Default::default()),
                 }
             }
-            attempt += 1;
-            if !vanished || attempt > RETRIES {
-                if let Some(q) = geometry {
-                    rerank::verify(store, g, q, &mut hits, depth, opts.threads)?;
-                }
-                if ordered {
-                    rerank::reorder(&mut hits, depth, |h| h.inliers);
-                    hits.truncate(opts.top_k);
-                }
-                return Ok(hits);
-            }
+            SearchMode::Sequential => Default::default(),
+        };
+        let input = SearchInput {
+            store,
+            g,
+            idf: &active.idf,
+            q: &q,
+            scoring,
+            visible_below,
+            norms: &norms,
+            sealed_below,
+            unsealed: &unsealed,
+            threads: opts.threads,
+            postings: &self.shared.postings,
+            epoch,
+        };
+        match opts.mode {
+            SearchMode::Sequential => sequential::search(&input, &mut top)?,
+            SearchMode::Inverted => inverted::search(&input, &mut top)?,
         }
+        Ok(top.into_sorted())
     }
 
     /// Reads posting lists into the index's block cache ahead of queries,
