@@ -25,7 +25,8 @@
 //! finds caches full of the extraction's data), then all prepared queries
 //! are searched back to back in a seeded shuffled order (`search_ms_*`;
 //! `REALSCALE_IDLE_MS=N` sleeps N ms before each). `REALSCALE_RERANK=N` sets the
-//! re-ranking depth;
+//! re-ranking depth; `REALSCALE_SHARE=S` sets `SearchOptions::query_share`
+//! (approximate search);
 //! `REALSCALE_ROUNDS=N` searches every prepared query N times (latencies
 //! from the first round), a run of search alone for a profiler; every query that misses part of its group is listed on
 //! stderr with the ranks and inliers of the group's hits.
@@ -129,6 +130,12 @@ fn query(index_dir: &Path, groups_dir: &Path) -> Result<serde_json::Value, Strin
         opts.rerank = r;
     }
     let members = images_in(groups_dir)?;
+    if let Some(s) = std::env::var("REALSCALE_SHARE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        opts.query_share = s;
+    }
     // Every query is prepared first, then searched `REALSCALE_ROUNDS` times
     // (default 1; the last round's hits are scored): more rounds give a
     // profiler a run of search alone.

@@ -4,7 +4,8 @@
 //!
 //! `scale --index DIR --records N [--words K] [--features F] [--zipf S]
 //!        [--queries Q] [--batch B] [--seed X] [--seal P] [--no-sequential]
-//!        [--reuse] [--warmup W] [--warm] [--threads T] [--block-cache BYTES]`
+//!        [--reuse] [--warmup W] [--warm] [--threads T] [--block-cache BYTES]
+//!        [--top-k K] [--share S] [--known M]`
 //!
 //! Defaults: 10^5 words, 1,000 features per record, Zipf exponent 0.6,
 //! 100 queries, batches of 1,000, the library's seal threshold (`--seal`
@@ -13,7 +14,14 @@
 //! runs W untimed queries from another generator, as a long-lived process
 //! has answered earlier queries (default 0: every figure is from a fresh
 //! process). `--warm` calls `Searcher::warm` after the first query (timed
-//! apart: `warm.seconds`), as a server would at start. Prints one JSON
+//! apart: `warm.seconds`), as a server would at start. `--top-k` sets the
+//! hits asked (default 10). `--share S` also runs every query with
+//! `SearchOptions::query_share` = S, right after its exact search, and
+//! reports those timings and the recall of the exact top-k (the share of
+//! its docs the approximate top-k holds). `--known M` adds M known-item
+//! queries: records `r0`, `r50`, ... each with every other feature swapped
+//! for a random word, and reports how many find their record in the top-k,
+//! exact and (with `--share`) approximate. Prints one JSON
 //! object. The records come from `benches/support/synthetic.rs`, which
 //! `benches/search.rs` shares.
 
@@ -73,6 +81,12 @@ fn main() -> ExitCode {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok());
     let threads: usize = arg(&args, "--threads", 0);
+    let top_k: usize = arg(&args, "--top-k", 10);
+    let share: Option<f32> = args
+        .iter()
+        .position(|a| a == "--share")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok());
     let warmup: usize = arg(&args, "--warmup", 0);
     let warm = args.iter().any(|a| a == "--warm");
     let sequential = !args.iter().any(|a| a == "--no-sequential");
@@ -88,7 +102,7 @@ fn main() -> ExitCode {
         };
         let searcher = index.searcher()?;
         let opts = |mode| SearchOptions {
-            top_k: 10,
+            top_k,
             mode,
             scoring: None,
             threads,
@@ -107,10 +121,60 @@ fn main() -> ExitCode {
             searcher.search_words(&qw, &opts(SearchMode::Inverted))?;
         }
         let mut inv = Vec::new();
+        let (mut approx, mut found, mut wanted) = (Vec::new(), 0usize, 0usize);
         for qw in &queries {
             let t = Instant::now();
-            searcher.search_words(qw, &opts(SearchMode::Inverted))?;
+            let exact = searcher.search_words(qw, &opts(SearchMode::Inverted))?;
             inv.push(t.elapsed().as_secs_f64() * 1e3);
+            if let Some(query_share) = share {
+                let o = SearchOptions {
+                    query_share,
+                    ..opts(SearchMode::Inverted)
+                };
+                let t = Instant::now();
+                let got = searcher.search_words(qw, &o)?;
+                approx.push(t.elapsed().as_secs_f64() * 1e3);
+                wanted += exact.len();
+                found += exact
+                    .iter()
+                    .filter(|h| got.iter().any(|g| g.doc == h.doc))
+                    .count();
+            }
+        }
+        let known: usize = arg(&args, "--known", 0);
+        let (mut known_exact, mut known_approx) = (0usize, 0usize);
+        if known > 0 {
+            // The fill draws the IDF sample, then r0, r1, ... from one stream.
+            let mut corpus = Corpus::new(shape);
+            corpus.idf(n);
+            let noise = Corpus::new(shape).queries_seeded(known, 11);
+            let mut i = 0;
+            for (m, noise) in noise.iter().enumerate() {
+                let target = m * 50;
+                let mut words = corpus.record();
+                while i < target {
+                    words = corpus.record();
+                    i += 1;
+                }
+                i += 1;
+                for (j, w) in words.iter_mut().enumerate() {
+                    if j % 2 == 1 {
+                        *w = noise[j];
+                    }
+                }
+                let id = mmindex::RecordId::from(format!("r{target}"));
+                let has = |hits: &[mmindex::Hit]| hits.iter().any(|h| h.id == id);
+                known_exact += usize::from(has(
+                    &searcher.search_words(&words, &opts(SearchMode::Inverted))?
+                ));
+                if let Some(query_share) = share {
+                    let o = SearchOptions {
+                        query_share,
+                        ..opts(SearchMode::Inverted)
+                    };
+                    known_approx += usize::from(has(&searcher.search_words(&words, &o)?));
+                }
+            }
         }
         let mut seq = Vec::new();
         if sequential {
@@ -136,6 +200,14 @@ fn main() -> ExitCode {
             "warm": warmed,
             "inverted_ms_p50": percentile(&mut inv.clone(), 0.5),
             "inverted_ms_p99": percentile(&mut inv, 0.99),
+            "top_k": top_k,
+            "known_items": known,
+            "known_found_exact": known_exact,
+            "known_found_approximate": known_approx,
+            "share": share,
+            "approximate_ms_p50": if approx.is_empty() { serde_json::Value::Null } else { percentile(&mut approx.clone(), 0.5).into() },
+            "approximate_ms_p99": if approx.is_empty() { serde_json::Value::Null } else { percentile(&mut approx, 0.99).into() },
+            "approximate_recall": if wanted == 0 { serde_json::Value::Null } else { (found as f64 / wanted as f64).into() },
             "sequential_ms_p50": if seq.is_empty() { serde_json::Value::Null } else { percentile(&mut seq, 0.5).into() },
         }))
     };

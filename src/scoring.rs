@@ -64,6 +64,39 @@ impl QueryVector {
         };
         QueryVector { entries }
     }
+
+    /// Drops the lightest entries, keeping the fewest heaviest ones whose
+    /// share of the query's weight reaches `share`: of Σq² for cosine, of
+    /// Σq for L1 (each 1 for a normalised query). The normalisation stays
+    /// the whole query's, so every doc's score only loses the dropped
+    /// words' terms: at most √(1 − share) for cosine (Cauchy–Schwarz, both
+    /// vectors of unit norm) and 1 − share for L1 (each term is at most its
+    /// q). `share` ≥ 1 keeps everything. Equal weights are kept by lower
+    /// word first, so the choice does not depend on anything but the query.
+    pub(crate) fn keep_share(&mut self, scoring: Scoring, share: f64) {
+        if share >= 1.0 || self.entries.is_empty() {
+            return;
+        }
+        let mass = |q: f32| match scoring {
+            Scoring::Cosine => f64::from(q) * f64::from(q),
+            Scoring::L1 => f64::from(q),
+        };
+        let total: f64 = self.entries.iter().map(|&(_, q)| mass(q)).sum();
+        let mut by_weight: Vec<(u32, f32)> = self.entries.clone();
+        by_weight.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut kept = 0.0;
+        let mut n = 0;
+        for &(_, q) in &by_weight {
+            if kept >= share * total {
+                break;
+            }
+            kept += mass(q);
+            n += 1;
+        }
+        by_weight.truncate(n.max(1));
+        by_weight.sort_by_key(|e| e.0);
+        self.entries = by_weight;
+    }
 }
 
 /// One shared word's contribution to a doc's accumulator.
@@ -155,6 +188,47 @@ mod tests {
         assert!(w.iter().all(|v| *v > 0.0));
         assert!(w[0] > w[1] && w[1] > w[2]);
         assert!((w[2] - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn keep_share_keeps_the_fewest_heaviest_words_reaching_the_share() {
+        let idf = vec![1.0; 6];
+        let h = vec![(0, 1), (1, 4), (2, 2), (3, 2), (4, 3), (5, 1)];
+        for s in [Scoring::Cosine, Scoring::L1] {
+            let full = QueryVector::new(&h, &idf, s);
+            let mass = |v: &QueryVector| -> f64 {
+                v.entries
+                    .iter()
+                    .map(|&(_, q)| match s {
+                        Scoring::Cosine => f64::from(q * q),
+                        Scoring::L1 => f64::from(q),
+                    })
+                    .sum()
+            };
+            for share in [0.05, 0.3, 0.5, 0.8, 0.95, 0.999] {
+                let mut v = full.clone();
+                v.keep_share(s, share);
+                let what = format!("{s:?} {share}: {:?}", v.entries);
+                assert!(mass(&v) >= share * mass(&full) - 1e-9, "{what}");
+                // Kept entries are full entries, in word order, and every
+                // dropped one weighs no more than the lightest kept one.
+                assert!(v.entries.windows(2).all(|p| p[0].0 < p[1].0), "{what}");
+                assert!(v.entries.iter().all(|e| full.entries.contains(e)), "{what}");
+                let lightest = v.entries.iter().map(|e| e.1).fold(f32::MAX, f32::min);
+                let dropped = full.entries.iter().filter(|e| !v.entries.contains(e));
+                assert!(dropped.clone().all(|e| e.1 <= lightest), "{what}");
+                // The fewest: without its lightest entry it is short.
+                let short = mass(&v)
+                    - match s {
+                        Scoring::Cosine => f64::from(lightest * lightest),
+                        Scoring::L1 => f64::from(lightest),
+                    };
+                assert!(short < share * mass(&full), "{what}");
+            }
+            let mut v = full.clone();
+            v.keep_share(s, 1.0);
+            assert_eq!(v, full);
+        }
     }
 
     #[test]

@@ -240,3 +240,83 @@ fn warming_fills_the_cache_and_changes_no_answer() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Approximate search: both paths agree, and every score is the exact
+    /// one less at most the stated bound (√(1 − share) for cosine, 1 −
+    /// share for L1), never more than the exact one.
+    #[test]
+    fn approximate_search_ranks_identically_within_its_bound(
+        words in 2usize..60,
+        seed_docs in proptest::collection::vec(proptest::collection::vec(0u32..1000, 0..40), 1..60),
+        seed_query in proptest::collection::vec(0u32..1000, 1..40),
+        idf_seed in proptest::collection::vec(0.1f32..5.0, 60),
+        top_k in 1usize..20,
+        seal in prop_oneof![Just(1u64), 2u64..300, Just(u64::MAX)],
+        threads in prop_oneof![Just(0usize), 1usize..9],
+        share in 0.05f32..1.0,
+    ) {
+        let docs: Vec<Vec<u32>> = seed_docs.iter().map(|d| d.iter().map(|w| w % words as u32).collect()).collect();
+        let query: Vec<u32> = seed_query.iter().map(|w| w % words as u32).collect();
+        let (_dir, index) = index_with(words, idf_seed[..words].to_vec(), &docs, seal, 1 << 20);
+        let s = index.searcher().expect("searcher");
+        for scoring in [Scoring::Cosine, Scoring::L1] {
+            let o = |mode, top_k, query_share| SearchOptions { top_k, mode, scoring: Some(scoring), threads, query_share, ..SearchOptions::default() };
+            let exact = s.search_words(&query, &o(SearchMode::Inverted, docs.len(), 1.0)).expect("exact");
+            let inv = s.search_words(&query, &o(SearchMode::Inverted, top_k, share)).expect("inverted");
+            let seq = s.search_words(&query, &o(SearchMode::Sequential, top_k, share)).expect("sequential");
+            prop_assert_eq!(&inv, &seq);
+            let bound = match scoring {
+                Scoring::Cosine => (1.0 - f64::from(share)).sqrt(),
+                _ => 1.0 - f64::from(share),
+            };
+            for h in &inv {
+                let e = exact.iter().find(|x| x.doc == h.doc).map_or(0.0, |x| f64::from(x.score));
+                let a = f64::from(h.score);
+                prop_assert!(a <= e + 1e-5 && a >= e - bound - 1e-4, "{:?} doc {} exact {} approximate {} bound {}", scoring, h.doc, e, a, bound);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_query_share_outside_zero_to_one_is_refused() {
+    let (_dir, index) = index_with(4, vec![1.0; 4], &[vec![0, 1], vec![2]], u64::MAX, 0);
+    let s = index.searcher().expect("searcher");
+    for bad in [0.0, -0.5, 1.5, f32::NAN, f32::INFINITY] {
+        let o = SearchOptions {
+            query_share: bad,
+            ..SearchOptions::default()
+        };
+        match s.search_words(&[0, 1], &o) {
+            Err(mmindex::Error::InvalidConfig(m)) => assert!(m.contains("query_share"), "{m}"),
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn approximate_search_drops_the_query_s_lightest_words() {
+    // Word 0 is frequent (low idf), word 1 rare: a query of both keeps only
+    // word 1 at half its weight, so the doc holding only word 0 drops out.
+    let (_dir, index) = index_with(2, vec![0.2, 4.0], &[vec![0], vec![1]], u64::MAX, 0);
+    let s = index.searcher().expect("searcher");
+    for mode in [SearchMode::Inverted, SearchMode::Sequential] {
+        let ids = |query_share| -> Vec<String> {
+            let o = SearchOptions {
+                mode,
+                query_share,
+                ..SearchOptions::default()
+            };
+            s.search_words(&[0, 1], &o)
+                .expect("search")
+                .iter()
+                .map(|h| h.id.to_string_lossy())
+                .collect()
+        };
+        assert_eq!(ids(1.0), ["r1", "r0"], "{mode:?}");
+        assert_eq!(ids(0.5), ["r1"], "{mode:?}");
+    }
+}

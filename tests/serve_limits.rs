@@ -507,6 +507,15 @@ fn an_empty_id_or_body_is_a_bad_request() {
             .send_bytes(b""),
     );
     assert_eq!(code, 400, "{v}");
+    for bad in ["0", "1.5", "-1", "NaN", "x"] {
+        let (code, v) = answer(
+            agent()
+                .post(&format!("{url}/search?query_share={bad}"))
+                .set("Authorization", &bearer)
+                .send_bytes(b"x"),
+        );
+        assert_eq!(code, 400, "{bad}: {v}");
+    }
 }
 
 #[test]

@@ -77,17 +77,27 @@ fn four_shards_answer_as_one_index() {
         let prepared = single.prepare(&q).unwrap();
         for mode in [SearchMode::Inverted, SearchMode::Sequential] {
             // 5 re-ranks fewer candidates than the shards hold together.
-            for (rerank, threads) in [(mmindex::DEFAULT_RERANK, 0), (5, 3), (0, 1), (0, 0)] {
+            for (rerank, threads, query_share) in [
+                (mmindex::DEFAULT_RERANK, 0, 1.0),
+                (5, 3, 1.0),
+                (0, 1, 1.0),
+                (0, 0, 0.7),
+                (mmindex::DEFAULT_RERANK, 0, 0.7),
+            ] {
                 let opts = SearchOptions {
                     top_k: 8,
                     mode,
                     rerank,
                     threads,
+                    query_share,
                     ..SearchOptions::default()
                 };
                 let want = single.search_prepared(&prepared, &opts).unwrap();
                 let got = sharded.search_prepared(&prepared, &opts).unwrap();
-                let what = format!("{} {mode:?} rerank {rerank} threads {threads}", p.display());
+                let what = format!(
+                    "{} {mode:?} rerank {rerank} threads {threads} share {query_share}",
+                    p.display()
+                );
                 assert_eq!(want.len(), got.len(), "{what}");
                 for (a, b) in want.iter().zip(&got) {
                     assert_eq!(a.id, b.hit.id, "{what}: {want:?} {got:?}");

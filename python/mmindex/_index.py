@@ -242,6 +242,7 @@ class Index:
         rerank: int = 300,
         scoring: Optional[str] = None,
         threads: int = 0,
+        query_share: float = 1.0,
         color_order: str = "rgb",
     ) -> List[Hit]:
         """The ``top_k`` stored records most similar to an image, best first.
@@ -255,6 +256,9 @@ class Index:
                 verified geometrically (0 = rank by score alone).
             scoring: ``"cosine"`` or ``"l1"``; None uses the index's.
             threads: tasks one search may use (0 = chosen by size).
+            query_share: approximate search below 1: the share of the
+                query's weight kept, its lightest words dropped
+                (docs/SCORING.md, "Approximate search"); 1 is exact.
             color_order: ``"rgb"`` (Pillow, NumPy) or ``"bgr"`` (OpenCV) for
                 3- and 4-channel arrays.
 
@@ -266,7 +270,13 @@ class Index:
         q = _convert.image(query, color_order)
         return _hits(
             self._native.search(
-                q, top_k=top_k, mode=mode, rerank=rerank, scoring=scoring, threads=threads
+                q,
+                top_k=top_k,
+                mode=mode,
+                rerank=rerank,
+                scoring=scoring,
+                threads=threads,
+                query_share=query_share,
             )
         )
 
@@ -278,13 +288,19 @@ class Index:
         mode: str = "inverted",
         scoring: Optional[str] = None,
         threads: int = 0,
+        query_share: float = 1.0,
     ) -> List[Hit]:
         """Searches with a query already quantized to visual words (one
         entry per feature), as computed elsewhere: no extraction, no
-        geometric re-ranking."""
+        geometric re-ranking. ``query_share`` as for :meth:`search`."""
         return _hits(
             self._native.search_words(
-                _convert.words(words), top_k=top_k, mode=mode, scoring=scoring, threads=threads
+                _convert.words(words),
+                top_k=top_k,
+                mode=mode,
+                scoring=scoring,
+                threads=threads,
+                query_share=query_share,
             )
         )
 

@@ -62,6 +62,7 @@ class Index:
         rerank: int = 100,
         scoring: Optional[str] = None,
         threads: int = 0,
+        query_share: float = 1.0,
     ) -> List[RawHit]: ...
     def search_words(
         self,
@@ -70,6 +71,7 @@ class Index:
         mode: str = "inverted",
         scoring: Optional[str] = None,
         threads: int = 0,
+        query_share: float = 1.0,
     ) -> List[RawHit]: ...
     def warm(self, max_bytes: Optional[int] = None) -> Tuple[int, int]: ...
     def stats(self) -> Dict[str, Any]: ...
@@ -145,6 +147,7 @@ class ShardedSearcher:
         rerank: int = ...,
         scoring: Optional[str] = None,
         threads: int = 0,
+        query_share: float = 1.0,
     ) -> List[Tuple[int, Any, float, Optional[int]]]: ...
 
 def shard_of(id: Any, shards: int) -> int: ...

@@ -58,10 +58,19 @@ class ShardedSearcher:
         rerank: int = 300,
         scoring: Optional[str] = None,
         threads: int = 0,
+        query_share: float = 1.0,
         color_order: str = "rgb",
     ) -> List[ShardHit]:
         """As :meth:`Index.search`, over every shard."""
         _convert.check_order(color_order)
         q = _convert.image(query, color_order)
-        raw = self._native.search(q, top_k=top_k, mode=mode, rerank=rerank, scoring=scoring, threads=threads)
+        raw = self._native.search(
+            q,
+            top_k=top_k,
+            mode=mode,
+            rerank=rerank,
+            scoring=scoring,
+            threads=threads,
+            query_share=query_share,
+        )
         return [ShardHit(s, i, sc, n) for (s, i, sc, n) in raw]

@@ -77,6 +77,7 @@ pub fn options(
     rerank: usize,
     scoring: Option<&str>,
     threads: usize,
+    query_share: f32,
 ) -> mmindex::Result<SearchOptions> {
     Ok(SearchOptions {
         top_k,
@@ -84,6 +85,7 @@ pub fn options(
         scoring: scoring.map(convert::scoring).transpose()?,
         rerank,
         threads,
+        query_share,
     })
 }
 
@@ -243,7 +245,8 @@ impl PyIndex {
         Ok(PyWriter::new(w, progress))
     }
 
-    #[pyo3(signature = (query, top_k=10, mode="inverted", rerank=mmindex::DEFAULT_RERANK, scoring=None, threads=0))]
+    #[pyo3(signature = (query, top_k=10, mode="inverted", rerank=mmindex::DEFAULT_RERANK, scoring=None, threads=0, query_share=1.0))]
+    #[allow(clippy::too_many_arguments, reason = "Python keyword arguments")]
     fn search<'py>(
         &self,
         py: Python<'py>,
@@ -253,9 +256,10 @@ impl PyIndex {
         rerank: usize,
         scoring: Option<&str>,
         threads: usize,
+        query_share: f32,
     ) -> PyResult<Bound<'py, PyList>> {
         let (q, converting) = inputs::query(query)?;
-        let opts = options(top_k, mode, rerank, scoring, threads)
+        let opts = options(top_k, mode, rerank, scoring, threads, query_share)
             .map_err(|e| crate::errors::to_py(py, e))?;
         let h = self.handle().map_err(|e| e.into_py(py))?;
         let last = &self.last_search_ns;
@@ -270,7 +274,8 @@ impl PyIndex {
         Self::hits(py, hits)
     }
 
-    #[pyo3(signature = (words, top_k=10, mode="inverted", scoring=None, threads=0))]
+    #[pyo3(signature = (words, top_k=10, mode="inverted", scoring=None, threads=0, query_share=1.0))]
+    #[allow(clippy::too_many_arguments, reason = "Python keyword arguments")]
     fn search_words<'py>(
         &self,
         py: Python<'py>,
@@ -279,10 +284,11 @@ impl PyIndex {
         mode: &str,
         scoring: Option<&str>,
         threads: usize,
+        query_share: f32,
     ) -> PyResult<Bound<'py, PyList>> {
         let words = inputs::words(words)?;
-        let opts =
-            options(top_k, mode, 0, scoring, threads).map_err(|e| crate::errors::to_py(py, e))?;
+        let opts = options(top_k, mode, 0, scoring, threads, query_share)
+            .map_err(|e| crate::errors::to_py(py, e))?;
         let h = self.handle().map_err(|e| e.into_py(py))?;
         let last = &self.last_search_ns;
         let hits = detached(py, move || {
@@ -412,8 +418,8 @@ impl PyIndex {
         // As a Rust caller holds it: the image as given, pixels in their
         // own colour order.
         let q = inputs::to_query(inputs::image(query)?)?;
-        let opts =
-            options(top_k, mode, rerank, None, threads).map_err(|e| crate::errors::to_py(py, e))?;
+        let opts = options(top_k, mode, rerank, None, threads, 1.0)
+            .map_err(|e| crate::errors::to_py(py, e))?;
         let h = self.handle().map_err(|e| e.into_py(py))?;
         detached(py, move || {
             let s = h.searcher()?;
@@ -438,7 +444,7 @@ impl PyIndex {
     ) -> PyResult<f64> {
         let words = inputs::words(words)?;
         let opts =
-            options(top_k, mode, 0, None, threads).map_err(|e| crate::errors::to_py(py, e))?;
+            options(top_k, mode, 0, None, threads, 1.0).map_err(|e| crate::errors::to_py(py, e))?;
         let h = self.handle().map_err(|e| e.into_py(py))?;
         detached(py, move || {
             let s = h.searcher()?;

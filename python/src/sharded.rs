@@ -33,7 +33,8 @@ impl PySharded {
     }
 
     /// Hits as `(shard, id, score, inliers)`.
-    #[pyo3(signature = (query, top_k=10, mode="inverted", rerank=mmindex::DEFAULT_RERANK, scoring=None, threads=0))]
+    #[pyo3(signature = (query, top_k=10, mode="inverted", rerank=mmindex::DEFAULT_RERANK, scoring=None, threads=0, query_share=1.0))]
+    #[allow(clippy::too_many_arguments, reason = "Python keyword arguments")]
     fn search<'py>(
         &self,
         py: Python<'py>,
@@ -43,9 +44,10 @@ impl PySharded {
         rerank: usize,
         scoring: Option<&str>,
         threads: usize,
+        query_share: f32,
     ) -> PyResult<Bound<'py, PyList>> {
         let (q, _) = inputs::query(query)?;
-        let opts = options(top_k, mode, rerank, scoring, threads)
+        let opts = options(top_k, mode, rerank, scoring, threads, query_share)
             .map_err(|e| crate::errors::to_py(py, e))?;
         let s = self.inner.clone();
         let hits = detached(py, move || Ok(s.search_with(&q, &opts)?))?;

@@ -76,6 +76,24 @@ def test_both_modes_rank_identically(index: mmindex.Index, photos: List[Path]) -
             assert a == b
 
 
+def test_approximate_search_ranks_identically_and_never_scores_higher(
+    index: mmindex.Index, photos: List[Path]
+) -> None:
+    for photo in photos[:4]:
+        q = transformed(photo)[0]
+        exact = {h.id: h.score for h in index.search(q, top_k=50, rerank=0)}
+        a = index.search(q, top_k=12, mode="inverted", rerank=0, query_share=0.6)
+        b = index.search(q, top_k=12, mode="sequential", rerank=0, query_share=0.6)
+        assert a == b and a
+        # Scores lose at most sqrt(1 - 0.6) against the exact ones.
+        assert all(h.score <= exact.get(h.id, 0.0) + 1e-6 for h in a)
+        assert all(h.score >= exact.get(h.id, 0.0) - 0.633 for h in a if h.id in exact)
+        assert index.search(q, top_k=12, rerank=0, query_share=1.0) == index.search(q, top_k=12, rerank=0)
+    for bad in (0.0, 1.5, float("nan")):
+        with pytest.raises(mmindex.InvalidConfigError):
+            index.search(transformed(photos[0])[0], query_share=bad)
+
+
 def test_add_replace_remove_record(index: mmindex.Index, photos: List[Path]) -> None:
     with index.writer() as w:
         report = w.add([("new", photos[0]), (7, photos[1].read_bytes())])

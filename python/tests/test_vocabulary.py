@@ -99,9 +99,9 @@ def test_sharded_search_answers_as_one_index(
         assert sharded.shards == 4
         for p in photos:
             q = transformed(p)[0]
-            for rerank in (300, 4):
-                want = one.search(q, top_k=6, rerank=rerank)
-                got = sharded.search(q, top_k=6, rerank=rerank)
+            for rerank, share in ((300, 1.0), (4, 1.0), (300, 0.7)):
+                want = one.search(q, top_k=6, rerank=rerank, query_share=share)
+                got = sharded.search(q, top_k=6, rerank=rerank, query_share=share)
                 assert [(h.id, h.score, h.inliers) for h in want] == [(h.id, h.score, h.inliers) for h in got]
                 assert all(h.shard == mmindex.shard_of(h.id, 4) for h in got)
     for shard in shards:

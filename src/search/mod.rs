@@ -102,9 +102,20 @@ pub struct SearchOptions {
     /// Tasks the inverted path may split one search into (on the rayon
     /// pool), at most 8; 0 chooses: every core once the index holds 2,048
     /// records, one below that. Re-ranking splits its candidates likewise
-    /// (0: every core, at least 16 candidates a task). A server answering many queries at once
-    /// may prefer 1. Scores never depend on it. Default = 0.
+    /// (0: every core, at least 16 candidates a task). A server answering
+    /// many queries at once may prefer 1. Scores never depend on it.
+    /// Default = 0.
     pub threads: usize,
+    /// Approximate search: the share of the query's weight kept (of Σq²
+    /// for cosine, of Σq for L1), in (0, 1]. Below 1, the query's lightest
+    /// words (the most frequent ones, with the longest posting lists) are
+    /// dropped until what is left holds this share, and docs are scored on
+    /// the words kept: each score is the exact one minus the dropped words'
+    /// terms, lower by at most √(1 − share) for cosine and 1 − share for
+    /// L1, so a doc may fall out of the candidates it belonged to. Both
+    /// paths rank the same way. Default = 1 (exact); docs/SCORING.md gives
+    /// the recall and speed measured.
+    pub query_share: f32,
 }
 
 /// Default re-ranking depth: enough for the right record to be found when
@@ -126,6 +137,7 @@ impl Default for SearchOptions {
             scoring: None,
             rerank: DEFAULT_RERANK,
             threads: 0,
+            query_share: 1.0,
         }
     }
 }
@@ -380,9 +392,16 @@ impl Searcher {
                 "word {w} outside the {n}-word vocabulary"
             )));
         }
+        if !(opts.query_share > 0.0 && opts.query_share <= 1.0) {
+            return Err(crate::Error::InvalidConfig(format!(
+                "query_share must be in (0, 1], not {}",
+                opts.query_share
+            )));
+        }
         let scoring = opts.scoring.unwrap_or(self.shared.config().scoring);
         let hist = crate::scoring::histogram(words);
-        let q = QueryVector::new(&hist, &active.idf, scoring);
+        let mut q = QueryVector::new(&hist, &active.idf, scoring);
+        q.keep_share(scoring, f64::from(opts.query_share));
         let store = &self.shared.store;
         let g = &active.generation;
         // Before any read: blocks cached since are trusted only while no

@@ -18,6 +18,16 @@ const MAX_SECS: u64 = 86_400;
 
 /// A parser of integers in `lo..=hi`: clap then refuses anything else as a
 /// usage error (exit 2) naming the range.
+/// A share in (0, 1].
+fn share(s: &str) -> Result<f32, String> {
+    let v: f32 = s.parse().map_err(|e| format!("{e}"))?;
+    if v > 0.0 && v <= 1.0 {
+        Ok(v)
+    } else {
+        Err(format!("{s} is not in (0, 1]"))
+    }
+}
+
 fn bounded(lo: usize, hi: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
     move |s: &str| {
         let n: usize = s.parse().map_err(|e| format!("{e}"))?;
@@ -292,6 +302,11 @@ pub struct SearchArgs {
     /// (0 = off; at most 10,000).
     #[arg(long, default_value_t = mmindex::DEFAULT_RERANK, value_parser = bounded(0, MAX_RESULTS))]
     pub rerank: usize,
+    /// Approximate search: the share of the query's weight kept, in (0, 1]
+    /// (1 = exact). Below 1 the query's lightest words are dropped
+    /// (docs/SCORING.md, "Approximate search").
+    #[arg(long, default_value_t = 1.0, value_parser = share)]
+    pub query_share: f32,
     /// One JSON object per query and line.
     #[arg(long)]
     pub json: bool,

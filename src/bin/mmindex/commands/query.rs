@@ -27,6 +27,7 @@ pub fn search(a: SearchArgs) -> anyhow::Result<ExitCode> {
         mode,
         scoring: None,
         rerank: a.rerank,
+        query_share: a.query_share,
         ..SearchOptions::default()
     };
     let mut failures = 0;

@@ -149,6 +149,7 @@ struct SearchParams {
     top_k: Option<usize>,
     mode: Option<String>,
     rerank: Option<usize>,
+    query_share: Option<f32>,
 }
 
 async fn search(
@@ -176,6 +177,10 @@ async fn search(
             "rerank must be in 0..={MAX_TOP_K}"
         )));
     }
+    let query_share = params.query_share.unwrap_or(1.0);
+    if !(query_share > 0.0 && query_share <= 1.0) {
+        return Err(ApiError::bad_request("query_share must be in (0, 1]"));
+    }
     if body.is_empty() {
         return Err(ApiError::bad_request("the body must be the query image"));
     }
@@ -200,6 +205,7 @@ async fn search(
             mode,
             scoring: None,
             rerank,
+            query_share,
             ..SearchOptions::default()
         };
         let query = mmindex::Query::bytes(body.to_vec());
