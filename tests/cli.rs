@@ -43,6 +43,48 @@ fn index_folder(cmd: &str, idx: &Path, images: &Path, words: u32) {
     assert!(out.status.success(), "{cmd}: {}", text(&out.stderr));
 }
 
+#[test]
+fn build_keeps_at_most_max_features_a_record() {
+    let dir = tempfile::tempdir().expect("temp");
+    let images = photo_folder(dir.path(), 3);
+    let idx = dir.path().join("idx");
+    let out = mmindex(&[
+        "build",
+        "--index",
+        s(&idx),
+        "--images",
+        s(&images),
+        "--words",
+        "50",
+        "--max-features",
+        "40",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let index = mmindex::Index::open(&idx).expect("open");
+    assert_eq!(index.config().max_features, 40);
+    for p in common::photos().iter().take(3) {
+        let name = p.file_name().and_then(|n| n.to_str()).expect("name");
+        let r = index.record(name).expect("record").expect("stored");
+        assert!(r.features > 0 && r.features <= 40, "{name}: {}", r.features);
+    }
+    drop(index);
+    // An approximate search still finds the photo itself first.
+    let q = &common::photos()[0];
+    let out = mmindex(&[
+        "search",
+        "--index",
+        s(&idx),
+        "--query-share",
+        "0.6",
+        "--json",
+        s(q),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let name = q.file_name().and_then(|n| n.to_str()).expect("name");
+    assert_eq!(v["results"][0]["id"], name, "{v}");
+}
+
 /// Exit code of `mmindex verify --index IDX`.
 fn verify_code(idx: &Path) -> Option<i32> {
     mmindex(&["verify", "--index", s(idx)]).status.code()
@@ -443,6 +485,15 @@ fn hostile_command_lines_are_refused_cleanly() {
             "q.png",
         ],
         vec!["add", "--index", s(&idx), "--workers", "2000", "q.png"],
+        vec![
+            "build",
+            "--index",
+            s(&idx),
+            "--images",
+            s(&idx),
+            "--max-features",
+            "0",
+        ],
     ] {
         let out = mmindex(&args);
         assert_eq!(

@@ -28,6 +28,17 @@ fn share(s: &str) -> Result<f32, String> {
     }
 }
 
+fn bounded_u32(lo: u32, hi: u32) -> impl Fn(&str) -> Result<u32, String> + Clone {
+    move |s: &str| {
+        let n: u32 = s.parse().map_err(|e| format!("{e}"))?;
+        if (lo..=hi).contains(&n) {
+            Ok(n)
+        } else {
+            Err(format!("{n} is not in {lo}..={hi}"))
+        }
+    }
+}
+
 fn bounded(lo: usize, hi: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
     move |s: &str| {
         let n: usize = s.parse().map_err(|e| format!("{e}"))?;
@@ -237,10 +248,14 @@ pub struct BuildArgs {
     /// Longer image side in pixels above which images are downscaled (0 = none).
     #[arg(long, default_value_t = 1024)]
     pub max_side: u32,
+    /// Features kept per image at most, the strongest (1 to 100,000): fewer
+    /// make smaller records and faster re-ranking, at some recall.
+    #[arg(long, default_value_t = mmindex::IndexConfig::default().max_features, value_parser = bounded_u32(1, 100_000))]
+    pub max_features: u32,
     /// Use this exported vocabulary (`export-vocabulary`) instead of
     /// training one: its feature, words and extraction settings apply, and
     /// indexes built on the same file score alike.
-    #[arg(long, conflicts_with_all = ["feature", "words", "max_side"])]
+    #[arg(long, conflicts_with_all = ["feature", "words", "max_side", "max_features"])]
     pub vocabulary: Option<PathBuf>,
     /// Keep only the images whose id routes to shard I of N (`shard_of`:
     /// a stable hash of the id), for one of N indexes searched as one;

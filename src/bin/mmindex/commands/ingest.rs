@@ -55,7 +55,8 @@ pub fn build(a: BuildArgs, train_only: bool) -> anyhow::Result<ExitCode> {
         None => Index::builder()
             .feature(feature)
             .words(a.words)
-            .max_side(a.max_side),
+            .max_side(a.max_side)
+            .max_features(a.max_features),
     };
     let index = builder
         .open(&a.index.index)
