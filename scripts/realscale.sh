@@ -32,7 +32,10 @@
 # label, build_args, extract_s and s_after_p50_ms (a search right after its
 # query's extraction; s_p50_ms is searches back to back), pairs-ranks.tsv
 # with label; a results.tsv with another header (an older script's) is
-# refused, not appended to.
+# refused, not appended to. GROW_FROM=N (at least the group images) builds
+# on the first N images of each set only and adds the others with
+# `mmindex add --images`, as an index grows (build_s is both together;
+# the label gains "-grown-N").
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 data=${MMINDEX_REAL_DATA:-/work/realdata}
@@ -47,6 +50,8 @@ elif [ ${#build_argv[@]} -eq 0 ]; then
 else
   label=$(echo "$build_args" | sed -E 's/[^A-Za-z0-9.]+/-/g; s/^-+//; s/-+$//')
 fi
+grow_from=${GROW_FROM:-}
+[ -z "$grow_from" ] || label=$label-grown-$grow_from
 case $label in
   '' | *[!A-Za-z0-9._-]*) echo "LABEL must be [A-Za-z0-9._-]+, got '$label'" >&2; exit 1 ;;
 esac
@@ -127,8 +132,24 @@ for size in "${sizes[@]}"; do
   ) &
   poller=$!
   echo "building $size images ($ngroup group images, $nd distractors), $label: build${build_args:+ $build_args}; load $load" >&2
-  TMPDIR=$tmp /usr/bin/time -v -o "$work/time-$run" \
-    "$bin" build --index "$idx" --images "$set_dir" "${build_argv[@]}" >"$work/build-$run.log" 2>&1
+  if [ -n "$grow_from" ]; then
+    # The first GROW_FROM images (the group images first) are built, the
+    # others added: the same files as the set, in two folders.
+    first=$work/first-$run rest=$work/rest-$run
+    rm -rf "$first" "$rest"
+    mkdir -p "$first" "$rest"
+    ln "$groups"/g* "$first"/
+    for ((i = 0; i < nd; i++)); do
+      if [ $((ngroup + i)) -lt "$grow_from" ]; then dest=$first; else dest=$rest; fi
+      ln "${distractors[$i]}" "$dest"/
+    done
+    cmd=(bash -c '"$0" build --index "$1" --images "$2" "${@:4}"; "$0" add --index "$1" --images "$3"'
+      "$bin" "$idx" "$first" "$rest" "${build_argv[@]}")
+  else
+    cmd=("$bin" build --index "$idx" --images "$set_dir" "${build_argv[@]}")
+  fi
+  TMPDIR=$tmp /usr/bin/time -v -o "$work/time-$run" "${cmd[@]}" >"$work/build-$run.log" 2>&1
+  [ -z "$grow_from" ] || rm -rf "$first" "$rest"
   kill "$poller" 2>/dev/null || true
   wait "$poller" 2>/dev/null || true
   read -r peak_spill peak_idx peak_tmp <"$peaks"

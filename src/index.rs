@@ -374,14 +374,21 @@ impl Index {
 #[must_use]
 pub struct IndexBuilder {
     config: IndexConfig,
+    /// `max_features` was set: [`IndexBuilder::feature`] keeps it.
+    max_features_set: bool,
     seal_postings: Option<u64>,
     block_cache_bytes: Option<u64>,
 }
 
 impl IndexBuilder {
-    /// Local feature. Default = RootSIFT.
+    /// Local feature. Default = RootSIFT. Unless
+    /// [`max_features`](IndexBuilder::max_features) was given, also sets
+    /// the feature's [`Feature::default_max_features`].
     pub fn feature(mut self, f: Feature) -> Self {
         self.config.feature = f;
+        if !self.max_features_set {
+            self.config.max_features = f.default_max_features();
+        }
         self
     }
 
@@ -400,9 +407,11 @@ impl IndexBuilder {
         self
     }
 
-    /// Keypoints kept per image. Default = 2,000.
+    /// Keypoints kept per image. Default = the feature's
+    /// [`Feature::default_max_features`].
     pub fn max_features(mut self, n: u32) -> Self {
         self.config.max_features = n;
+        self.max_features_set = true;
         self
     }
 
@@ -428,6 +437,7 @@ impl IndexBuilder {
         self.config.max_side = s.max_side;
         self.config.max_pixels = s.max_pixels;
         self.config.max_features = s.max_features;
+        self.max_features_set = true;
         self.config.min_features = s.min_features;
         // Word counts fit u32: a codebook holds far fewer.
         self = self.words(v.words() as u32);
@@ -437,6 +447,7 @@ impl IndexBuilder {
     /// Replaces the whole configuration.
     pub fn config(mut self, c: IndexConfig) -> Self {
         self.config = c;
+        self.max_features_set = true;
         self
     }
 

@@ -78,7 +78,8 @@ mod testutil;
 pub mod vocab;
 
 pub use config::{
-    Feature, IndexConfig, RunOptions, Scoring, DEFAULT_TRAINING_IMAGES, DEFAULT_WORDS, MAX_WORKERS,
+    Feature, IndexConfig, RunOptions, Scoring, DEFAULT_MAX_FEATURES, DEFAULT_TRAINING_IMAGES,
+    DEFAULT_WORDS, MAX_WORKERS,
 };
 pub use error::{Error, Result};
 #[cfg(feature = "internals")]

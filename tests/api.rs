@@ -123,3 +123,45 @@ fn query_errors_name_the_file() {
         other => panic!("expected an image error, got {other:?}"),
     }
 }
+
+#[test]
+fn max_features_defaults_to_the_feature_s_own_unless_set() {
+    let dir = tempfile::tempdir().expect("temp");
+    let open = |name: &str, b: mmindex::IndexBuilder| {
+        b.open(dir.path().join(name))
+            .expect("open")
+            .config()
+            .max_features
+    };
+    assert_eq!(
+        open("default", Index::builder()),
+        mmindex::DEFAULT_MAX_FEATURES
+    );
+    for f in mmindex::Feature::ALL {
+        assert_eq!(
+            open(f.name(), Index::builder().feature(f)),
+            f.default_max_features(),
+            "{f:?}"
+        );
+    }
+    assert_eq!(
+        open(
+            "sift-again",
+            Index::builder().feature(mmindex::Feature::Sift)
+        ),
+        700
+    );
+    assert_eq!(
+        open("orb-again", Index::builder().feature(mmindex::Feature::Orb)),
+        2_000
+    );
+    // Set before or after the feature, an explicit count stays.
+    let before = Index::builder()
+        .max_features(300)
+        .feature(mmindex::Feature::Orb);
+    let after = Index::builder()
+        .feature(mmindex::Feature::Orb)
+        .max_features(300);
+    assert_eq!(open("before", before), 300);
+    assert_eq!(open("after", after), 300);
+}

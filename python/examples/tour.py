@@ -44,7 +44,11 @@ with mmindex.Index.open(path, feature="rootsift", words=500) as index:
     for hit in hits:
         print(f"{hit.id!r:20} score {hit.score:.3f} inliers {hit.inliers}")
     bgr = np.ascontiguousarray(mmindex.augment.decode(query)[:, :, ::-1])
-    assert index.search(bgr, top_k=3, color_order="bgr")[0].id == hits[0].id
+    # The rocket is stored three times (file, bytes, pixels): any copy may
+    # lead, by an inlier or two, depending on how the query was decoded.
+    rockets = {"rocket.jpg", b"\x00sku", "rocket-pixels"}
+    assert hits[0].id in rockets
+    assert index.search(bgr, top_k=3, color_order="bgr")[0].id in rockets
     assert index.search(query, top_k=3, mode="sequential") == hits
 
     # Searches release the GIL: threads run them in parallel.

@@ -67,7 +67,7 @@ class Index:
         words: int = 20000,
         max_side: int = 1024,
         max_pixels: int = 250_000_000,
-        max_features: int = 2000,
+        max_features: Optional[int] = None,
         min_features: int = 50,
         sample_cap: int = 200_000,
         samples_per_word: int = 20,
@@ -94,7 +94,9 @@ class Index:
             max_side: longer image side in pixels above which images are
                 downscaled (0 = no cap).
             max_pixels: images declaring more pixels are refused (0 = none).
-            max_features: keypoints kept per image.
+            max_features: keypoints kept per image (None: the feature's
+                default, 700 for SIFT and RootSIFT, 2,000 for the binary
+                features).
             min_features: fewer keypoints make the detector retry with lower
                 thresholds.
             sample_cap: descriptors sampled for training at most.

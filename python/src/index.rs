@@ -121,6 +121,7 @@ impl PyIndex {
         let parsed = (|| -> mmindex::Result<()> {
             if let Some(f) = feature {
                 c.feature = f.parse()?;
+                c.max_features = c.feature.default_max_features();
             }
             if let Some(s) = scoring {
                 c.scoring = convert::scoring(s)?;

@@ -16,6 +16,10 @@ def test_defaults_are_the_librarys() -> None:
     native = mmindex._mmindex.default_config()
     params = inspect.signature(mmindex.Index.open).parameters
     for name, value in native.items():
+        if name == "max_features":
+            # None: the feature's own default (the native one is RootSIFT's).
+            assert params[name].default is None and value == 700
+            continue
         assert params[name].default == value, name
     top_k, rerank = mmindex._mmindex.search_defaults()
     search = inspect.signature(mmindex.Index.search).parameters
@@ -25,6 +29,14 @@ def test_defaults_are_the_librarys() -> None:
     w = inspect.signature(mmindex.Index.writer).parameters
     assert (w["workers"].default, w["batch_size"].default) == (workers, batch)
     assert w["memory_fraction"].default == fraction
+
+
+def test_max_features_defaults_to_the_features_own(tmp_path: Path) -> None:
+    for feature, want in (("rootsift", 700), ("sift", 700), ("orb", 2000), ("brisk", 2000)):
+        with mmindex.Index.open(tmp_path / feature, feature=feature) as index:
+            assert index.config().max_features == want, feature
+    with mmindex.Index.open(tmp_path / "set", feature="orb", max_features=300) as index:
+        assert index.config().max_features == 300
 
 
 def test_open_build_search_stats_verify(tmp_path: Path, photos: List[Path]) -> None:

@@ -248,10 +248,11 @@ pub struct BuildArgs {
     /// Longer image side in pixels above which images are downscaled (0 = none).
     #[arg(long, default_value_t = 1024)]
     pub max_side: u32,
-    /// Features kept per image at most, the strongest (1 to 100,000): fewer
-    /// make smaller records and faster re-ranking, at some recall.
-    #[arg(long, default_value_t = mmindex::IndexConfig::default().max_features, value_parser = bounded_u32(1, 100_000))]
-    pub max_features: u32,
+    /// Features kept per image at most, the strongest (1 to 100,000):
+    /// fewer make smaller records and faster re-ranking, at some recall.
+    /// Default: 700 for sift and rootsift, 2,000 for the binary features.
+    #[arg(long, value_parser = bounded_u32(1, 100_000))]
+    pub max_features: Option<u32>,
     /// Use this exported vocabulary (`export-vocabulary`) instead of
     /// training one: its feature, words and extraction settings apply, and
     /// indexes built on the same file score alike.

@@ -52,11 +52,16 @@ pub fn build(a: BuildArgs, train_only: bool) -> anyhow::Result<ExitCode> {
     let sources = in_shard(sources, a.shard);
     let builder = match &vocabulary {
         Some(v) => Index::builder().vocabulary(v),
-        None => Index::builder()
-            .feature(feature)
-            .words(a.words)
-            .max_side(a.max_side)
-            .max_features(a.max_features),
+        None => {
+            let b = Index::builder()
+                .feature(feature)
+                .words(a.words)
+                .max_side(a.max_side);
+            match a.max_features {
+                Some(n) => b.max_features(n),
+                None => b,
+            }
+        }
     };
     let index = builder
         .open(&a.index.index)
