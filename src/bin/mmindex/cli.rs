@@ -16,9 +16,7 @@ pub const MAX_RESULTS: usize = 10_000;
 /// instants, and one far in the future would overflow.
 const MAX_SECS: u64 = 86_400;
 
-/// A parser of integers in `lo..=hi`: clap then refuses anything else as a
-/// usage error (exit 2) naming the range.
-/// A share in (0, 1].
+/// A share in (0, 1]: clap refuses anything else as a usage error (exit 2).
 fn share(s: &str) -> Result<f32, String> {
     let v: f32 = s.parse().map_err(|e| format!("{e}"))?;
     if v > 0.0 && v <= 1.0 {
@@ -28,21 +26,16 @@ fn share(s: &str) -> Result<f32, String> {
     }
 }
 
-fn bounded_u32(lo: u32, hi: u32) -> impl Fn(&str) -> Result<u32, String> + Clone {
+/// A parser of integers in `lo..=hi`: clap then refuses anything else as a
+/// usage error (exit 2) naming the range.
+fn bounded<T>(lo: T, hi: T) -> impl Fn(&str) -> Result<T, String> + Clone
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+    T::Err: std::fmt::Display,
+{
     move |s: &str| {
-        let n: u32 = s.parse().map_err(|e| format!("{e}"))?;
-        if (lo..=hi).contains(&n) {
-            Ok(n)
-        } else {
-            Err(format!("{n} is not in {lo}..={hi}"))
-        }
-    }
-}
-
-fn bounded(lo: usize, hi: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
-    move |s: &str| {
-        let n: usize = s.parse().map_err(|e| format!("{e}"))?;
-        if (lo..=hi).contains(&n) {
+        let n: T = s.parse().map_err(|e| format!("{e}"))?;
+        if lo <= n && n <= hi {
             Ok(n)
         } else {
             Err(format!("must be in {lo}..={hi}"))
@@ -251,7 +244,7 @@ pub struct BuildArgs {
     /// Features kept per image at most, the strongest (1 to 100,000):
     /// fewer make smaller records and faster re-ranking, at some recall.
     /// Default: 700 for sift and rootsift, 2,000 for the binary features.
-    #[arg(long, value_parser = bounded_u32(1, 100_000))]
+    #[arg(long, value_parser = bounded(1u32, 100_000))]
     pub max_features: Option<u32>,
     /// Use this exported vocabulary (`export-vocabulary`) instead of
     /// training one: its feature, words and extraction settings apply, and
