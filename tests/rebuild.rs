@@ -69,7 +69,23 @@ fn rebuild_changes_words_and_feature_and_keeps_records() {
     drop(index);
     let index = Index::open(&path).expect("reopen");
     assert_eq!(index.config().feature, Feature::Orb);
+    // RootSIFT's default keypoint count became ORB's.
+    assert_eq!(
+        index.config().max_features,
+        Feature::Orb.default_max_features()
+    );
     assert_all_found(&index, 6);
+}
+
+#[test]
+fn rebuild_to_another_feature_keeps_a_max_features_that_was_set() {
+    let (_dir, index) =
+        common::temp_index(|b| b.feature(Feature::RootSift).words(60).max_features(300));
+    let mut w = index.writer(RunOptions::default()).expect("writer");
+    w.build(photo_sources(3)).expect("build");
+    w.rebuild(None, Some(Feature::Orb)).expect("rebuild");
+    drop(w);
+    assert_eq!(index.config().max_features, 300);
 }
 
 #[test]

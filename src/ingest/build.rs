@@ -101,6 +101,11 @@ impl IndexWriter {
             cfg.sample_cap = cfg.sample_cap.max(w);
         }
         if let Some(f) = feature {
+            // A keypoint count left at the old feature's default follows
+            // the feature; one set otherwise stays.
+            if cfg.max_features == cfg.feature.default_max_features() {
+                cfg.max_features = f.default_max_features();
+            }
             cfg.feature = f;
         }
         cfg.validate()?;
