@@ -3,7 +3,7 @@
 //! ```text
 //! eval PHOTOS_DIR [--distractors-from DIR] [--groups N] [--distractors N]
 //!      [--features rootsift,sift,orb,akaze,brisk] [--words K] [--rerank R]
-//!      [--max-side PX] [--hard] [--seed S] [--json FILE]
+//!      [--max-side PX] [--max-features N] [--hard] [--seed S] [--json FILE]
 //! ```
 //!
 //! Builds a benchmark in the style of UKBench: each of the first N photos
@@ -101,6 +101,7 @@ struct Args {
     words: u32,
     rerank: usize,
     max_side: Option<u32>,
+    max_features: Option<u32>,
     hard: bool,
     seed: u64,
     json: Option<PathBuf>,
@@ -120,6 +121,7 @@ fn parse() -> Result<Args, String> {
         words: 1000,
         rerank: mmindex::DEFAULT_RERANK,
         max_side: None,
+        max_features: None,
         hard: false,
         seed: 1,
         json: None,
@@ -138,6 +140,7 @@ fn parse() -> Result<Args, String> {
             "--words" => a.words = num(&v)? as u32,
             "--rerank" => a.rerank = num(&v)? as usize,
             "--max-side" => a.max_side = Some(num(&v)? as u32),
+            "--max-features" => a.max_features = Some(num(&v)? as u32),
             "--seed" => a.seed = num(&v)?,
             "--json" => a.json = Some(v.into()),
             "--features" => {
@@ -293,6 +296,9 @@ fn evaluate(
     let mut builder = Index::builder().feature(f).words(a.words).seed(a.seed);
     if let Some(px) = a.max_side {
         builder = builder.max_side(px);
+    }
+    if let Some(n) = a.max_features {
+        builder = builder.max_features(n);
     }
     let index = builder.open(&dir).map_err(|e| e.to_string())?;
     let mut sources: Vec<Source> = members

@@ -130,11 +130,10 @@ fn query(index_dir: &Path, groups_dir: &Path) -> Result<serde_json::Value, Strin
         opts.rerank = r;
     }
     let members = images_in(groups_dir)?;
-    if let Some(s) = std::env::var("REALSCALE_SHARE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        opts.query_share = s;
+    if let Ok(v) = std::env::var("REALSCALE_SHARE") {
+        opts.query_share = v
+            .parse()
+            .map_err(|_| format!("REALSCALE_SHARE={v} is not a number"))?;
     }
     // Every query is prepared first, then searched `REALSCALE_ROUNDS` times
     // (default 1; the last round's hits are scored): more rounds give a

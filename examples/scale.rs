@@ -82,11 +82,16 @@ fn main() -> ExitCode {
         .and_then(|v| v.parse().ok());
     let threads: usize = arg(&args, "--threads", 0);
     let top_k: usize = arg(&args, "--top-k", 10);
-    let share: Option<f32> = args
-        .iter()
-        .position(|a| a == "--share")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok());
+    let share: Option<f32> = match args.iter().position(|a| a == "--share") {
+        None => None,
+        Some(i) => match args.get(i + 1).and_then(|v| v.parse().ok()) {
+            Some(s) => Some(s),
+            None => {
+                eprintln!("--share needs a number in (0, 1]");
+                return ExitCode::from(2);
+            }
+        },
+    };
     let warmup: usize = arg(&args, "--warmup", 0);
     let warm = args.iter().any(|a| a == "--warm");
     let sequential = !args.iter().any(|a| a == "--no-sequential");

@@ -143,7 +143,7 @@ for size in "${sizes[@]}"; do
       if [ $((ngroup + i)) -lt "$grow_from" ]; then dest=$first; else dest=$rest; fi
       ln "${distractors[$i]}" "$dest"/
     done
-    cmd=(bash -c '"$0" build --index "$1" --images "$2" "${@:4}"; "$0" add --index "$1" --images "$3"'
+    cmd=(bash -c '"$0" build --index "$1" --images "$2" "${@:4}" && "$0" add --index "$1" --images "$3"'
       "$bin" "$idx" "$first" "$rest" "${build_argv[@]}")
   else
     cmd=("$bin" build --index "$idx" --images "$set_dir" "${build_argv[@]}")

@@ -113,8 +113,11 @@ pub struct IndexConfig {
     /// decoding (decompression bombs). 0 = no limit. Default = 250,000,000.
     pub max_pixels: u64,
     /// Most keypoints kept per image (the strongest by detector response).
-    /// Default = the feature's [`Feature::default_max_features`] (700 for
-    /// RootSIFT, [`DEFAULT_MAX_FEATURES`]).
+    /// `IndexConfig::default()` (RootSIFT) has [`DEFAULT_MAX_FEATURES`];
+    /// [`IndexBuilder::feature`](crate::IndexBuilder::feature) sets the
+    /// chosen feature's [`Feature::default_max_features`] unless a count
+    /// was given. A detector is never asked for more than this many, so
+    /// `min_features` above it counts as this.
     pub max_features: u32,
     /// Fewer keypoints than this make the extractor retry with lower detector
     /// thresholds (see `docs/FEATURES.md`). Default = 50.

@@ -52,7 +52,7 @@ pub(super) fn detect(
     match feature {
         Feature::Orb => {
             let mut orb = ORB::create(
-                max_features as i32,
+                super::opencv_count(max_features),
                 1.2,
                 8,
                 31,
@@ -75,13 +75,13 @@ pub(super) fn detect(
                 KAZE_DiffusivityType::DIFF_PM_G2,
             )?;
             akaze.detect(image, &mut kps, &no_array())?;
-            KeyPointsFilter::retain_best(&mut kps, max_features as i32)?;
+            KeyPointsFilter::retain_best(&mut kps, super::opencv_count(max_features))?;
             akaze.compute(image, &mut kps, &mut desc)?;
         }
         _ => {
             let mut brisk = BRISK::create(BRISK_THRESHOLD[l], 3, 1.0)?;
             brisk.detect(image, &mut kps, &no_array())?;
-            KeyPointsFilter::retain_best(&mut kps, max_features as i32)?;
+            KeyPointsFilter::retain_best(&mut kps, super::opencv_count(max_features))?;
             brisk.compute(image, &mut kps, &mut desc)?;
         }
     }

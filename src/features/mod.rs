@@ -239,14 +239,23 @@ fn describe_image(image: &Mat, path: &Path, params: &ExtractParams) -> Result<Fe
         .map_err(|e| Error::image(path, format!("feature extraction failed: {}", e.message)))
 }
 
+/// A keypoint count as OpenCV takes it (an `int`): counts past its range
+/// mean "no cap" there too.
+fn opencv_count(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
 /// Relaxation ladder length: the default thresholds plus three lower ones.
 const LEVELS: u8 = 4;
 
 fn describe(image: &Mat, params: &ExtractParams) -> opencv::Result<Features> {
     let size = (image.cols() as u32, image.rows() as u32);
+    // A detector never returns more than `max_features`: asking for more
+    // would relax every image to the lowest thresholds for nothing.
+    let min_features = params.min_features.min(params.max_features);
     if !params.feature.is_binary() {
         let (kps, mut data, level) =
-            sift::detect_relaxed(image, params.max_features, params.min_features)?;
+            sift::detect_relaxed(image, params.max_features, min_features)?;
         if params.feature == Feature::RootSift {
             sift::root_sift(&mut data, 128);
         }
@@ -266,7 +275,7 @@ fn describe(image: &Mat, params: &ExtractParams) -> opencv::Result<Features> {
         if best.as_ref().is_none_or(|(b, _, _)| n > b.len()) {
             best = Some((kps, desc, level));
         }
-        if n >= params.min_features as usize {
+        if n >= min_features as usize {
             break;
         }
     }
@@ -306,4 +315,33 @@ fn to_descriptors(desc: &Mat, feature: Feature, rows: usize) -> opencv::Result<D
         desc.try_clone()?.data_bytes()?.to_vec()
     };
     Ok(Descriptors::Binary { bytes, data })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cap below `min_features` is reached at the default thresholds:
+    /// the image is not relaxed (before, every image ran the whole ladder).
+    #[test]
+    fn a_cap_below_min_features_does_not_relax() {
+        let photo = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/photos/astronaut.jpg");
+        for feature in [Feature::RootSift, Feature::Orb] {
+            let params = ExtractParams {
+                feature,
+                max_side: 1_024,
+                max_features: 40,
+                min_features: 50,
+                max_pixels: 250_000_000,
+                max_file_bytes: crate::config::DEFAULT_MAX_FILE_BYTES,
+            };
+            let f = extract(&ImageInput::Path(photo.clone()), &params).expect("extract");
+            assert_eq!(f.relaxations, 0, "{feature:?}");
+            assert!(
+                !f.keypoints.is_empty() && f.keypoints.len() <= 40,
+                "{feature:?}: {}",
+                f.keypoints.len()
+            );
+        }
+    }
 }

@@ -72,7 +72,13 @@ pub(super) fn detect_relaxed(
 }
 
 fn create(max_features: u32, contrast: f64) -> opencv::Result<opencv::core::Ptr<SIFT>> {
-    SIFT::create(max_features as i32, LAYERS, contrast, 10.0, 1.6)
+    SIFT::create(
+        super::opencv_count(max_features),
+        LAYERS,
+        contrast,
+        10.0,
+        1.6,
+    )
 }
 
 fn run(image: &Mat, max_features: u32, contrast: f64) -> opencv::Result<(Vector<KeyPoint>, Mat)> {

@@ -101,8 +101,9 @@ impl IndexWriter {
             cfg.sample_cap = cfg.sample_cap.max(w);
         }
         if let Some(f) = feature {
-            // A keypoint count left at the old feature's default follows
-            // the feature; one set otherwise stays.
+            // A keypoint count equal to the old feature's default (the
+            // index does not record whether it was chosen) follows the
+            // feature; any other count stays.
             if cfg.max_features == cfg.feature.default_max_features() {
                 cfg.max_features = f.default_max_features();
             }
