@@ -126,7 +126,7 @@ fn every_read_path_reports_damage() {
     // Well-formed geometry that disagrees with the doc's histogram: its
     // packed form holds another number of features.
     let other = mmindex::store::codec::geometry::encode(
-        mmindex::store::codec::geometry::Form::Packed,
+        mmindex::store::codec::geometry::Form::Narrow,
         &mmindex::store::Geometry::from_features(
             &[1, 2, 3],
             &[mmindex::features::Keypoint {

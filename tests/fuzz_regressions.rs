@@ -57,12 +57,14 @@ fn stored_value_decoders_reject_fuzz_findings() {
             "only canonical encodings decode"
         );
     }
-    if let Ok(v) = geometry::decode_packed(&g, &[]) {
-        assert_eq!(
-            geometry::encode(geometry::Form::Packed, &v),
-            g,
-            "only canonical encodings decode"
-        );
+    for form in [geometry::Form::Packed, geometry::Form::Narrow] {
+        if let Ok(v) = geometry::decode_packed(form, &g, &[]) {
+            assert_eq!(
+                geometry::encode(form, &v),
+                g,
+                "only canonical encodings decode"
+            );
+        }
     }
     let p = fixture("postings-overlong-varint.bin");
     if p.len() >= 12 {

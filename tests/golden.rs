@@ -9,6 +9,8 @@
 //!   of 500 postings (so several seals merged blocks), then a fifth photo
 //!   added, which stays unsealed; one sealed record removed.
 //! - v4: as v3; its generation stores geometry packed (4 bytes a feature).
+//! - v5: as v4 with RootSIFT instead of ORB; its generation stores geometry
+//!   narrow (3 bytes a feature).
 //!
 //! `MMINDEX_WRITE_GOLDEN=N cargo test --test golden` writes version N's
 //! directory; only do that for a new format version, never for an old one.
@@ -107,13 +109,19 @@ fn golden_v4_index_opens_and_answers_identically() {
     check(4);
 }
 
+#[test]
+fn golden_v5_index_opens_and_answers_identically() {
+    check(5);
+}
+
 /// Re-ranking reads the stored geometry: each photo of a golden index with
 /// geometry finds itself first, verified by many inliers, whichever form its
-/// generation stores geometry in (listed in v2 and v3, packed in v4).
+/// generation stores geometry in (listed in v2 and v3, packed in v4,
+/// narrow in v5).
 #[test]
 fn golden_geometry_verifies_its_own_photos() {
     let mut found = std::collections::BTreeMap::new();
-    for version in [2, 3, 4] {
+    for version in [2, 3, 4, 5] {
         let dir = tempfile::tempdir().expect("temp");
         common::copy_dir(
             &golden_dir(version).join("index"),
@@ -149,12 +157,22 @@ fn golden_geometry_verifies_its_own_photos() {
 }
 
 /// A generation keeps the geometry form it was created with: records added
-/// to a format-3 index by this build are stored listed, as the build that
-/// created it reads them, and are verified like the others.
+/// to a format-3 index by this build are stored listed, and to a format-4
+/// one packed, as the build that created it reads them, and are verified
+/// like the others (a value of another form does not decode).
 #[test]
-fn golden_v3_index_stores_added_geometry_in_its_form() {
+fn golden_v3_and_v4_indexes_store_added_geometry_in_their_form() {
+    for version in [3, 4] {
+        added_geometry_keeps_the_form(version);
+    }
+}
+
+fn added_geometry_keeps_the_form(version: u32) {
     let dir = tempfile::tempdir().expect("temp");
-    common::copy_dir(&golden_dir(3).join("index"), &dir.path().join("index"));
+    common::copy_dir(
+        &golden_dir(version).join("index"),
+        &dir.path().join("index"),
+    );
     let index = Index::open(dir.path().join("index")).expect("open");
     let p = common::photos()[6].clone();
     let mut w = index.writer(RunOptions::default()).expect("writer");
@@ -220,8 +238,14 @@ fn check(version: u32) {
     if std::env::var("MMINDEX_WRITE_GOLDEN").ok().as_deref() == Some(&version.to_string()) {
         let _ = std::fs::remove_dir_all(&golden);
         std::fs::create_dir_all(&golden).expect("golden dir");
+        // From v5 on, RootSIFT: its generation stores geometry narrow.
+        let feature = if version >= 5 {
+            Feature::RootSift
+        } else {
+            Feature::Orb
+        };
         let mut builder = Index::builder()
-            .feature(Feature::Orb)
+            .feature(feature)
             .words(golden_words(version));
         if version >= 2 {
             // Few features keep the committed directory small.

@@ -1,7 +1,7 @@
-//! Geometry values in both forms: decoding never panics, and what decodes
-//! re-encodes to the same bytes. For the packed form, the input's first
-//! byte k is followed by k (word gap, tf) byte pairs: the histogram the
-//! value is decoded against.
+//! Geometry values in every form: decoding never panics, and what decodes
+//! re-encodes to the same bytes. For the forms that take their words from
+//! the histogram (packed, narrow), the input's first byte k is followed by
+//! k (word gap, tf) byte pairs: the histogram the value is decoded against.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -27,8 +27,10 @@ fuzz_target!(|data: &[u8]| {
             (word, u32::from(p[1] % 8) + 1)
         })
         .collect();
-    if let Ok(g) = geometry::decode_packed(value, &entries) {
-        assert_eq!(geometry::encode(Form::Packed, &g), value);
-        assert_eq!(g.word_counts(), entries);
+    for form in [Form::Packed, Form::Narrow] {
+        if let Ok(g) = geometry::decode_packed(form, value, &entries) {
+            assert_eq!(geometry::encode(form, &g), value);
+            assert_eq!(g.word_counts(), entries);
+        }
     }
 });

@@ -1,7 +1,7 @@
 """Bytes per record of whole photos at a collection size the photos alone
 do not reach.
 
-    python python/bench/bytes_per_record.py SOURCE_INDEX IMAGES_DIR COPIES OUT_DIR
+    python python/bench/bytes_per_record.py SOURCE_INDEX IMAGES_DIR COPIES OUT_DIR [--spread]
 
 Describes every image of IMAGES_DIR once with SOURCE_INDEX's vocabulary
 (its feature, words and extraction settings, `max_features` included),
@@ -11,29 +11,54 @@ doc-id gaps, as distinct photos give), in a new index at OUT_DIR, as
 `Writer.add_extracted` stores records described elsewhere, and prints one
 JSON object: records, bytes on disk per record, the logical bytes per
 record of each kind (`Index.space`), and the same after `compact`. A
-copy's stored bytes are those of a distinct photo with as many features:
-packed geometry does not compress across records.
+copy's geometry and histogram take the bytes a distinct photo with as many
+features would: neither compresses across records.
+
+Postings do: identical copies put the same words in every copy, so each
+used word's postings are denser than distinct photos' (fewer bytes a
+posting). `--spread` bounds it from the other side: copy c renames word w
+to (w·A + c·B) mod V (V the vocabulary's words, A coprime to V), so the
+copies' words cover the whole vocabulary evenly and no word is more
+frequent than another, as distinct photos' never are. Distinct photos
+fall between the two.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import random
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 import mmindex
+
+SPREAD_B = 7_919
 
 
 def main() -> int:
-    if len(sys.argv) != 5:
+    args = sys.argv[1:]
+    spread = "--spread" in args
+    args = [a for a in args if a != "--spread"]
+    if len(args) != 4:
         print(__doc__, file=sys.stderr)
         return 2
-    source, images, copies, out = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
+    source, images, copies, out = Path(args[0]), Path(args[1]), int(args[2]), Path(args[3])
     with mmindex.Index.open(source, create=False) as src:
         vocab = src.export_vocabulary()
+    v = vocab.words
+    a = next(a for a in (104_729, 1_299_709, 15_485_863) if math.gcd(a, v) == 1)
+
+    def words_of(c: int, words: np.ndarray) -> np.ndarray:
+        if not spread or c == 0:
+            return words
+        w = (words.astype(np.int64) * a + c * SPREAD_B) % v
+        return w.astype(words.dtype)
+
     files = sorted(p for p in images.rglob("*") if p.is_file())
     started = time.monotonic()
     described = []
@@ -54,7 +79,7 @@ def main() -> int:
                     vocabulary=r.vocabulary,
                     source=r.source,
                     content_hash=r.content_hash,
-                    words=r.words,
+                    words=words_of(c, r.words),
                     keypoints=r.keypoints,
                 )
                 for c, r in order
@@ -65,6 +90,7 @@ def main() -> int:
         result = {
             "images": len(described),
             "copies": copies,
+            "spread": spread,
             "records": n,
             "features_per_record": sum(len(r.words) for r in described) / max(len(described), 1),
             "extract_seconds": extract_s,

@@ -133,8 +133,9 @@ pub(crate) struct Generation {
     /// How its posting blocks and histograms are encoded: packed in
     /// generations that seal (format 3), varints before.
     pub layout: codec::Layout,
-    /// How its geometry values are encoded: packed in generations created
-    /// by format 4 (marked by [`STAT_GEOMETRY`]), listed before.
+    /// How its geometry values are encoded: narrow in generations created
+    /// by format 5, packed by format 4 (both marked by [`STAT_GEOMETRY`]),
+    /// listed before.
     pub geometry_form: codec::geometry::Form,
 }
 
@@ -150,8 +151,9 @@ const STAT_NORMS: &[u8] = b"norms";
 /// Stats key of the unsealed docs' state ([`codec::unsealed`]); present in generations
 /// created by format 3.
 const STAT_UNSEALED: &[u8] = b"tail";
-/// Stats key present (value `[1]`) in generations created by format 4: their
-/// geometry is [`codec::geometry::Form::Packed`].
+/// Stats key naming the geometry form of generations created by format 4
+/// (`[1]`, [`codec::geometry::Form::Packed`]) or 5 (`[2]`,
+/// [`codec::geometry::Form::Narrow`]); absent: listed.
 const STAT_GEOMETRY: &[u8] = b"geometry";
 /// Stats key of what the vocabulary was trained on ([`codec::trained`]);
 /// present in generations created by format 4 from a training run.

@@ -76,7 +76,7 @@ impl Store {
                 &keys::doc(id),
                 codec::geometry::decode_listed,
             ),
-            Form::Packed => {
+            Form::Packed | Form::Narrow => {
                 let mut points = Vec::new();
                 let outline = self.geometry_where(g, id, |_| true, &mut points)?;
                 Ok(outline.map(|_| Geometry { points }))
@@ -116,14 +116,14 @@ impl Store {
                 }
                 Ok(Some(Outline::of(&all)))
             }
-            Form::Packed => {
+            form @ (Form::Packed | Form::Narrow) => {
                 let Some(v) = g.geometry.get(key)? else {
                     return Ok(None);
                 };
                 let h = self.histogram(g, id)?.ok_or_else(|| {
                     DecodeError::new("geometry without a histogram").at(&tree(), &key)
                 })?;
-                codec::geometry::decode_packed_where(&v, &h.entries, keep, out)
+                codec::geometry::decode_packed_where(form, &v, &h.entries, keep, out)
                     .map(Some)
                     .map_err(|e| e.at(&tree(), &key))
             }

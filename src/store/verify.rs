@@ -228,10 +228,10 @@ pub(crate) fn verify(store: &Store) -> Result<Vec<String>> {
         };
         let decoded = match g.geometry_form {
             Form::Listed => codec::geometry::decode_listed(&val),
-            Form::Packed => match store.histogram(&g, id) {
+            form @ (Form::Packed | Form::Narrow) => match store.histogram(&g, id) {
                 // Reported below, as for the listed form.
                 Ok(None) => Ok(Geometry::default()),
-                Ok(Some(h)) => codec::geometry::decode_packed(&val, &h.entries),
+                Ok(Some(h)) => codec::geometry::decode_packed(form, &val, &h.entries),
                 // Reported with the histograms.
                 Err(Error::Corruption { .. }) => continue,
                 Err(e) => return Err(e),

@@ -3,28 +3,36 @@
 //!
 //! Features are sorted by word (ties in extraction order), so they run
 //! parallel to the doc's histogram: word w with tf t is t features in a row.
-//! A generation stores its geometry in one of two forms ([`Form`]).
+//! A generation stores its geometry in one of three forms ([`Form`]).
 //!
-//! [`Form::Packed`] (generations created by format 4), 4 bytes a feature,
-//! the words implied by the histogram:
+//! [`Form::Narrow`] (generations created by format 5), 3 bytes a feature,
+//! and [`Form::Packed`] (format 4), 4 bytes a feature, both with the words
+//! implied by the histogram:
 //!
 //! ```text
 //! varint   n, the number of features (the sum of the histogram's tfs)
 //! u8       flags: bit 0 = keypoints carry an orientation; other bits 0
 //! u8       s, 0 ≤ s ≤ 24: coordinates are cut into cells of 2^(12 − s) px
 //!          (1 px when s = 12), the largest s whose cells number under
-//!          1,024 across the largest coordinate
-//! then n × u32 LE
-//!          bits  0–9   x cell: floor(x · 2^(s − 12)), read back as its centre
-//!          bits 10–19  y cell, likewise
-//!          bits 20–25  size: round(8 · ln(size · 2^(s − 12) / 0.5)), saturated to 0..=63
-//!          bits 26–31  angle: round(angle · 64 / 360) mod 64 (0 when unoriented)
+//!          C across the largest coordinate
+//! then n × one little-endian value of B bytes, from bit 0 up:
+//!          x cell: floor(x · 2^(s − 12)), c bits, read back as its centre
+//!          y cell, likewise
+//!          size: round(k · ln(size · 2^(s − 12) / 0.5)), z bits, saturated
+//!          angle: round(angle · 2^a / 360) mod 2^a, a bits (0 when unoriented)
+//!
+//!          form    B  C      c   z  k  a   size off by  angle off by
+//!          Narrow  3  128    7   5  6  5   ≤ 8.7%       ≤ 5.6°
+//!          Packed  4  1,024  10  6  8  6   ≤ 6.5%       ≤ 2.8°
 //! ```
-//! A coordinate is off by at most half a cell, under 1/2,048 of the image's
-//! extent; a size by at most 6.5%, an angle by 2.8°: within re-ranking's
-//! tolerances (2.5% of the extent, scales within 1.8×, angles within 30°,
-//! docs/SCORING.md, "Geometric re-ranking"). Sizes are measured in cells,
-//! so every image's keypoints fit the 6 bits whatever its resolution.
+//! A coordinate is off by at most half a cell, under 1/C of the image's
+//! extent. Both forms stay within re-ranking's tolerances (2.5% of the
+//! extent, scales within 1.8×, angles within 30°, docs/SCORING.md,
+//! "Geometric re-ranking"). A new generation stores SIFT and RootSIFT
+//! keypoints narrow, whose verification ranks as with the packed form, and
+//! binary features' packed (docs/EVALUATION.md, "Geometry precision").
+//! Sizes are measured in cells, so every image's keypoints fit the size
+//! bits whatever its resolution.
 //!
 //! [`Form::Listed`] (generations of formats 1–3), about 7 bytes a feature,
 //! each carrying its word:
@@ -62,6 +70,38 @@ pub enum Form {
     Listed,
     /// 4 bytes a feature, words from the histogram: format 4.
     Packed,
+    /// 3 bytes a feature, words from the histogram: format 5.
+    Narrow,
+}
+
+impl Form {
+    /// Whether the form takes its words from the doc's histogram.
+    pub fn uses_histogram(self) -> bool {
+        grid(self).is_some()
+    }
+
+    /// The value of the generation stats' `geometry` key naming this form
+    /// (`[1]` packed, `[2]` narrow); a listed generation has no such key.
+    pub fn marker(self) -> Option<[u8; 1]> {
+        match self {
+            Form::Listed => None,
+            Form::Packed => Some([1]),
+            Form::Narrow => Some([2]),
+        }
+    }
+
+    /// The form a generation's stats name: `None` (no `geometry` key) is
+    /// listed.
+    pub fn from_marker(marker: Option<&[u8]>) -> Result<Form, DecodeError> {
+        match marker {
+            None => Ok(Form::Listed),
+            Some([1]) => Ok(Form::Packed),
+            Some([2]) => Ok(Form::Narrow),
+            Some(other) => Err(DecodeError::new(format!(
+                "unknown geometry form {other:02x?}"
+            ))),
+        }
+    }
 }
 
 /// Smallest keypoint size the log scales start from.
@@ -73,18 +113,108 @@ const MAX_SHIFT: u8 = 12;
 /// Bytes of a listed feature after its word delta.
 const FIXED: usize = 6;
 
-/// Bytes of a packed feature.
-const PACKED: usize = 4;
-/// Cells across a packed coordinate (10 bits).
-const CELLS: f32 = 1024.0;
 /// The packed cell exponent at which a cell is 1 px.
 const UNIT_STEP: i32 = 12;
 /// Largest packed cell exponent (cells of 2^-12 px).
 const MAX_STEP: u8 = 24;
-/// Steps of the packed form's log scale per factor e.
-const PACKED_SIZE_STEPS: f32 = 8.0;
-/// Largest packed size and angle codes (6 bits).
-const SIX_BITS: u32 = 63;
+
+/// One packed form's bit budget (the table in the module docs).
+struct Grid {
+    /// Bytes a feature.
+    bytes: usize,
+    /// Bits of a cell coordinate: 2^cell_bits cells across.
+    cell_bits: u32,
+    /// Bits of the size code.
+    size_bits: u32,
+    /// Size codes per factor e.
+    size_steps: f32,
+    /// Bits of the angle code.
+    angle_bits: u32,
+    /// The size codes' sizes in cells, `SIZE_BASE · e^(code / size_steps)`.
+    sizes: &'static std::sync::OnceLock<Vec<f32>>,
+}
+
+static PACKED_SIZES: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
+static NARROW_SIZES: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
+
+static PACKED: Grid = Grid {
+    bytes: 4,
+    cell_bits: 10,
+    size_bits: 6,
+    size_steps: 8.0,
+    angle_bits: 6,
+    sizes: &PACKED_SIZES,
+};
+
+static NARROW: Grid = Grid {
+    bytes: 3,
+    cell_bits: 7,
+    size_bits: 5,
+    size_steps: 6.0,
+    angle_bits: 5,
+    sizes: &NARROW_SIZES,
+};
+
+/// The bit budget of a form whose words come from the histogram.
+fn grid(form: Form) -> Option<&'static Grid> {
+    match form {
+        Form::Listed => None,
+        Form::Packed => Some(&PACKED),
+        Form::Narrow => Some(&NARROW),
+    }
+}
+
+impl Grid {
+    fn cells(&self) -> f32 {
+        (1u32 << self.cell_bits) as f32
+    }
+
+    fn cell_mask(&self) -> u32 {
+        (1 << self.cell_bits) - 1
+    }
+
+    fn size_shift(&self) -> u32 {
+        2 * self.cell_bits
+    }
+
+    fn angle_shift(&self) -> u32 {
+        2 * self.cell_bits + self.size_bits
+    }
+
+    fn size_codes(&self) -> u32 {
+        1 << self.size_bits
+    }
+
+    fn angle_codes(&self) -> u32 {
+        1 << self.angle_bits
+    }
+
+    fn sizes(&self) -> &[f32] {
+        self.sizes.get_or_init(|| {
+            (0..self.size_codes())
+                .map(|code| SIZE_BASE * (code as f32 / self.size_steps).exp())
+                .collect()
+        })
+    }
+
+    /// The feature value in `chunk` (`bytes` long), little-endian.
+    #[inline(always)]
+    fn value(&self, chunk: &[u8]) -> u32 {
+        let mut le = [0u8; 4];
+        le[..chunk.len()].copy_from_slice(chunk);
+        u32::from_le_bytes(le)
+    }
+
+    /// The largest cell exponent whose cells number under `cells()` across
+    /// `extent`.
+    fn step_for(&self, extent: f32) -> u8 {
+        let mut s = MAX_STEP;
+        while s > 0 && extent * cells_per_px(s) >= self.cells() {
+            s -= 1;
+        }
+        s
+    }
+}
 
 /// One stored feature.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -154,7 +284,8 @@ impl Geometry {
 pub fn encode(form: Form, g: &Geometry) -> Vec<u8> {
     match form {
         Form::Listed => encode_listed(g),
-        Form::Packed => encode_packed(g),
+        Form::Packed => encode_packed(&PACKED, g),
+        Form::Narrow => encode_packed(&NARROW, g),
     }
 }
 
@@ -289,47 +420,48 @@ fn cells_per_px(s: u8) -> f32 {
     2f32.powi(i32::from(s) - UNIT_STEP)
 }
 
-/// The largest cell exponent whose cells number under 1,024 across
-/// `extent`.
-fn step_for(extent: f32) -> u8 {
-    let mut s = MAX_STEP;
-    while s > 0 && extent * cells_per_px(s) >= CELLS {
-        s -= 1;
-    }
-    s
-}
-
-fn encode_packed(g: &Geometry) -> Vec<u8> {
+fn encode_packed(grid: &Grid, g: &Geometry) -> Vec<u8> {
     let oriented = g.oriented();
-    let s = step_for(extent(&g.points));
+    let s = grid.step_for(extent(&g.points));
     let f = cells_per_px(s);
-    let mut out = Vec::with_capacity(12 + g.points.len() * PACKED);
+    let mut out = Vec::with_capacity(12 + g.points.len() * grid.bytes);
     varint::put(&mut out, g.points.len() as u64);
     out.push(u8::from(oriented));
     out.push(s);
-    let cell = |v: f32| (v * f).floor().clamp(0.0, CELLS - 1.0) as u32;
+    let top_cell = grid.cells() - 1.0;
+    let cell = |v: f32| (v * f).floor().clamp(0.0, top_cell) as u32;
+    let top_size = (grid.size_codes() - 1) as f32;
+    let angles = grid.angle_codes();
     for p in &g.points {
-        let size = (PACKED_SIZE_STEPS * ((p.size * f).max(SIZE_BASE) / SIZE_BASE).ln())
+        let size = (grid.size_steps * ((p.size * f).max(SIZE_BASE) / SIZE_BASE).ln())
             .round()
-            .clamp(0.0, SIX_BITS as f32) as u32;
+            .clamp(0.0, top_size) as u32;
         let angle = if oriented {
-            ((p.angle * 64.0 / 360.0).round() as i64).rem_euclid(64) as u32
+            ((p.angle * angles as f32 / 360.0).round() as i64).rem_euclid(i64::from(angles)) as u32
         } else {
             0
         };
-        let v = cell(p.x) | cell(p.y) << 10 | size << 20 | angle << 26;
-        out.extend_from_slice(&v.to_le_bytes());
+        let v = cell(p.x)
+            | cell(p.y) << grid.cell_bits
+            | size << grid.size_shift()
+            | angle << grid.angle_shift();
+        out.extend_from_slice(&v.to_le_bytes()[..grid.bytes]);
     }
     out
 }
 
-/// Decodes a [`Form::Packed`] geometry whose doc has the histogram
-/// `entries` ((word, tf), increasing by word), checking every bound. Only
-/// the encoder's own output decodes, so a decoded value re-encodes to the
-/// same bytes.
-pub fn decode_packed(b: &[u8], entries: &[(u32, u32)]) -> Result<Geometry, DecodeError> {
+/// Decodes a geometry of a form whose words come from the histogram
+/// ([`Form::uses_histogram`]) for a doc with the histogram `entries`
+/// ((word, tf), increasing by word), checking every bound. Only the
+/// encoder's own output decodes, so a decoded value re-encodes to the same
+/// bytes.
+pub fn decode_packed(
+    form: Form,
+    b: &[u8],
+    entries: &[(u32, u32)],
+) -> Result<Geometry, DecodeError> {
     let mut points = Vec::new();
-    decode_packed_where(b, entries, |_| true, &mut points)?;
+    decode_packed_where(form, b, entries, |_| true, &mut points)?;
     Ok(Geometry { points })
 }
 
@@ -358,12 +490,19 @@ impl Outline {
 /// whole value is checked as [`decode_packed`] checks it, and the outline
 /// is that of every feature.
 pub fn decode_packed_where(
+    form: Form,
     b: &[u8],
     entries: &[(u32, u32)],
     mut keep: impl FnMut(u32) -> bool,
     out: &mut Vec<Point>,
 ) -> Result<Outline, DecodeError> {
     out.clear();
+    let Some(grid) = grid(form) else {
+        return Err(DecodeError::new(
+            "a listed geometry carries its words: not decoded with a histogram",
+        ));
+    };
+    let width = grid.bytes;
     let (n, flags, s, pos) = header(b)?;
     if s > MAX_STEP {
         return Err(DecodeError::new(format!(
@@ -371,7 +510,7 @@ pub fn decode_packed_where(
         )));
     }
     let body = &b[pos..];
-    if body.len() as u64 != n.saturating_mul(PACKED as u64) {
+    if body.len() as u64 != n.saturating_mul(width as u64) {
         return Err(DecodeError::new(format!(
             "geometry of {n} features has {} bytes of features",
             body.len()
@@ -391,36 +530,44 @@ pub fn decode_packed_where(
         ));
     }
     let f = cells_per_px(s);
-    let sizes = size_table();
+    let sizes = grid.sizes();
+    let mask = grid.cell_mask();
+    let (size_shift, angle_shift) = (grid.size_shift(), grid.angle_shift());
+    let size_mask = grid.size_codes() - 1;
+    let degrees_per_code = 360.0 / grid.angle_codes() as f32;
     let centre = |c: u32| (c as f32 + 0.5) / f;
-    let value = |chunk: &[u8]| u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
     // What every feature must satisfy, in one branch-free pass: the largest
     // cell (the canonical exponent's check) and any angle bits.
     let (mut top, mut angles) = (0u32, 0u32);
-    for chunk in body.chunks_exact(PACKED) {
-        let v = value(chunk);
-        top = top.max(v & 0x3ff).max((v >> 10) & 0x3ff);
-        angles |= v >> 26;
+    for chunk in body.chunks_exact(width) {
+        let v = grid.value(chunk);
+        top = top.max(v & mask).max((v >> grid.cell_bits) & mask);
+        angles |= v >> angle_shift;
     }
     if !oriented && angles != 0 {
         return Err(DecodeError::new("angle stored for an unoriented feature"));
     }
     let top_cell = (n > 0).then_some(top);
-    // Then only the wanted words' features: feature k is bytes 4k..4k + 4.
+    // Then only the wanted words' features: feature k is bytes
+    // width·k..width·(k + 1).
     let mut first = 0usize;
     for &(word, tf) in entries {
         // The tfs sum to n (checked above), so every range is in the body.
         let end = first + tf as usize;
         if keep(word) {
-            for chunk in body[first * PACKED..end * PACKED].chunks_exact(PACKED) {
-                let v = value(chunk);
+            for chunk in body[first * width..end * width].chunks_exact(width) {
+                let v = grid.value(chunk);
                 out.push(Point {
                     word,
-                    x: centre(v & 0x3ff),
-                    y: centre((v >> 10) & 0x3ff),
-                    size: sizes[((v >> 20) & SIX_BITS) as usize] / f,
+                    x: centre(v & mask),
+                    y: centre((v >> grid.cell_bits) & mask),
+                    size: sizes
+                        .get(((v >> size_shift) & size_mask) as usize)
+                        .copied()
+                        .unwrap_or(SIZE_BASE)
+                        / f,
                     angle: if oriented {
-                        (v >> 26) as f32 * 360.0 / 64.0
+                        (v >> angle_shift) as f32 * degrees_per_code
                     } else {
                         -1.0
                     },
@@ -430,20 +577,12 @@ pub fn decode_packed_where(
         first = end;
     }
     let extent = top_cell.map_or(0.0, centre);
-    if s != step_for(extent) {
+    if s != grid.step_for(extent) {
         return Err(DecodeError::new(format!(
             "cell exponent {s} is not the one its coordinates give"
         )));
     }
     Ok(Outline { extent, oriented })
-}
-
-/// The packed size codes' sizes in cells: `SIZE_BASE · e^(code / 8)`.
-fn size_table() -> &'static [f32; 64] {
-    static TABLE: std::sync::OnceLock<[f32; 64]> = std::sync::OnceLock::new();
-    TABLE.get_or_init(|| {
-        std::array::from_fn(|code| SIZE_BASE * (code as f32 / PACKED_SIZE_STEPS).exp())
-    })
 }
 
 /// The largest coordinate of `points` (0 when empty).

@@ -47,12 +47,15 @@ use crate::error::Error;
 ///   [`geometry::Form::Packed`]); a generation records what its vocabulary
 ///   was trained on (the `trained` key, [`trained`]).
 ///
+/// - 5: a generation may store its geometry narrow, 3 bytes a feature (the
+///   `geometry` key's value `[2]`, [`geometry::Form::Narrow`]).
+///
 /// Every layout of an older format is unchanged in the newer ones, so older
 /// indexes open as they are (their generations keep the old posting
 /// layout); an index is marked with this build's format when it is created,
 /// and when a new generation is activated (in the same transaction), since
 /// that generation may use a layout an older build cannot read.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 
 /// How a generation's posting blocks and histograms are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -102,135 +102,180 @@ fn random(seed: u64, n: usize, words: u32, extent: f32, oriented: bool) -> Geome
     Geometry::from_features(&ws, &kps)
 }
 
+/// The forms whose words come from the histogram, with their bytes a
+/// feature, cells across the extent (at least half of them are used), and
+/// the largest errors of a size (as a log) and an angle (degrees).
+const PACKED_FORMS: [(Form, usize, f32, f32, f32); 2] = [
+    (Form::Packed, 4, 1024.0, 0.0626, 2.82),
+    (Form::Narrow, 3, 128.0, 0.0834, 5.63),
+];
+
 #[test]
 fn packed_round_trip_is_within_a_cell_and_reencoding_is_exact() {
-    for (seed, extent, oriented) in [
-        (1, 1023.9, true),
-        (2, 1024.0, true),
-        (3, 300.0, false),
-        (4, 5000.0, true),
-        (5, 7.0, true),
-        (6, 0.1, true),
-    ] {
-        let g = random(seed, 200, 50, extent, oriented);
-        let bytes = encode(Form::Packed, &g);
-        let varint_n = if g.points.len() < 128 { 1 } else { 2 };
-        assert_eq!(
-            bytes.len(),
-            varint_n + 2 + 4 * g.points.len(),
-            "seed {seed}"
-        );
-        let entries = g.word_counts();
-        let d = decode_packed(&bytes, &entries).unwrap_or_else(|e| panic!("seed {seed}: {e:?}"));
-        // Half a cell: cells number at least 512 across the extent.
-        let tol = (extent / 1024.0).max(1.0 / 8192.0);
-        for (a, b) in g.points.iter().zip(&d.points) {
-            assert_eq!(a.word, b.word, "seed {seed}");
-            assert!(
-                (a.x - b.x).abs() <= tol && (a.y - b.y).abs() <= tol,
-                "seed {seed}: {a:?} {b:?}"
+    for (form, bytes_each, cells, size_err, angle_err) in PACKED_FORMS {
+        for (seed, extent, oriented) in [
+            (1, 1023.9, true),
+            (2, 1024.0, true),
+            (3, 300.0, false),
+            (4, 5000.0, true),
+            (5, 7.0, true),
+            (6, 0.1, true),
+        ] {
+            let g = random(seed, 200, 50, extent, oriented);
+            let bytes = encode(form, &g);
+            let varint_n = if g.points.len() < 128 { 1 } else { 2 };
+            assert_eq!(
+                bytes.len(),
+                varint_n + 2 + bytes_each * g.points.len(),
+                "{form:?} seed {seed}"
             );
-            let ratio = (a.size / b.size).ln().abs();
-            // Sizes under half a cell are saturated to it.
-            assert!(
-                ratio < 0.0626 || a.size < b.size,
-                "seed {seed}: {a:?} {b:?}"
-            );
-            if oriented {
-                let da = (a.angle - b.angle).rem_euclid(360.0);
-                assert!(da.min(360.0 - da) <= 2.82, "seed {seed}: {a:?} {b:?}");
-            } else {
-                assert_eq!(b.angle, -1.0);
+            let entries = g.word_counts();
+            let d = decode_packed(form, &bytes, &entries)
+                .unwrap_or_else(|e| panic!("{form:?} seed {seed}: {e:?}"));
+            // Half a cell: cells number at least half of `cells` across the
+            // extent, and are at least 2^-12 px.
+            let tol = (extent / cells).max(1.0 / 8192.0);
+            for (a, b) in g.points.iter().zip(&d.points) {
+                assert_eq!(a.word, b.word, "{form:?} seed {seed}");
+                assert!(
+                    (a.x - b.x).abs() <= tol && (a.y - b.y).abs() <= tol,
+                    "{form:?} seed {seed}: {a:?} {b:?}"
+                );
+                let ratio = (a.size / b.size).ln().abs();
+                // Sizes under half a cell are saturated to it.
+                assert!(
+                    ratio < size_err || a.size < b.size,
+                    "{form:?} seed {seed}: {a:?} {b:?}"
+                );
+                if oriented {
+                    let da = (a.angle - b.angle).rem_euclid(360.0);
+                    assert!(
+                        da.min(360.0 - da) <= angle_err,
+                        "{form:?} seed {seed}: {a:?} {b:?}"
+                    );
+                } else {
+                    assert_eq!(b.angle, -1.0);
+                }
             }
+            assert_eq!(encode(form, &d), bytes, "{form:?} seed {seed}");
         }
-        assert_eq!(encode(Form::Packed, &d), bytes, "seed {seed}");
     }
 }
 
 #[test]
-fn a_packed_feature_takes_four_bytes_and_a_listed_one_seven() {
+fn a_narrow_feature_takes_three_bytes_a_packed_one_four_and_a_listed_one_seven() {
     let g = random(7, 1000, 1000, 1000.0, true);
-    let packed = encode(Form::Packed, &g).len();
+    assert_eq!(encode(Form::Narrow, &g).len(), 2 + 2 + 3000);
+    assert_eq!(encode(Form::Packed, &g).len(), 2 + 2 + 4000);
     let listed = encode(Form::Listed, &g).len();
-    assert_eq!(packed, 2 + 2 + 4000);
     assert!(listed >= 7000, "{listed}");
 }
 
 #[test]
+fn the_stats_marker_names_each_form_and_nothing_else() {
+    for form in [Form::Listed, Form::Packed, Form::Narrow] {
+        let marker = form.marker();
+        assert_eq!(Form::from_marker(marker.as_ref().map(|m| &m[..])), Ok(form));
+        assert_eq!(form.uses_histogram(), marker.is_some());
+    }
+    for bad in [&[][..], &[0], &[3], &[1, 0]] {
+        assert!(Form::from_marker(Some(bad)).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
 fn damaged_packed_values_are_errors() {
-    let g = random(8, 5, 4, 600.0, true);
-    let entries = g.word_counts();
-    let bytes = encode(Form::Packed, &g);
-    assert!(decode_packed(&bytes, &entries).is_ok());
-    for cut in 0..bytes.len() {
+    for (form, width, cells, _, _) in PACKED_FORMS {
+        let half = cells as u32 / 2;
+        let cell_bits = cells.log2() as u32;
+        let g = random(8, 5, 4, 600.0, true);
+        let entries = g.word_counts();
+        let bytes = encode(form, &g);
+        assert!(decode_packed(form, &bytes, &entries).is_ok());
         assert!(
-            decode_packed(&bytes[..cut], &entries).is_err(),
-            "prefix of {cut} bytes decoded"
+            decode_packed(Form::Listed, &bytes, &entries).is_err(),
+            "listed geometry is not decoded with a histogram"
+        );
+        for cut in 0..bytes.len() {
+            assert!(
+                decode_packed(form, &bytes[..cut], &entries).is_err(),
+                "{form:?}: prefix of {cut} bytes decoded"
+            );
+        }
+        let mut long = bytes.clone();
+        long.extend_from_slice(&vec![0; width]);
+        assert!(decode_packed(form, &long, &entries).is_err());
+        // A histogram with other counts than the geometry's.
+        let mut more = entries.clone();
+        more[0].1 += 1;
+        assert!(decode_packed(form, &bytes, &more).is_err());
+        assert!(decode_packed(form, &bytes, &entries[1..]).is_err());
+        let mut flags = bytes.clone();
+        flags[1] = 2;
+        assert!(decode_packed(form, &flags, &entries).is_err());
+        for s in [25, 255] {
+            let mut step = bytes.clone();
+            step[2] = s;
+            assert!(
+                decode_packed(form, &step, &entries).is_err(),
+                "{form:?}: cell exponent {s}"
+            );
+        }
+        // Cells under half of `cells` across the largest coordinate: a finer
+        // exponent would fit, so this one is not the encoder's.
+        let one = [(3, 1)];
+        let mut coarse = vec![1, 1, 12];
+        coarse.extend_from_slice(&((half - 1) | 5 << cell_bits).to_le_bytes()[..width]);
+        assert!(
+            decode_packed(form, &coarse, &one).is_err(),
+            "{form:?}: non-canonical exponent"
+        );
+        coarse[3..3 + width].copy_from_slice(&half.to_le_bytes()[..width]);
+        assert!(
+            decode_packed(form, &coarse, &one).is_ok(),
+            "{form:?}: cell {half} at 12 is canonical"
+        );
+        // An angle on an unoriented geometry: the top bit of the first
+        // feature.
+        let u = random(9, 3, 4, 600.0, false);
+        let mut ub = encode(form, &u);
+        ub[3 + width - 1] |= 0x80;
+        assert!(decode_packed(form, &ub, &u.word_counts()).is_err());
+        // A huge claimed count is refused before allocating.
+        let mut huge = Vec::new();
+        varint::put(&mut huge, u64::MAX >> 1);
+        huge.extend_from_slice(&[1, 12]);
+        assert!(decode_packed(form, &huge, &[(0, u32::MAX)]).is_err());
+        assert_eq!(
+            decode_packed(form, &[0, 1, 24], &[]).unwrap(),
+            Geometry::default()
+        );
+        assert!(
+            decode_packed(form, &[0, 1, 12], &[]).is_err(),
+            "non-canonical exponent"
+        );
+        assert!(
+            decode_packed(form, &[0, 0, 24], &[]).is_err(),
+            "non-canonical flag"
         );
     }
-    let mut long = bytes.clone();
-    long.extend_from_slice(&[0; 4]);
-    assert!(decode_packed(&long, &entries).is_err());
-    // A histogram with other counts than the geometry's.
-    let mut more = entries.clone();
-    more[0].1 += 1;
-    assert!(decode_packed(&bytes, &more).is_err());
-    assert!(decode_packed(&bytes, &entries[1..]).is_err());
-    let mut flags = bytes.clone();
-    flags[1] = 2;
-    assert!(decode_packed(&flags, &entries).is_err());
-    for s in [25, 255] {
-        let mut step = bytes.clone();
-        step[2] = s;
-        assert!(decode_packed(&step, &entries).is_err(), "cell exponent {s}");
-    }
-    // Cells under 512 across the largest coordinate: a finer exponent
-    // would fit, so this one is not the encoder's.
-    let one = [(3, 1)];
-    let mut coarse = vec![1, 1, 12];
-    coarse.extend_from_slice(&(511u32 | 5 << 10).to_le_bytes());
-    assert!(
-        decode_packed(&coarse, &one).is_err(),
-        "non-canonical exponent"
-    );
-    coarse[3..7].copy_from_slice(&512u32.to_le_bytes());
-    assert!(
-        decode_packed(&coarse, &one).is_ok(),
-        "cell 512 at 12 is canonical"
-    );
-    // An angle on an unoriented geometry.
-    let u = random(9, 3, 4, 600.0, false);
-    let mut ub = encode(Form::Packed, &u);
-    ub[3 + 3] |= 0x04;
-    assert!(decode_packed(&ub, &u.word_counts()).is_err());
-    // A huge claimed count is refused before allocating.
-    let mut huge = Vec::new();
-    varint::put(&mut huge, u64::MAX >> 1);
-    huge.extend_from_slice(&[1, 12]);
-    assert!(decode_packed(&huge, &[(0, u32::MAX)]).is_err());
-    assert_eq!(
-        decode_packed(&[0, 1, 24], &[]).unwrap(),
-        Geometry::default()
-    );
-    assert!(
-        decode_packed(&[0, 1, 12], &[]).is_err(),
-        "non-canonical exponent"
-    );
-    assert!(
-        decode_packed(&[0, 0, 24], &[]).is_err(),
-        "non-canonical flag"
-    );
 }
 
 /// Decoding only some words gives exactly those features of the full
 /// decode, in order, and the outline of every feature.
 #[test]
 fn a_partial_decode_is_the_full_decode_filtered() {
-    for (seed, extent, oriented) in [(11, 640.0, true), (12, 4000.0, false), (13, 2.0, true)] {
+    for (form, seed, extent, oriented) in [
+        (Form::Packed, 11, 640.0, true),
+        (Form::Packed, 12, 4000.0, false),
+        (Form::Narrow, 13, 2.0, true),
+        (Form::Narrow, 14, 3000.0, true),
+        (Form::Narrow, 15, 900.0, false),
+    ] {
         let g = random(seed, 300, 40, extent, oriented);
         let entries = g.word_counts();
-        let bytes = encode(Form::Packed, &g);
-        let full = decode_packed(&bytes, &entries).unwrap();
+        let bytes = encode(form, &g);
+        let full = decode_packed(form, &bytes, &entries).unwrap();
         for modulus in [1, 2, 3, 7, 1000] {
             let wanted = |w: u32| w.is_multiple_of(modulus);
             let mut asked = Vec::new();
@@ -242,6 +287,7 @@ fn a_partial_decode_is_the_full_decode_filtered() {
                 angle: 0.0,
             }];
             let outline = decode_packed_where(
+                form,
                 &bytes,
                 &entries,
                 |w| {
@@ -266,8 +312,9 @@ fn a_partial_decode_is_the_full_decode_filtered() {
             );
         }
     }
-    let empty = encode(Form::Packed, &Geometry::default());
-    let outline = decode_packed_where(&empty, &[], |_| true, &mut Vec::new()).unwrap();
+    let empty = encode(Form::Narrow, &Geometry::default());
+    let outline =
+        decode_packed_where(Form::Narrow, &empty, &[], |_| true, &mut Vec::new()).unwrap();
     assert_eq!(
         outline,
         Outline {
