@@ -16,19 +16,8 @@ use crate::config::IndexConfig;
 use crate::error::Result;
 use crate::vocab::Codebook;
 
-/// The geometry form of the generations this build creates: narrow for
-/// float descriptors (SIFT, RootSIFT), packed for binary ones (ORB, AKAZE,
-/// BRISK), whose verification lost about 1% of UKBench score to the
-/// narrow form's coarser scales and angles on the hard benchmark while
-/// SIFT's and RootSIFT's did not move (docs/EVALUATION.md, "Geometry
-/// precision").
-fn new_geometry(codebook: &Codebook) -> codec::geometry::Form {
-    if codebook.is_binary() {
-        codec::geometry::Form::Packed
-    } else {
-        codec::geometry::Form::Narrow
-    }
-}
+/// The geometry form of the generations this build creates.
+const NEW_GEOMETRY: codec::geometry::Form = codec::geometry::Form::Narrow;
 
 impl Store {
     /// Drops the trees of every generation but the active one.
@@ -122,15 +111,14 @@ impl Store {
             STAT_UNSEALED,
             &codec::unsealed::encode(&UnsealedState::default()),
         )?;
-        let form = new_geometry(codebook);
-        if let Some(marker) = form.marker() {
+        if let Some(marker) = NEW_GEOMETRY.marker() {
             g.stats.insert(STAT_GEOMETRY, &marker)?;
         }
         if let Some(t) = trained {
             g.stats.insert(STAT_TRAINED, &codec::trained::encode(&t))?;
         }
         g.layout = codec::Layout::Packed;
-        g.geometry_form = form;
+        g.geometry_form = NEW_GEOMETRY;
         self.flush()?;
         Ok(g)
     }
@@ -229,10 +217,9 @@ mod tests {
         }
     }
 
-    /// A new generation of float words stores its geometry narrow, one of
-    /// binary words packed, and says so in its stats, so that a reopen
-    /// reads it in that form; an unknown marker is corruption, not a silent
-    /// guess.
+    /// A new generation stores its geometry narrow, whatever its
+    /// descriptors, and says so in its stats, so that a reopen reads it in
+    /// that form; an unknown marker is corruption, not a silent guess.
     #[test]
     fn a_new_generation_names_its_form_and_an_unknown_form_is_corruption() {
         let binary = Codebook::Binary {
@@ -245,9 +232,9 @@ mod tests {
         let g = store
             .install_generation(&binary, &[1.0, 1.0], None)
             .expect("install");
-        assert_eq!(g.geometry_form, codec::geometry::Form::Packed);
+        assert_eq!(g.geometry_form, codec::geometry::Form::Narrow);
         let again = store.generation(g.n).expect("reopen");
-        assert_eq!(again.geometry_form, codec::geometry::Form::Packed);
+        assert_eq!(again.geometry_form, codec::geometry::Form::Narrow);
 
         drop(store);
         let dir = tempfile::tempdir().expect("tempdir");

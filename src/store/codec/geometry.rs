@@ -18,21 +18,24 @@
 //! then n × one little-endian value of B bytes, from bit 0 up:
 //!          x cell: floor(x · 2^(s − 12)), c bits, read back as its centre
 //!          y cell, likewise
-//!          size: round(k · ln(size · 2^(s − 12) / 0.5)), z bits, saturated
+//!          size: round(k · ln(size · 2^(s − 12) / b)), z bits, saturated
 //!          angle: round(angle · 2^a / 360) mod 2^a, a bits (0 when unoriented)
 //!
-//!          form    B  C      c   z  k  a   size off by  angle off by
-//!          Narrow  3  128    7   5  6  5   ≤ 8.7%       ≤ 5.6°
-//!          Packed  4  1,024  10  6  8  6   ≤ 6.5%       ≤ 2.8°
+//!          form    B  C      c   z  k  b     a   size off by  angle off by
+//!          Narrow  3  128    7   5  6  1/4   5   ≤ 8.7%       ≤ 5.6°
+//!          Packed  4  1,024  10  6  8  1/2   6   ≤ 6.5%       ≤ 2.8°
 //! ```
-//! A coordinate is off by at most half a cell, under 1/C of the image's
-//! extent. Both forms stay within re-ranking's tolerances (2.5% of the
-//! extent, scales within 1.8×, angles within 30°, docs/SCORING.md,
-//! "Geometric re-ranking"). A new generation stores SIFT and RootSIFT
-//! keypoints narrow, whose verification ranks as with the packed form, and
-//! binary features' packed (docs/EVALUATION.md, "Geometry precision").
-//! Sizes are measured in cells, so every image's keypoints fit the size
-//! bits whatever its resolution.
+//! Cells number between C/2 and C across the largest coordinate, so a
+//! coordinate is off by at most half a cell, at most 1/C of the image's
+//! extent. Sizes are measured in cells, so every image's keypoints fit the
+//! size bits whatever its resolution; sizes under b cells are stored as b
+//! cells: in the narrow form, 2 px for a photo of 512–1,023 px, just above
+//! SIFT's smallest keypoints (about 1.8 px at the default `max_side`). Both
+//! forms stay within re-ranking's tolerances (2.5% of the extent, scales
+//! within 1.8×, angles within 30°, docs/SCORING.md, "Geometric
+//! re-ranking"); on the hard benchmark the narrow form ranks every
+//! feature's verification as the packed one, within noise
+//! (docs/EVALUATION.md, "Geometry precision").
 //!
 //! [`Form::Listed`] (generations of formats 1–3), about 7 bytes a feature,
 //! each carrying its word:
@@ -104,7 +107,7 @@ impl Form {
     }
 }
 
-/// Smallest keypoint size the log scales start from.
+/// Smallest keypoint size the listed form's log scale starts from, px.
 const SIZE_BASE: f32 = 0.5;
 /// Steps of the listed form's log scale per factor e.
 const SIZE_STEPS: f32 = 16.0;
@@ -128,9 +131,11 @@ struct Grid {
     size_bits: u32,
     /// Size codes per factor e.
     size_steps: f32,
+    /// The size of code 0, in cells: smaller sizes are stored as it.
+    size_base: f32,
     /// Bits of the angle code.
     angle_bits: u32,
-    /// The size codes' sizes in cells, `SIZE_BASE · e^(code / size_steps)`.
+    /// The size codes' sizes in cells, `size_base · e^(code / size_steps)`.
     sizes: &'static std::sync::OnceLock<Vec<f32>>,
 }
 
@@ -142,6 +147,7 @@ static PACKED: Grid = Grid {
     cell_bits: 10,
     size_bits: 6,
     size_steps: 8.0,
+    size_base: 0.5,
     angle_bits: 6,
     sizes: &PACKED_SIZES,
 };
@@ -151,6 +157,7 @@ static NARROW: Grid = Grid {
     cell_bits: 7,
     size_bits: 5,
     size_steps: 6.0,
+    size_base: 0.25,
     angle_bits: 5,
     sizes: &NARROW_SIZES,
 };
@@ -192,17 +199,9 @@ impl Grid {
     fn sizes(&self) -> &[f32] {
         self.sizes.get_or_init(|| {
             (0..self.size_codes())
-                .map(|code| SIZE_BASE * (code as f32 / self.size_steps).exp())
+                .map(|code| self.size_base * (code as f32 / self.size_steps).exp())
                 .collect()
         })
-    }
-
-    /// The feature value in `chunk` (`bytes` long), little-endian.
-    #[inline(always)]
-    fn value(&self, chunk: &[u8]) -> u32 {
-        let mut le = [0u8; 4];
-        le[..chunk.len()].copy_from_slice(chunk);
-        u32::from_le_bytes(le)
     }
 
     /// The largest cell exponent whose cells number under `cells()` across
@@ -433,7 +432,8 @@ fn encode_packed(grid: &Grid, g: &Geometry) -> Vec<u8> {
     let top_size = (grid.size_codes() - 1) as f32;
     let angles = grid.angle_codes();
     for p in &g.points {
-        let size = (grid.size_steps * ((p.size * f).max(SIZE_BASE) / SIZE_BASE).ln())
+        let base = grid.size_base;
+        let size = (grid.size_steps * ((p.size * f).max(base) / base).ln())
             .round()
             .clamp(0.0, top_size) as u32;
         let angle = if oriented {
@@ -493,16 +493,41 @@ pub fn decode_packed_where(
     form: Form,
     b: &[u8],
     entries: &[(u32, u32)],
-    mut keep: impl FnMut(u32) -> bool,
+    keep: impl FnMut(u32) -> bool,
     out: &mut Vec<Point>,
 ) -> Result<Outline, DecodeError> {
     out.clear();
-    let Some(grid) = grid(form) else {
-        return Err(DecodeError::new(
+    // A feature's width is a constant of each decoder, so that reading a
+    // feature is one fixed-size load in re-ranking's loop.
+    match form {
+        Form::Packed => decode_grid::<4>(&PACKED, b, entries, keep, out),
+        Form::Narrow => decode_grid::<3>(&NARROW, b, entries, keep, out),
+        Form::Listed => Err(DecodeError::new(
             "a listed geometry carries its words: not decoded with a histogram",
-        ));
-    };
-    let width = grid.bytes;
+        )),
+    }
+}
+
+/// The little-endian value of a feature of `W` bytes.
+#[inline(always)]
+fn feature_value<const W: usize>(chunk: &[u8]) -> u32 {
+    const { assert!(W <= 4) };
+    let mut le = [0u8; 4];
+    le[..W].copy_from_slice(&chunk[..W]);
+    u32::from_le_bytes(le)
+}
+
+/// [`decode_packed_where`] for a grid of `W`-byte features
+/// (`grid.bytes == W`).
+fn decode_grid<const W: usize>(
+    grid: &Grid,
+    b: &[u8],
+    entries: &[(u32, u32)],
+    mut keep: impl FnMut(u32) -> bool,
+    out: &mut Vec<Point>,
+) -> Result<Outline, DecodeError> {
+    debug_assert_eq!(grid.bytes, W);
+    let width = W;
     let (n, flags, s, pos) = header(b)?;
     if s > MAX_STEP {
         return Err(DecodeError::new(format!(
@@ -540,7 +565,7 @@ pub fn decode_packed_where(
     // cell (the canonical exponent's check) and any angle bits.
     let (mut top, mut angles) = (0u32, 0u32);
     for chunk in body.chunks_exact(width) {
-        let v = grid.value(chunk);
+        let v = feature_value::<W>(chunk);
         top = top.max(v & mask).max((v >> grid.cell_bits) & mask);
         angles |= v >> angle_shift;
     }
@@ -556,16 +581,13 @@ pub fn decode_packed_where(
         let end = first + tf as usize;
         if keep(word) {
             for chunk in body[first * width..end * width].chunks_exact(width) {
-                let v = grid.value(chunk);
+                let v = feature_value::<W>(chunk);
                 out.push(Point {
                     word,
                     x: centre(v & mask),
                     y: centre((v >> grid.cell_bits) & mask),
-                    size: sizes
-                        .get(((v >> size_shift) & size_mask) as usize)
-                        .copied()
-                        .unwrap_or(SIZE_BASE)
-                        / f,
+                    // The mask keeps the code below the table's length.
+                    size: sizes[((v >> size_shift) & size_mask) as usize] / f,
                     angle: if oriented {
                         (v >> angle_shift) as f32 * degrees_per_code
                     } else {

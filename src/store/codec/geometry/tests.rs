@@ -135,6 +135,8 @@ fn packed_round_trip_is_within_a_cell_and_reencoding_is_exact() {
             // Half a cell: cells number at least half of `cells` across the
             // extent, and are at least 2^-12 px.
             let tol = (extent / cells).max(1.0 / 8192.0);
+            let budget = grid(form).expect("a packed form");
+            let floor = budget.size_base / cells_per_px(budget.step_for(super::extent(&g.points)));
             for (a, b) in g.points.iter().zip(&d.points) {
                 assert_eq!(a.word, b.word, "{form:?} seed {seed}");
                 assert!(
@@ -142,9 +144,9 @@ fn packed_round_trip_is_within_a_cell_and_reencoding_is_exact() {
                     "{form:?} seed {seed}: {a:?} {b:?}"
                 );
                 let ratio = (a.size / b.size).ln().abs();
-                // Sizes under half a cell are saturated to it.
+                // Sizes under code 0's are stored as it.
                 assert!(
-                    ratio < size_err || a.size < b.size,
+                    ratio < size_err || (a.size < floor && b.size == floor),
                     "{form:?} seed {seed}: {a:?} {b:?}"
                 );
                 if oriented {
@@ -158,6 +160,34 @@ fn packed_round_trip_is_within_a_cell_and_reencoding_is_exact() {
                 }
             }
             assert_eq!(encode(form, &d), bytes, "{form:?} seed {seed}");
+        }
+    }
+}
+
+/// SIFT's smallest keypoints (its first octave, about 1.8–3.6 px at the
+/// default `max_side`) keep their scale in both forms: re-ranking compares
+/// scale ratios within 1.8×, so a size stored twice as large would lose
+/// their matches.
+#[test]
+fn small_sift_sizes_keep_their_scale_in_a_photo_sized_image() {
+    let sizes = [1.8f32, 2.1, 2.5, 3.0, 3.6, 5.0, 12.0, 40.0, 150.0];
+    let kps: Vec<Keypoint> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &size)| kp(100.0 * i as f32, 999.0, size, 10.0))
+        .collect();
+    let words: Vec<u32> = (0..sizes.len() as u32).collect();
+    let g = Geometry::from_features(&words, &kps);
+    for form in [Form::Packed, Form::Narrow] {
+        let d = decode_packed(form, &encode(form, &g), &g.word_counts()).unwrap();
+        for (a, b) in g.points.iter().zip(&d.points) {
+            let ratio = (a.size / b.size).max(b.size / a.size);
+            assert!(
+                ratio < 1.12,
+                "{form:?}: {} px stored as {} px",
+                a.size,
+                b.size
+            );
         }
     }
 }
