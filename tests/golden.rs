@@ -197,23 +197,9 @@ fn a_float_generation_marked_packed_stores_added_geometry_packed() {
             .__tamper("g1.stats", b"geometry", Some(&[1]))
             .expect("tamper");
     }
-    let index = Index::open(&path).expect("reopen");
-    let p = photos[6].clone();
-    let mut w = index.writer(RunOptions::default()).expect("writer");
-    let r = w.add(vec![common::photo_source(&p)]).expect("add");
-    assert_eq!(r.added, 1, "{r:?}");
-    drop(w);
-    let v = index.verify().expect("verify");
-    assert!(v.is_ok(), "{:?}", v.violations);
-    let hits = index
-        .searcher()
-        .expect("searcher")
-        .search_with(&mmindex::Query::path(&p), &SearchOptions::default())
-        .expect("search");
-    assert_eq!(hits[0].id.to_string_lossy(), common::photo_id(&p));
     // A small vocabulary (200 words for 300 features) leaves fewer pairs
     // than the golden indexes have, but every one verifies.
-    assert!(hits[0].inliers.unwrap_or(0) >= 20, "{hits:?}");
+    add_a_photo_and_find_it(&Index::open(&path).expect("reopen"), 20);
 }
 
 fn added_geometry_keeps_the_form(version: u32) {
@@ -222,7 +208,13 @@ fn added_geometry_keeps_the_form(version: u32) {
         &golden_dir(version).join("index"),
         &dir.path().join("index"),
     );
-    let index = Index::open(dir.path().join("index")).expect("open");
+    add_a_photo_and_find_it(&Index::open(dir.path().join("index")).expect("open"), 100);
+}
+
+/// Adds a photo the index lacks, checks that the index verifies, and that
+/// the photo finds itself first with at least `min_inliers` inliers: its
+/// geometry was stored in a form its generation reads.
+fn add_a_photo_and_find_it(index: &Index, min_inliers: u32) {
     let p = common::photos()[6].clone();
     let mut w = index.writer(RunOptions::default()).expect("writer");
     let r = w.add(vec![common::photo_source(&p)]).expect("add");
@@ -236,7 +228,7 @@ fn added_geometry_keeps_the_form(version: u32) {
         .search_with(&mmindex::Query::path(&p), &SearchOptions::default())
         .expect("search");
     assert_eq!(hits[0].id.to_string_lossy(), common::photo_id(&p));
-    assert!(hits[0].inliers.unwrap_or(0) >= 100, "{hits:?}");
+    assert!(hits[0].inliers.unwrap_or(0) >= min_inliers, "{hits:?}");
 }
 
 /// A format-2 generation does not seal: writes keep appending to its posting

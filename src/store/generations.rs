@@ -195,16 +195,30 @@ mod tests {
     use super::*;
     use crate::error::Error;
 
-    #[test]
-    fn a_stray_idf_chunk_is_reported_in_the_stats_tree() {
+    /// A new store in a temporary directory with one installed generation
+    /// of two words, float or binary.
+    fn store_with_generation(binary: bool) -> (tempfile::TempDir, Store, Generation) {
         let dir = tempfile::tempdir().expect("tempdir");
         let (store, _) =
             Store::open(&dir.path().join("idx"), Some(&IndexConfig::default())).expect("open");
-        let centroids = ndarray::Array2::from_shape_vec((2, 2), vec![0.0, 0.0, 1.0, 1.0]);
-        let codebook = Codebook::from_float(centroids.expect("shape"));
+        let codebook = if binary {
+            Codebook::Binary {
+                bytes: 2,
+                centroids: vec![0u8, 0, 255, 255],
+            }
+        } else {
+            let centroids = ndarray::Array2::from_shape_vec((2, 2), vec![0.0, 0.0, 1.0, 1.0]);
+            Codebook::from_float(centroids.expect("shape"))
+        };
         let g = store
             .install_generation(&codebook, &[1.0, 1.0], None)
             .expect("install");
+        (dir, store, g)
+    }
+
+    #[test]
+    fn a_stray_idf_chunk_is_reported_in_the_stats_tree() {
+        let (_dir, store, g) = store_with_generation(false);
         g.stats
             .insert(keys::chunk(cbc::IDF, 7), &[0u8; 4][..])
             .expect("insert");
@@ -222,37 +236,17 @@ mod tests {
     /// that form; an unknown marker is corruption, not a silent guess.
     #[test]
     fn a_new_generation_names_its_form_and_an_unknown_form_is_corruption() {
-        let binary = Codebook::Binary {
-            bytes: 2,
-            centroids: vec![0u8, 0, 255, 255],
-        };
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (store, _) =
-            Store::open(&dir.path().join("idx"), Some(&IndexConfig::default())).expect("open");
-        let g = store
-            .install_generation(&binary, &[1.0, 1.0], None)
-            .expect("install");
-        assert_eq!(g.geometry_form, codec::geometry::Form::Narrow);
-        let again = store.generation(g.n).expect("reopen");
-        assert_eq!(again.geometry_form, codec::geometry::Form::Narrow);
-
-        drop(store);
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (store, _) =
-            Store::open(&dir.path().join("idx"), Some(&IndexConfig::default())).expect("open");
-        let centroids = ndarray::Array2::from_shape_vec((2, 2), vec![0.0, 0.0, 1.0, 1.0]);
-        let codebook = Codebook::from_float(centroids.expect("shape"));
-        let g = store
-            .install_generation(&codebook, &[1.0, 1.0], None)
-            .expect("install");
-        assert_eq!(g.geometry_form, codec::geometry::Form::Narrow);
-        let again = store.generation(g.n).expect("reopen");
-        assert_eq!(again.geometry_form, codec::geometry::Form::Narrow);
-        g.stats.insert(STAT_GEOMETRY, &[9u8][..]).expect("insert");
-        match store.generation(g.n) {
-            Err(Error::Corruption { tree, .. }) => assert_eq!(tree, "g1.stats"),
-            Err(e) => panic!("expected a corruption error, got {e}"),
-            Ok(g) => panic!("an unknown form was read as {:?}", g.geometry_form),
+        for binary in [true, false] {
+            let (_dir, store, g) = store_with_generation(binary);
+            assert_eq!(g.geometry_form, codec::geometry::Form::Narrow);
+            let again = store.generation(g.n).expect("reopen");
+            assert_eq!(again.geometry_form, codec::geometry::Form::Narrow);
+            g.stats.insert(STAT_GEOMETRY, &[9u8][..]).expect("insert");
+            match store.generation(g.n) {
+                Err(Error::Corruption { tree, .. }) => assert_eq!(tree, "g1.stats"),
+                Err(e) => panic!("expected a corruption error, got {e}"),
+                Ok(g) => panic!("an unknown form was read as {:?}", g.geometry_form),
+            }
         }
     }
 }
