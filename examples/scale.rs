@@ -5,7 +5,7 @@
 //! `scale --index DIR --records N [--words K] [--features F] [--zipf S]
 //!        [--queries Q] [--batch B] [--seed X] [--seal P] [--no-sequential]
 //!        [--reuse] [--warmup W] [--warm] [--threads T] [--block-cache BYTES]
-//!        [--top-k K] [--share S] [--known M]`
+//!        [--top-k K] [--share S] [--known M] [--word-counts FILE]`
 //!
 //! Defaults: 10^5 words, 1,000 features per record, Zipf exponent 0.6,
 //! 100 queries, batches of 1,000, the library's seal threshold (`--seal`
@@ -21,7 +21,12 @@
 //! its docs the approximate top-k holds). `--known M` adds M known-item
 //! queries: records `r0`, `r50`, ... each with every other feature swapped
 //! for a random word, and reports how many find their record in the top-k,
-//! exact and (with `--share`) approximate. Prints one JSON
+//! exact and (with `--share`) approximate. `--word-counts FILE` draws
+//! words with the weights in FILE (one count per line, word by word, as
+//! `python/bench/pruning_ceiling.py word-counts` writes the occurrences of
+//! a real vocabulary's words) instead of the Zipf law (`--words` and
+//! `--zipf` are then ignored; a fill and its `--reuse` runs must be given
+//! the same file). Prints one JSON
 //! object. The records come from `benches/support/synthetic.rs`, which
 //! `benches/search.rs` shares.
 
@@ -62,11 +67,40 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let n: usize = arg(&args, "--records", 10_000);
+    let counts_file = args
+        .iter()
+        .position(|a| a == "--word-counts")
+        .and_then(|i| args.get(i + 1));
+    let counts: Option<&'static [f64]> = match counts_file {
+        None => None,
+        Some(path) => {
+            let parsed: Option<Vec<f64>> = std::fs::read_to_string(path).ok().and_then(|t| {
+                t.lines()
+                    .map(|l| {
+                        l.trim()
+                            .parse::<f64>()
+                            .ok()
+                            .filter(|c| c.is_finite() && *c >= 0.0)
+                    })
+                    .collect()
+            });
+            match parsed {
+                Some(c) if c.iter().any(|&x| x > 0.0) => Some(Vec::leak(c)),
+                _ => {
+                    eprintln!(
+                        "--word-counts {path}: needs one finite, non-negative count per line, not all 0"
+                    );
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
     let shape = Shape {
-        words: arg(&args, "--words", 100_000),
+        words: counts.map_or_else(|| arg(&args, "--words", 100_000), <[f64]>::len),
         features: arg(&args, "--features", 1_000),
         zipf: arg(&args, "--zipf", 0.6),
         seed: arg(&args, "--seed", 1u64),
+        counts,
     };
     let q: usize = arg(&args, "--queries", 100);
     let batch: usize = arg(&args, "--batch", 1_000);
@@ -195,6 +229,7 @@ fn main() -> ExitCode {
             "words": shape.words,
             "features": shape.features,
             "zipf": shape.zipf,
+            "word_counts": counts_file,
             "postings": st.postings,
             "unsealed_postings": st.unsealed_postings,
             "bytes_on_disk": st.bytes_on_disk,

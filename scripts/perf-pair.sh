@@ -5,10 +5,12 @@
 # runs the old build, then the new one, in a fresh process (`fresh`), then
 # both again after 1,000 warm-up queries (`warm`); 200 queries each. Prints
 # the median and range of new/old for p50, p99 and open + first query, and
-# keeps each run's JSON in OUT (default target/perf-pair).
+# keeps each run's JSON in OUT (default target/perf-pair). TOPK=K asks for
+# K hits (default 10).
 set -euo pipefail
 old="$1" new="$2" index="$3" records="$4" pairs="$5"
 out="${6:-target/perf-pair}"
+topk="${TOPK:-10}"
 mkdir -p "$out"
 for ((i = 0; i < pairs; i++)); do
     for kind in fresh warm; do
@@ -17,7 +19,7 @@ for ((i = 0; i < pairs; i++)); do
         for side in old new; do
             bin="$old"
             if [[ "$side" == new ]]; then bin="$new"; fi
-            "$bin" --index "$index" --records "$records" --queries 200 --reuse --no-sequential \
+            "$bin" --index "$index" --records "$records" --queries 200 --reuse --no-sequential --top-k "$topk" \
                 "${extra[@]}" > "$out/$kind-$side-$i.json"
         done
     done

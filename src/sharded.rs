@@ -176,15 +176,64 @@ impl ShardedSearcher {
             .zip(&self.shards)
             .map(|(ranked, s)| s.lookup(ranked))
             .collect::<Result<_>>()?;
-        let mut found: Vec<_> = found.into_iter().map(Vec::into_iter).collect();
-        let mut vanished = false;
-        let mut hits = Vec::with_capacity(all.len());
-        for (shard, _, _) in all {
-            match found[shard].next().flatten() {
-                Some(hit) => hits.push(ShardHit { shard, hit }),
-                None => vanished = true,
-            }
+        Ok(assemble(&all, found))
+    }
+}
+
+/// The hits of `all` (shard, doc, score; merged order) from `found`, each
+/// shard's lookups in that shard's order of `all`; a record looked up as
+/// removed (`None`) is left out, and the flag says one was.
+fn assemble(all: &[(usize, u64, f32)], found: Vec<Vec<Option<Hit>>>) -> (Vec<ShardHit>, bool) {
+    let mut found: Vec<_> = found.into_iter().map(Vec::into_iter).collect();
+    let mut vanished = false;
+    let mut hits = Vec::with_capacity(all.len());
+    for &(shard, _, _) in all {
+        match found.get_mut(shard).and_then(Iterator::next).flatten() {
+            Some(hit) => hits.push(ShardHit { shard, hit }),
+            None => vanished = true,
         }
-        Ok((hits, vanished))
+    }
+    (hits, vanished)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RecordId;
+
+    fn hit(doc: u64, score: f32) -> Hit {
+        Hit {
+            id: RecordId::from(format!("d{doc}")),
+            doc,
+            score,
+            inliers: None,
+        }
+    }
+
+    #[test]
+    fn a_record_removed_before_its_lookup_is_left_out_and_the_rest_keep_their_place() {
+        // Merged order across two shards: (0, 7), (1, 3), (0, 9), (1, 4).
+        let all = [(0, 7, 0.9), (1, 3, 0.8), (0, 9, 0.7), (1, 4, 0.6)];
+        let present = vec![
+            vec![Some(hit(7, 0.9)), Some(hit(9, 0.7))],
+            vec![Some(hit(3, 0.8)), Some(hit(4, 0.6))],
+        ];
+        let (hits, vanished) = assemble(&all, present);
+        assert!(!vanished);
+        let got: Vec<(usize, u64)> = hits.iter().map(|h| (h.shard, h.hit.doc)).collect();
+        assert_eq!(got, vec![(0, 7), (1, 3), (0, 9), (1, 4)]);
+
+        // Shard 1's doc 3 was removed between ranking and lookup.
+        let one_gone = vec![
+            vec![Some(hit(7, 0.9)), Some(hit(9, 0.7))],
+            vec![None, Some(hit(4, 0.6))],
+        ];
+        let (hits, vanished) = assemble(&all, one_gone);
+        assert!(vanished);
+        let got: Vec<(usize, u64, f32)> = hits
+            .iter()
+            .map(|h| (h.shard, h.hit.doc, h.hit.score))
+            .collect();
+        assert_eq!(got, vec![(0, 7, 0.9), (0, 9, 0.7), (1, 4, 0.6)]);
     }
 }

@@ -20,11 +20,16 @@ pub use rng::Rng;
 struct Zipf(Vec<f64>);
 
 impl Zipf {
-    fn new(k: usize, s: f64) -> Zipf {
+    /// Word `w` (before the shuffle) drawn with weight `counts[w]` when
+    /// counts are given, else `1 / (w + 1)^s` over `k` words.
+    fn new(k: usize, s: f64, counts: Option<&[f64]>) -> Zipf {
         let mut acc = 0.0;
         let mut c: Vec<f64> = (0..k)
             .map(|w| {
-                acc += 1.0 / ((w + 1) as f64).powf(s);
+                acc += match counts {
+                    Some(c) => c.get(w).copied().unwrap_or(0.0),
+                    None => 1.0 / ((w + 1) as f64).powf(s),
+                };
                 acc
             })
             .collect();
@@ -51,6 +56,9 @@ pub struct Shape {
     pub zipf: f64,
     /// Seed of the records' generator.
     pub seed: u64,
+    /// Each word's weight (its occurrences in real records, say) instead of
+    /// the Zipf law; `words` is then its length.
+    pub counts: Option<&'static [f64]>,
 }
 
 impl Default for Shape {
@@ -60,6 +68,7 @@ impl Default for Shape {
             features: 1_000,
             zipf: 0.6,
             seed: 1,
+            counts: None,
         }
     }
 }
@@ -82,7 +91,7 @@ impl Corpus {
             perm.swap(i, (rng.next() % (i as u64 + 1)) as usize);
         }
         Corpus {
-            zipf: Zipf::new(k, shape.zipf),
+            zipf: Zipf::new(k, shape.zipf, shape.counts),
             shape,
             perm,
             rng,
