@@ -25,7 +25,8 @@
 //! finds caches full of the extraction's data), then all prepared queries
 //! are searched back to back in a seeded shuffled order (`search_ms_*`;
 //! `REALSCALE_IDLE_MS=N` sleeps N ms before each). `REALSCALE_RERANK=N` sets the
-//! re-ranking depth; `REALSCALE_SHARE=S` sets `SearchOptions::query_share`
+//! re-ranking depth and `REALSCALE_PATIENCE=N` its patience
+//! (`SearchOptions::rerank_patience`); `REALSCALE_SHARE=S` sets `SearchOptions::query_share`
 //! (approximate search);
 //! `REALSCALE_ROUNDS=N` searches every prepared query N times (latencies
 //! from the first round), a run of search alone for a profiler; every query that misses part of its group is listed on
@@ -128,6 +129,12 @@ fn query(index_dir: &Path, groups_dir: &Path) -> Result<serde_json::Value, Strin
         .and_then(|v| v.parse().ok())
     {
         opts.rerank = r;
+    }
+    if let Some(p) = std::env::var("REALSCALE_PATIENCE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        opts.rerank_patience = p;
     }
     let members = images_in(groups_dir)?;
     if let Ok(v) = std::env::var("REALSCALE_SHARE") {
@@ -240,6 +247,7 @@ fn query(index_dir: &Path, groups_dir: &Path) -> Result<serde_json::Value, Strin
         "search_after_extraction_ms_p50": pct(&mut after_extraction, 0.5),
         "search_after_extraction_ms_p99": pct(&mut after_extraction, 0.99),
         "rerank": opts.rerank,
+        "rerank_patience": opts.rerank_patience,
     }))
 }
 

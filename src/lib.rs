@@ -97,7 +97,7 @@ pub use ingest::{
 pub use record::RecordId;
 pub use search::{
     default_block_cache_bytes, Hit, PreparedQuery, Query, SearchMode, SearchOptions, Searcher,
-    WarmReport, DEFAULT_RERANK, MIN_BLOCK_CACHE_BYTES, MIN_INLIERS,
+    WarmReport, DEFAULT_RERANK, DEFAULT_RERANK_PATIENCE, MIN_BLOCK_CACHE_BYTES, MIN_INLIERS,
 };
 pub use sharded::{shard_of, ShardHit, ShardedSearcher};
 pub use store::{Space, DEFAULT_SEAL_POSTINGS};

@@ -8,8 +8,10 @@
 //! bag-of-words order as doc ids and scores; the merge takes the global best
 //! `max(top_k, rerank)` (every one of them is among its shard's best), has
 //! each shard look up the records of its members of that list only and
-//! verify its members of the global first `rerank` (as many lookups and
-//! verifications as one index makes), and orders them as one index would.
+//! verify its members of each round of the global head that one index
+//! would verify (up to `rerank`, stopping after `rerank_patience` failures
+//! in a row: as many lookups and verifications as one index makes), and
+//! orders them as one index would.
 //! Hits therefore equal, id for id and score for score, those of one index
 //! holding every shard's records, except that candidates with exactly equal
 //! scores are ordered by shard, then as their shard orders them (one index
@@ -21,7 +23,9 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::index::Index;
-use crate::search::{rerank_order, Hit, PreparedQuery, Query, SearchOptions, Searcher, RETRIES};
+use crate::search::{
+    rerank_order, rerank_rounds, Hit, PreparedQuery, Query, SearchOptions, Searcher, RETRIES,
+};
 use crate::store::codec::exported::fnv1a;
 
 /// A search result of a [`ShardedSearcher`].
@@ -109,24 +113,34 @@ impl ShardedSearcher {
                 break all;
             }
         };
-        let depth = opts.rerank.min(all.len());
-        if depth > 0 {
-            // Each shard verifies its members of the global head only: the
-            // candidates one index would verify, no more.
-            let mut mine: Vec<Vec<Hit>> = vec![Vec::new(); self.shards.len()];
-            for h in &all[..depth] {
-                mine[h.shard].push(h.hit.clone());
-            }
-            mine.par_iter_mut()
-                .zip(&self.shards)
-                .try_for_each(|(hits, s)| s.verify(query, hits, opts.threads))?;
-            let mut next = vec![0usize; self.shards.len()];
-            for h in &mut all[..depth] {
-                h.hit.inliers = mine[h.shard][next[h.shard]].inliers;
-                next[h.shard] += 1;
-            }
-        }
-        rerank_order(&mut all, depth, |h| h.hit.inliers);
+        // The global head is verified in the rounds one index's search
+        // uses, each shard verifying its members of the round: the
+        // candidates one index would verify, no more, and the same stop.
+        let verified = rerank_rounds(
+            &mut all,
+            opts.rerank,
+            opts.rerank_patience,
+            opts.threads,
+            |h| h.hit.inliers,
+            |h| h.hit.inliers = None,
+            |all, range| {
+                let round = &mut all[range];
+                let mut mine: Vec<Vec<Hit>> = vec![Vec::new(); self.shards.len()];
+                for h in round.iter() {
+                    mine[h.shard].push(h.hit.clone());
+                }
+                mine.par_iter_mut()
+                    .zip(&self.shards)
+                    .try_for_each(|(hits, s)| s.verify(query, hits, opts.threads))?;
+                let mut next = vec![0usize; self.shards.len()];
+                for h in round.iter_mut() {
+                    h.hit.inliers = mine[h.shard][next[h.shard]].inliers;
+                    next[h.shard] += 1;
+                }
+                Ok(())
+            },
+        )?;
+        rerank_order(&mut all, verified, |h| h.hit.inliers);
         all.truncate(opts.top_k);
         Ok(all)
     }

@@ -475,6 +475,14 @@ fn hostile_command_lines_are_refused_cleanly() {
     for args in [
         vec!["search", "--index", s(&idx), "--top-k", "0", "q.png"],
         vec!["search", "--index", s(&idx), "--rerank", "10001", "q.png"],
+        vec![
+            "search",
+            "--index",
+            s(&idx),
+            "--rerank-patience",
+            "10001",
+            "q.png",
+        ],
         vec!["search", "--index", s(&idx), "--query-share", "0", "q.png"],
         vec![
             "search",

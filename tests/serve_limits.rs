@@ -516,6 +516,20 @@ fn an_empty_id_or_body_is_a_bad_request() {
         );
         assert_eq!(code, 400, "{bad}: {v}");
     }
+    for bad in [
+        "rerank=10001",
+        "rerank_patience=10001",
+        "rerank_patience=-1",
+    ] {
+        let (code, v) = answer(
+            agent()
+                .post(&format!("{url}/search?{bad}"))
+                .set("Authorization", &bearer)
+                .send_bytes(b"x"),
+        );
+        assert_eq!(code, 400, "{bad}: {v}");
+        assert!(v.to_string().contains("rerank"), "{bad}: {v}");
+    }
 }
 
 #[test]

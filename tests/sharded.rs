@@ -76,18 +76,23 @@ fn four_shards_answer_as_one_index() {
         let q = Query::bytes(common::transformed(p, Transform::Scale(0.6)));
         let prepared = single.prepare(&q).unwrap();
         for mode in [SearchMode::Inverted, SearchMode::Sequential] {
-            // 5 re-ranks fewer candidates than the shards hold together.
-            for (rerank, threads, query_share) in [
-                (mmindex::DEFAULT_RERANK, 0, 1.0),
-                (5, 3, 1.0),
-                (0, 1, 1.0),
-                (0, 0, 0.7),
-                (mmindex::DEFAULT_RERANK, 0, 0.7),
+            // 5 re-ranks fewer candidates than the shards hold together;
+            // a patience of 1 or 2 stops re-ranking after a round or more.
+            let patience = mmindex::DEFAULT_RERANK_PATIENCE;
+            for (rerank, rerank_patience, threads, query_share) in [
+                (mmindex::DEFAULT_RERANK, patience, 0, 1.0),
+                (mmindex::DEFAULT_RERANK, 1, 1, 1.0),
+                (mmindex::DEFAULT_RERANK, 2, 0, 1.0),
+                (5, patience, 3, 1.0),
+                (0, patience, 1, 1.0),
+                (0, patience, 0, 0.7),
+                (mmindex::DEFAULT_RERANK, patience, 0, 0.7),
             ] {
                 let opts = SearchOptions {
                     top_k: 8,
                     mode,
                     rerank,
+                    rerank_patience,
                     threads,
                     query_share,
                     ..SearchOptions::default()
@@ -95,7 +100,8 @@ fn four_shards_answer_as_one_index() {
                 let want = single.search_prepared(&prepared, &opts).unwrap();
                 let got = sharded.search_prepared(&prepared, &opts).unwrap();
                 let what = format!(
-                    "{} {mode:?} rerank {rerank} threads {threads} share {query_share}",
+                    "{} {mode:?} rerank {rerank} patience {rerank_patience} threads {threads} \
+                     share {query_share}",
                     p.display()
                 );
                 assert_eq!(want.len(), got.len(), "{what}");

@@ -25,7 +25,7 @@ from typing import Union
 
 from . import augment
 from ._index import Index, ProgressCallback, Writer, compact, verify
-from ._mmindex import DEFAULT_RERANK, MAX_WORKERS, MIN_INLIERS
+from ._mmindex import DEFAULT_RERANK, DEFAULT_RERANK_PATIENCE, MAX_WORKERS, MIN_INLIERS
 from ._mmindex import decode_id as _decode_id
 from ._mmindex import encode_id as _encode_id
 from ._typing import ArrayLike, ImageLike, Records, WordsLike
@@ -86,6 +86,7 @@ __all__ = [
     "augment",
     "ProgressCallback",
     "DEFAULT_RERANK",
+    "DEFAULT_RERANK_PATIENCE",
     "MAX_WORKERS",
     "MIN_INLIERS",
     "ArrayLike",

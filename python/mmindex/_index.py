@@ -241,6 +241,7 @@ class Index:
         *,
         mode: str = "inverted",
         rerank: int = 300,
+        rerank_patience: int = 150,
         scoring: Optional[str] = None,
         threads: int = 0,
         query_share: float = 1.0,
@@ -254,7 +255,10 @@ class Index:
             mode: ``"inverted"`` (posting lists of the query's words) or
                 ``"sequential"`` (every histogram); both rank identically.
             rerank: how many of the best bag-of-words candidates are
-                verified geometrically (0 = rank by score alone).
+                verified geometrically at most (0 = rank by score alone).
+            rerank_patience: verification stops once this many candidates
+                in a row, in bag-of-words order, fail it (0 = verify all
+                ``rerank``).
             scoring: ``"cosine"`` or ``"l1"``; None uses the index's.
             threads: tasks one search may use (0 = chosen by size).
             query_share: approximate search below 1: the share of the
@@ -275,6 +279,7 @@ class Index:
                 top_k=top_k,
                 mode=mode,
                 rerank=rerank,
+            rerank_patience=rerank_patience,
                 scoring=scoring,
                 threads=threads,
                 query_share=query_share,

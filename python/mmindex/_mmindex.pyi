@@ -16,6 +16,7 @@ NativeWords = Union[bytes, List[int]]
 RawHit = Tuple[Any, float, Optional[int]]
 
 DEFAULT_RERANK: int
+DEFAULT_RERANK_PATIENCE: int
 MIN_INLIERS: int
 MAX_WORKERS: int
 
@@ -59,7 +60,8 @@ class Index:
         query: NativeImage,
         top_k: int = 10,
         mode: str = "inverted",
-        rerank: int = 100,
+        rerank: int = 300,
+        rerank_patience: int = 150,
         scoring: Optional[str] = None,
         threads: int = 0,
         query_share: float = 1.0,
@@ -91,7 +93,8 @@ class Index:
         n: int,
         top_k: int = 10,
         mode: str = "inverted",
-        rerank: int = 100,
+        rerank: int = 300,
+        rerank_patience: int = 150,
         threads: int = 0,
     ) -> float: ...
     def _bench_search_words(
@@ -145,6 +148,7 @@ class ShardedSearcher:
         top_k: int = 10,
         mode: str = "inverted",
         rerank: int = ...,
+        rerank_patience: int = ...,
         scoring: Optional[str] = None,
         threads: int = 0,
         query_share: float = 1.0,
@@ -170,7 +174,7 @@ class Vocabulary:
 def compact(path: Union[str, "os.PathLike[str]"]) -> Dict[str, Any]: ...
 def verify_path(path: Union[str, "os.PathLike[str]"]) -> Tuple[List[str], List[str]]: ...
 def default_config() -> Dict[str, Any]: ...
-def search_defaults() -> Tuple[int, int]: ...
+def search_defaults() -> Tuple[int, int, int]: ...
 def writer_defaults() -> Tuple[int, int, float]: ...
 def encode_id(id: Any) -> bytes: ...
 def decode_id(stored: bytes) -> Any: ...

@@ -75,6 +75,7 @@ pub fn options(
     top_k: usize,
     mode: &str,
     rerank: usize,
+    rerank_patience: usize,
     scoring: Option<&str>,
     threads: usize,
     query_share: f32,
@@ -84,6 +85,7 @@ pub fn options(
         mode: mode.parse::<SearchMode>()?,
         scoring: scoring.map(convert::scoring).transpose()?,
         rerank,
+        rerank_patience,
         threads,
         query_share,
     })
@@ -246,7 +248,7 @@ impl PyIndex {
         Ok(PyWriter::new(w, progress))
     }
 
-    #[pyo3(signature = (query, top_k=10, mode="inverted", rerank=mmindex::DEFAULT_RERANK, scoring=None, threads=0, query_share=1.0))]
+    #[pyo3(signature = (query, top_k=10, mode="inverted", rerank=mmindex::DEFAULT_RERANK, rerank_patience=mmindex::DEFAULT_RERANK_PATIENCE, scoring=None, threads=0, query_share=1.0))]
     #[allow(clippy::too_many_arguments, reason = "Python keyword arguments")]
     fn search<'py>(
         &self,
@@ -255,13 +257,22 @@ impl PyIndex {
         top_k: usize,
         mode: &str,
         rerank: usize,
+        rerank_patience: usize,
         scoring: Option<&str>,
         threads: usize,
         query_share: f32,
     ) -> PyResult<Bound<'py, PyList>> {
         let (q, converting) = inputs::query(query)?;
-        let opts = options(top_k, mode, rerank, scoring, threads, query_share)
-            .map_err(|e| crate::errors::to_py(py, e))?;
+        let opts = options(
+            top_k,
+            mode,
+            rerank,
+            rerank_patience,
+            scoring,
+            threads,
+            query_share,
+        )
+        .map_err(|e| crate::errors::to_py(py, e))?;
         let h = self.handle().map_err(|e| e.into_py(py))?;
         let last = &self.last_search_ns;
         let hits = detached(py, move || {
@@ -288,7 +299,7 @@ impl PyIndex {
         query_share: f32,
     ) -> PyResult<Bound<'py, PyList>> {
         let words = inputs::words(words)?;
-        let opts = options(top_k, mode, 0, scoring, threads, query_share)
+        let opts = options(top_k, mode, 0, 0, scoring, threads, query_share)
             .map_err(|e| crate::errors::to_py(py, e))?;
         let h = self.handle().map_err(|e| e.into_py(py))?;
         let last = &self.last_search_ns;
@@ -405,7 +416,8 @@ impl PyIndex {
 
     /// Benchmark support: runs the same search `n` times in Rust, without
     /// the GIL, and returns the seconds taken in all.
-    #[pyo3(signature = (query, n, top_k=10, mode="inverted", rerank=mmindex::DEFAULT_RERANK, threads=0))]
+    #[pyo3(signature = (query, n, top_k=10, mode="inverted", rerank=mmindex::DEFAULT_RERANK, rerank_patience=mmindex::DEFAULT_RERANK_PATIENCE, threads=0))]
+    #[allow(clippy::too_many_arguments, reason = "Python keyword arguments")]
     fn _bench_search(
         &self,
         py: Python<'_>,
@@ -414,12 +426,13 @@ impl PyIndex {
         top_k: usize,
         mode: &str,
         rerank: usize,
+        rerank_patience: usize,
         threads: usize,
     ) -> PyResult<f64> {
         // As a Rust caller holds it: the image as given, pixels in their
         // own colour order.
         let q = inputs::to_query(inputs::image(query)?)?;
-        let opts = options(top_k, mode, rerank, None, threads, 1.0)
+        let opts = options(top_k, mode, rerank, rerank_patience, None, threads, 1.0)
             .map_err(|e| crate::errors::to_py(py, e))?;
         let h = self.handle().map_err(|e| e.into_py(py))?;
         detached(py, move || {
@@ -444,8 +457,8 @@ impl PyIndex {
         threads: usize,
     ) -> PyResult<f64> {
         let words = inputs::words(words)?;
-        let opts =
-            options(top_k, mode, 0, None, threads, 1.0).map_err(|e| crate::errors::to_py(py, e))?;
+        let opts = options(top_k, mode, 0, 0, None, threads, 1.0)
+            .map_err(|e| crate::errors::to_py(py, e))?;
         let h = self.handle().map_err(|e| e.into_py(py))?;
         detached(py, move || {
             let s = h.searcher()?;

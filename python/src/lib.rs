@@ -48,11 +48,11 @@ fn default_config(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     convert::config(py, &mmindex::IndexConfig::default())
 }
 
-/// The search defaults: (top_k, rerank).
+/// The search defaults: (top_k, rerank, rerank_patience).
 #[pyfunction]
-fn search_defaults() -> (usize, usize) {
+fn search_defaults() -> (usize, usize, usize) {
     let d = mmindex::SearchOptions::default();
-    (d.top_k, d.rerank)
+    (d.top_k, d.rerank, d.rerank_patience)
 }
 
 /// The writer defaults: (workers, batch_size, memory_fraction).
@@ -208,6 +208,7 @@ fn _mmindex(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     m.add_function(wrap_pyfunction!(_error_for_tests, m)?)?;
     m.add("DEFAULT_RERANK", mmindex::DEFAULT_RERANK)?;
+    m.add("DEFAULT_RERANK_PATIENCE", mmindex::DEFAULT_RERANK_PATIENCE)?;
     m.add("MIN_INLIERS", mmindex::MIN_INLIERS)?;
     m.add("MAX_WORKERS", mmindex::MAX_WORKERS)?;
     Ok(())

@@ -33,7 +33,7 @@ impl PySharded {
     }
 
     /// Hits as `(shard, id, score, inliers)`.
-    #[pyo3(signature = (query, top_k=10, mode="inverted", rerank=mmindex::DEFAULT_RERANK, scoring=None, threads=0, query_share=1.0))]
+    #[pyo3(signature = (query, top_k=10, mode="inverted", rerank=mmindex::DEFAULT_RERANK, rerank_patience=mmindex::DEFAULT_RERANK_PATIENCE, scoring=None, threads=0, query_share=1.0))]
     #[allow(clippy::too_many_arguments, reason = "Python keyword arguments")]
     fn search<'py>(
         &self,
@@ -42,13 +42,22 @@ impl PySharded {
         top_k: usize,
         mode: &str,
         rerank: usize,
+        rerank_patience: usize,
         scoring: Option<&str>,
         threads: usize,
         query_share: f32,
     ) -> PyResult<Bound<'py, PyList>> {
         let (q, _) = inputs::query(query)?;
-        let opts = options(top_k, mode, rerank, scoring, threads, query_share)
-            .map_err(|e| crate::errors::to_py(py, e))?;
+        let opts = options(
+            top_k,
+            mode,
+            rerank,
+            rerank_patience,
+            scoring,
+            threads,
+            query_share,
+        )
+        .map_err(|e| crate::errors::to_py(py, e))?;
         let s = self.inner.clone();
         let hits = detached(py, move || Ok(s.search_with(&q, &opts)?))?;
         let items = hits

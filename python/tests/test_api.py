@@ -21,10 +21,13 @@ def test_defaults_are_the_librarys() -> None:
             assert params[name].default is None and value == 700
             continue
         assert params[name].default == value, name
-    top_k, rerank = mmindex._mmindex.search_defaults()
-    search = inspect.signature(mmindex.Index.search).parameters
-    assert (search["top_k"].default, search["rerank"].default) == (top_k, rerank)
+    top_k, rerank, patience = mmindex._mmindex.search_defaults()
+    for method in (mmindex.Index.search, mmindex.ShardedSearcher.search):
+        search = inspect.signature(method).parameters
+        assert (search["top_k"].default, search["rerank"].default) == (top_k, rerank)
+        assert search["rerank_patience"].default == patience
     assert rerank == mmindex.DEFAULT_RERANK
+    assert patience == mmindex.DEFAULT_RERANK_PATIENCE
     workers, batch, fraction = mmindex._mmindex.writer_defaults()
     w = inspect.signature(mmindex.Index.writer).parameters
     assert (w["workers"].default, w["batch_size"].default) == (workers, batch)
@@ -82,10 +85,27 @@ def test_transformed_queries_find_their_original(
 def test_both_modes_rank_identically(index: mmindex.Index, photos: List[Path]) -> None:
     for photo in photos[:4]:
         q = transformed(photo)[0]
-        for rerank in (0, 100):
-            a = index.search(q, top_k=12, mode="inverted", rerank=rerank)
-            b = index.search(q, top_k=12, mode="sequential", rerank=rerank)
+        for rerank, patience in ((0, 150), (100, 150), (100, 1), (100, 0)):
+            a = index.search(q, top_k=12, mode="inverted", rerank=rerank, rerank_patience=patience)
+            b = index.search(q, top_k=12, mode="sequential", rerank=rerank, rerank_patience=patience)
             assert a == b
+
+
+def test_patience_stops_verification_after_failures_in_a_row(index: mmindex.Index, photos: List[Path]) -> None:
+    stopped_early = 0
+    for photo in photos[:4]:
+        q = transformed(photo)[0]
+        full = {h.id: h.inliers for h in index.search(q, top_k=40, rerank=40, rerank_patience=0)}
+        assert all(n is not None for n in full.values())
+        # Down the bag-of-words order, verification with a patience of 1
+        # stops at the first candidate that fails.
+        bow = [h.id for h in index.search(q, top_k=40, rerank=0)]
+        passed = [(full[i] or 0) >= mmindex.MIN_INLIERS for i in bow]
+        stop = passed.index(False) + 1 if False in passed else len(bow)
+        short = index.search(q, top_k=40, rerank=40, rerank_patience=1)
+        assert {h.id: h.inliers for h in short if h.inliers is not None} == {i: full[i] for i in bow[:stop]}
+        stopped_early += stop < len(bow)
+    assert stopped_early > 0
 
 
 def test_approximate_search_ranks_identically_and_never_scores_higher(

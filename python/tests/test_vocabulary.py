@@ -99,9 +99,10 @@ def test_sharded_search_answers_as_one_index(
         assert sharded.shards == 4
         for p in photos:
             q = transformed(p)[0]
-            for rerank, share in ((300, 1.0), (4, 1.0), (300, 0.7)):
-                want = one.search(q, top_k=6, rerank=rerank, query_share=share)
-                got = sharded.search(q, top_k=6, rerank=rerank, query_share=share)
+            for rerank, patience, share in ((300, 150, 1.0), (300, 1, 1.0), (4, 150, 1.0), (300, 150, 0.7)):
+                kw = dict(top_k=6, rerank=rerank, rerank_patience=patience, query_share=share)
+                want = one.search(q, **kw)  # type: ignore[arg-type]
+                got = sharded.search(q, **kw)  # type: ignore[arg-type]
                 assert [(h.id, h.score, h.inliers) for h in want] == [(h.id, h.score, h.inliers) for h in got]
                 assert all(h.shard == mmindex.shard_of(h.id, 4) for h in got)
     for shard in shards:

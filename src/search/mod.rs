@@ -95,10 +95,17 @@ pub struct SearchOptions {
     /// Scoring; `None` uses the index's configured scoring. Default = `None`.
     pub scoring: Option<Scoring>,
     /// How many of the best bag-of-words candidates are re-ranked by
-    /// geometric verification; 0 turns it off. Only image queries are
-    /// re-ranked (a query given as words has no keypoints). Default =
+    /// geometric verification at most; 0 turns it off. Only image queries
+    /// are re-ranked (a query given as words has no keypoints). Default =
     /// [`DEFAULT_RERANK`].
     pub rerank: usize,
+    /// Re-ranking stops early once this many candidates in a row, in
+    /// bag-of-words order, fail verification (fewer than [`MIN_INLIERS`]
+    /// inliers); 0 verifies all the first `rerank`. True matches cluster at
+    /// the head of the bag-of-words order, so a query whose matches are
+    /// there stops soon after them, and one that keeps finding matches
+    /// goes on down to `rerank`. Default = [`DEFAULT_RERANK_PATIENCE`].
+    pub rerank_patience: usize,
     /// Tasks the inverted path may split one search into (on the rayon
     /// pool), at most 8; 0 chooses: every core once the index holds 2,048
     /// records, one below that. Re-ranking splits its candidates likewise
@@ -118,14 +125,21 @@ pub struct SearchOptions {
     pub query_share: f32,
 }
 
-/// Default re-ranking depth: enough for the right record to be found when
-/// bag-of-words ranks it far down (a small region of the query, a blurred
-/// or recompressed copy in a large collection). On the real-photo benchmark
-/// at 20,228 images, 300 gives N-S 3.946 against 3.888 for 100, for 20 ms
-/// of search instead of 12 on two cores (docs/EVALUATION.md).
+/// Default re-ranking depth, the most candidates verified: enough for the
+/// right record to be found when bag-of-words ranks it far down (a small
+/// region of the query, a blurred or recompressed copy in a large
+/// collection); [`DEFAULT_RERANK_PATIENCE`] stops most queries well before
+/// it (docs/EVALUATION.md, "Re-ranking patience").
 pub const DEFAULT_RERANK: usize = 300;
 
+/// Default [`SearchOptions::rerank_patience`]: long enough to reach a
+/// copy that bag-of-words ranks far below the other matches, short enough
+/// that a query stops soon after its last one (docs/EVALUATION.md,
+/// "Re-ranking patience").
+pub const DEFAULT_RERANK_PATIENCE: usize = 150;
+
 pub use crate::shared::posting_cache::{default_block_cache_bytes, MIN_BLOCK_CACHE_BYTES};
+pub(crate) use rerank::in_rounds as rerank_rounds;
 pub(crate) use rerank::reorder as rerank_order;
 pub use rerank::MIN_INLIERS;
 
@@ -136,6 +150,7 @@ impl Default for SearchOptions {
             mode: SearchMode::Inverted,
             scoring: None,
             rerank: DEFAULT_RERANK,
+            rerank_patience: DEFAULT_RERANK_PATIENCE,
             threads: 0,
             query_share: 1.0,
         }
@@ -333,13 +348,11 @@ impl Searcher {
         threads: usize,
     ) -> Result<()> {
         let active = self.active_for(query)?;
-        let n = hits.len();
         rerank::verify(
             &self.shared.store,
             &active.generation,
             &query.geometry,
             hits,
-            n,
             threads,
         )
     }
@@ -366,11 +379,28 @@ impl Searcher {
             attempt += 1;
             if !vanished || attempt > RETRIES {
                 let mut hits: Vec<Hit> = found.into_iter().flatten().collect();
+                let mut verified = 0;
                 if let Some(q) = geometry {
                     let store = &self.shared.store;
-                    rerank::verify(store, &active.generation, q, &mut hits, depth, opts.threads)?;
+                    verified = rerank::in_rounds(
+                        &mut hits,
+                        depth,
+                        opts.rerank_patience,
+                        opts.threads,
+                        |h| h.inliers,
+                        |h| h.inliers = None,
+                        |hits, range| {
+                            rerank::verify(
+                                store,
+                                &active.generation,
+                                q,
+                                &mut hits[range],
+                                opts.threads,
+                            )
+                        },
+                    )?;
                 }
-                rerank::reorder(&mut hits, depth, |h| h.inliers);
+                rerank::reorder(&mut hits, verified, |h| h.inliers);
                 hits.truncate(opts.top_k);
                 return Ok(hits);
             }

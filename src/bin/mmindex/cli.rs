@@ -311,6 +311,10 @@ pub struct SearchArgs {
     /// (0 = off; at most 10,000).
     #[arg(long, default_value_t = mmindex::DEFAULT_RERANK, value_parser = bounded(0, MAX_RESULTS))]
     pub rerank: usize,
+    /// Re-ranking stops once this many candidates in a row fail
+    /// verification (0 = verify all of `--rerank`; at most 10,000).
+    #[arg(long, default_value_t = mmindex::DEFAULT_RERANK_PATIENCE, value_parser = bounded(0, MAX_RESULTS))]
+    pub rerank_patience: usize,
     /// Approximate search: the share of the query's weight kept, in (0, 1]
     /// (1 = exact). Below 1 the query's lightest words are dropped
     /// (docs/SCORING.md, "Approximate search").

@@ -27,6 +27,7 @@ pub fn search(a: SearchArgs) -> anyhow::Result<ExitCode> {
         mode,
         scoring: None,
         rerank: a.rerank,
+        rerank_patience: a.rerank_patience,
         query_share: a.query_share,
         ..SearchOptions::default()
     };

@@ -149,6 +149,7 @@ struct SearchParams {
     top_k: Option<usize>,
     mode: Option<String>,
     rerank: Option<usize>,
+    rerank_patience: Option<usize>,
     query_share: Option<f32>,
 }
 
@@ -175,6 +176,14 @@ async fn search(
     if rerank > MAX_TOP_K {
         return Err(ApiError::bad_request(format!(
             "rerank must be in 0..={MAX_TOP_K}"
+        )));
+    }
+    let rerank_patience = params
+        .rerank_patience
+        .unwrap_or(mmindex::DEFAULT_RERANK_PATIENCE);
+    if rerank_patience > MAX_TOP_K {
+        return Err(ApiError::bad_request(format!(
+            "rerank_patience must be in 0..={MAX_TOP_K}"
         )));
     }
     let query_share = params.query_share.unwrap_or(1.0);
@@ -205,6 +214,7 @@ async fn search(
             mode,
             scoring: None,
             rerank,
+            rerank_patience,
             query_share,
             ..SearchOptions::default()
         };
