@@ -3,7 +3,7 @@
 //! ```text
 //! eval PHOTOS_DIR [--distractors-from DIR] [--groups N] [--distractors N]
 //!      [--features rootsift,sift,orb,akaze,brisk] [--words K] [--rerank R]
-//!      [--max-side PX] [--max-features N] [--hard] [--seed S] [--json FILE]
+//!      [--rerank-patience P] [--max-side PX] [--max-features N] [--hard] [--seed S] [--json FILE]
 //! ```
 //!
 //! Builds a benchmark in the style of UKBench: each of the first N photos
@@ -100,6 +100,7 @@ struct Args {
     features: Vec<Feature>,
     words: u32,
     rerank: usize,
+    rerank_patience: usize,
     max_side: Option<u32>,
     max_features: Option<u32>,
     hard: bool,
@@ -120,6 +121,7 @@ fn parse() -> Result<Args, String> {
         features: vec![Feature::RootSift],
         words: 1000,
         rerank: mmindex::DEFAULT_RERANK,
+        rerank_patience: mmindex::DEFAULT_RERANK_PATIENCE,
         max_side: None,
         max_features: None,
         hard: false,
@@ -139,6 +141,7 @@ fn parse() -> Result<Args, String> {
             "--distractors" => a.distractors = num(&v)? as usize,
             "--words" => a.words = num(&v)? as u32,
             "--rerank" => a.rerank = num(&v)? as usize,
+            "--rerank-patience" => a.rerank_patience = num(&v)? as usize,
             "--max-side" => a.max_side = Some(num(&v)? as u32),
             "--max-features" => a.max_features = Some(num(&v)? as u32),
             "--seed" => a.seed = num(&v)?,
@@ -322,6 +325,7 @@ fn evaluate(
         top_k: 100,
         mode: SearchMode::Inverted,
         rerank,
+        rerank_patience: a.rerank_patience,
         ..SearchOptions::default()
     };
     let (mut bow, mut reranked) = (Quality::default(), Quality::default());

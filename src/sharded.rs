@@ -15,7 +15,9 @@
 //! Hits therefore equal, id for id and score for score, those of one index
 //! holding every shard's records, except that candidates with exactly equal
 //! scores are ordered by shard, then as their shard orders them (one index
-//! orders them by doc id). A record removed between its shard's ranking and
+//! orders them by doc id); with a patience below the depth, that order can
+//! also move where re-ranking stops, and so which of them are verified. A
+//! record removed between its shard's ranking and
 //! the lookup makes the whole sharded search run again, as one index's
 //! search does ([`RETRIES`]).
 

@@ -112,6 +112,27 @@ fn a_region_of_the_query_finds_its_photo_first() {
                     .expect("search");
                 assert_eq!(on, split, "{name}: re-ranking with {threads} tasks differs");
             }
+            // A patience below the depth verifies in rounds and stops
+            // early: the paths and the task splits (rounds of other sizes)
+            // still agree, on every candidate's inliers.
+            for patience in [1, 3] {
+                let short = |mode, threads| {
+                    let o = SearchOptions {
+                        top_k: 100,
+                        rerank_patience: patience,
+                        threads,
+                        ..opts(mode, 100)
+                    };
+                    s.search_with(&q, &o).expect("search")
+                };
+                let want = short(SearchMode::Inverted, 0);
+                let seq = short(SearchMode::Sequential, 0);
+                assert_eq!(want, seq, "{name}: paths differ with patience {patience}");
+                for threads in [1, 4] {
+                    let split = short(SearchMode::Inverted, threads);
+                    assert_eq!(want, split, "{name}: patience {patience}, {threads} tasks");
+                }
+            }
             let off = s
                 .search_with(&q, &opts(SearchMode::Inverted, 0))
                 .expect("search");

@@ -177,8 +177,9 @@ pub struct Hit {
     /// Bag-of-words similarity in (0, 1]; higher is more similar.
     pub score: f32,
     /// Features matched by one geometric transform between the query and
-    /// this record, when it was re-ranked (among the first
-    /// [`SearchOptions::rerank`] candidates, with stored geometry). Hits
+    /// this record, when it was verified (among the first
+    /// [`SearchOptions::rerank`] candidates, before re-ranking stopped
+    /// ([`SearchOptions::rerank_patience`]), with stored geometry). Hits
     /// with at least [`MIN_INLIERS`] come first, more inliers first.
     pub inliers: Option<u32>,
 }
