@@ -279,7 +279,7 @@ class Index:
                 top_k=top_k,
                 mode=mode,
                 rerank=rerank,
-            rerank_patience=rerank_patience,
+                rerank_patience=rerank_patience,
                 scoring=scoring,
                 threads=threads,
                 query_share=query_share,
