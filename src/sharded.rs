@@ -118,6 +118,7 @@ impl ShardedSearcher {
         // The global head is verified in the rounds one index's search
         // uses, each shard verifying its members of the round: the
         // candidates one index would verify, no more, and the same stop.
+        let probe = query.probe();
         let verified = rerank_rounds(
             &mut all,
             opts.rerank,
@@ -133,7 +134,7 @@ impl ShardedSearcher {
                 }
                 mine.par_iter_mut()
                     .zip(&self.shards)
-                    .try_for_each(|(hits, s)| s.verify(query, hits, opts.threads))?;
+                    .try_for_each(|(hits, s)| s.verify(query, &probe, hits, opts.threads))?;
                 let mut next = vec![0usize; self.shards.len()];
                 for h in round.iter_mut() {
                     h.hit.inliers = mine[h.shard][next[h.shard]].inliers;

@@ -141,6 +141,7 @@ pub const DEFAULT_RERANK_PATIENCE: usize = 150;
 pub use crate::shared::posting_cache::{default_block_cache_bytes, MIN_BLOCK_CACHE_BYTES};
 pub(crate) use rerank::in_rounds as rerank_rounds;
 pub(crate) use rerank::reorder as rerank_order;
+pub(crate) use rerank::Probe as RerankProbe;
 pub use rerank::MIN_INLIERS;
 
 impl Default for SearchOptions {
@@ -199,6 +200,12 @@ impl PreparedQuery {
     /// The visual word of each feature.
     pub fn words(&self) -> &[u32] {
         &self.words
+    }
+
+    /// What verification reads of this query, for every round and index
+    /// of one search.
+    pub(crate) fn probe(&self) -> RerankProbe<'_> {
+        RerankProbe::of(&self.geometry)
     }
 }
 
@@ -340,22 +347,18 @@ impl Searcher {
             .collect()
     }
 
-    /// Verifies `hits` (candidates of this index) against `query`: sets
-    /// their `inliers` as a search re-ranking them would.
+    /// Verifies `hits` (candidates of this index) against `query`, read
+    /// through `probe` (its [`PreparedQuery::probe`]): sets their `inliers`
+    /// as a search re-ranking them would.
     pub(crate) fn verify(
         &self,
         query: &PreparedQuery,
+        probe: &RerankProbe<'_>,
         hits: &mut [Hit],
         threads: usize,
     ) -> Result<()> {
         let active = self.active_for(query)?;
-        rerank::verify(
-            &self.shared.store,
-            &active.generation,
-            &query.geometry,
-            hits,
-            threads,
-        )
+        rerank::verify(&self.shared.store, &active.generation, probe, hits, threads)
     }
 
     /// Searches with a query already quantized to visual words (one entry
@@ -383,6 +386,7 @@ impl Searcher {
                 let mut verified = 0;
                 if let Some(q) = geometry {
                     let store = &self.shared.store;
+                    let probe = rerank::Probe::of(q);
                     verified = rerank::in_rounds(
                         &mut hits,
                         depth,
@@ -394,7 +398,7 @@ impl Searcher {
                             rerank::verify(
                                 store,
                                 &active.generation,
-                                q,
+                                &probe,
                                 &mut hits[range],
                                 opts.threads,
                             )

@@ -102,51 +102,67 @@ pub(crate) fn in_rounds<T>(
     Ok(depth)
 }
 
+/// What verification reads of a query, made once a search and shared by
+/// its rounds (and shards).
+pub(crate) struct Probe<'a> {
+    side: Side<'a>,
+    /// The query's words, one bit each: a candidate's features under any
+    /// other word cannot pair, and are not decoded. A bit test per stored
+    /// word costs less than a merge with the query's words.
+    words: Vec<u64>,
+}
+
+impl<'a> Probe<'a> {
+    pub(crate) fn of(query: &'a Geometry) -> Probe<'a> {
+        let top = query.points.iter().map(|p| p.word).max().unwrap_or(0);
+        let mut words = vec![0u64; top as usize / 64 + 1];
+        for p in &query.points {
+            words[p.word as usize / 64] |= 1 << (p.word % 64);
+        }
+        Probe {
+            side: Side::of(query),
+            words,
+        }
+    }
+
+    fn has(&self, w: u32) -> bool {
+        self.words
+            .get(w as usize / 64)
+            .is_some_and(|b| b & (1 << (w % 64)) != 0)
+    }
+}
+
 /// Verifies every hit of `hits`: sets each one's `inliers`. Candidates are
 /// verified in up to `threads` rayon tasks (0: one per core), each
 /// candidate on its own, so the result does not depend on the split.
 pub(crate) fn verify(
     store: &Store,
     g: &Generation,
-    query: &Geometry,
+    query: &Probe<'_>,
     head: &mut [Hit],
     threads: usize,
 ) -> Result<()> {
     let depth = head.len();
     let tasks = max_tasks(threads).min(depth.div_ceil(MIN_PER_TASK).max(1));
-    let q = Side::of(query);
-    // The query's words, one bit each: a candidate's features under any
-    // other word cannot pair, and are not decoded. A bit test per stored
-    // word costs less than a merge with the query's words.
-    let top = query.points.iter().map(|p| p.word).max().unwrap_or(0);
-    let mut words = vec![0u64; top as usize / 64 + 1];
-    for p in &query.points {
-        words[p.word as usize / 64] |= 1 << (p.word % 64);
-    }
-    let words = &words;
     // Task t verifies candidates t, t + tasks, …: true matches cluster at
     // the top of the BoW order and cost the most, so contiguous chunks would
     // leave one task with most of the work.
-    let verify =
-        |t: usize| -> Result<Vec<Option<u32>>> {
-            BUFFERS.with(|b| {
-                let Buffers { scratch, points } = &mut *b.borrow_mut();
-                let head: &[Hit] = head;
-                (t..depth)
-                    .step_by(tasks)
-                    .map(|i| {
-                        let keep = |w: u32| {
-                            words
-                                .get(w as usize / 64)
-                                .is_some_and(|b| b & (1 << (w % 64)) != 0)
-                        };
-                        let outline = store.geometry_where(g, head[i].doc, keep, points)?;
-                        Ok(outline
-                            .map(|outline| ransac::inliers(q, Side { points, outline }, scratch)))
-                    })
-                    .collect()
-            })
-        };
+    let verify = |t: usize| -> Result<Vec<Option<u32>>> {
+        BUFFERS.with(|b| {
+            let Buffers { scratch, points } = &mut *b.borrow_mut();
+            let head: &[Hit] = head;
+            (t..depth)
+                .step_by(tasks)
+                .map(|i| {
+                    let keep = |w: u32| query.has(w);
+                    let outline = store.geometry_where(g, head[i].doc, keep, points)?;
+                    Ok(outline.map(|outline| {
+                        ransac::inliers(query.side, Side { points, outline }, scratch)
+                    }))
+                })
+                .collect()
+        })
+    };
     let mut results: Vec<Result<Vec<Option<u32>>>> = Vec::with_capacity(tasks);
     if tasks <= 1 {
         results.push(verify(0));
