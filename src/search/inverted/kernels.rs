@@ -5,83 +5,102 @@ use super::InMemoryList;
 use crate::config::Scoring;
 use crate::error::Result;
 use crate::scoring::{fixed, term};
+#[cfg(doc)]
+use crate::shared::posting_cache::lists::TILE_SHIFT;
 use crate::store::codec::postings::{self, Frame};
 use crate::store::PostingBlock;
 
-/// Docs per tile of round 2: 1 MiB of accumulator, which stays in a
-/// core's L2 cache (2 MiB on the reference machine) while every word of
-/// the share adds its postings in that range. At a million docs an
-/// accumulator is 8 MB, and adding word after word over all of it would
-/// miss the L2 cache at nearly every posting (docs/PERFORMANCE.md, "Where
-/// the time goes", compares tile sizes).
-pub(super) const TILE: usize = 1 << 17;
+/// Where a walk over the tiles of some held lists stands: for each tf
+/// group of each decoded list, in order, its next tile entry.
+pub(super) struct Cursors(Vec<usize>);
 
-/// Adds the words of `share` to `acc`, one doc range of `tile` docs at a
-/// time ([`TILE`] in searches), keeping a cursor in each tf group.
-pub(super) fn add_tiled(share: &[&InMemoryList<'_>], acc: &mut [u64], in_blocks: u64, tile: usize) {
-    let m = acc
-        .len()
-        .min(usize::try_from(in_blocks).unwrap_or(usize::MAX));
-    let groups: usize = share
-        .iter()
-        .map(|h| h.postings.decoded.as_ref().map_or(0, |d| d.runs.len()))
-        .sum();
-    let mut cursors = vec![0usize; groups];
-    let mut lo = 0;
-    while lo < m {
-        let hi = (lo + tile.max(1)).min(m);
-        let tile = &mut acc[lo..hi];
-        let mut c = cursors.iter_mut();
+impl Cursors {
+    /// Cursors of a walk over `share` starting at tile `t0`: each group's
+    /// first entry of a tile at or past `t0`.
+    pub(super) fn at(share: &[&InMemoryList<'_>], t0: u32) -> Cursors {
+        let mut cursors = Vec::new();
         for h in share {
-            match (&h.postings.dense, &h.postings.decoded) {
-                (Some(d), _) => {
-                    if let Some(tfs) = d.tfs.get(lo..hi) {
-                        h.word.add_dense(tile, tfs, lo);
-                    }
+            if let Some(d) = &h.postings.decoded {
+                let mut start = 0;
+                for &(_, end) in &d.runs {
+                    let entries = d.tiles.get(start..end as usize).unwrap_or_default();
+                    cursors.push(start + entries.partition_point(|&t| t < t0));
+                    start = end as usize;
                 }
-                (None, Some(d)) => {
-                    let mut start = 0;
-                    for (&(tf, end), cursor) in d.runs.iter().zip(&mut c) {
-                        let group = d.docs.get(start..end as usize).unwrap_or_default();
-                        start = end as usize;
-                        *cursor += h.word.add_group(
-                            tile,
-                            lo,
-                            group.get(*cursor..).unwrap_or_default(),
-                            tf,
-                        );
-                    }
-                }
-                // Not held (round 1 added it).
-                (None, None) => {}
             }
         }
-        lo = hi;
+        Cursors(cursors)
     }
 }
 
-/// Adds `value(doc)` to `tile[doc − lo]` for the docs of `group`
-/// (increasing) below `lo + tile.len()`; returns how many.
-#[inline(always)]
-pub(super) fn add_below(
-    tile: &mut [u64],
+/// Adds the postings of `share` in tile `t` from its doc `lo + from` on
+/// (`lo = t << shift`, where the walk of `cursors` stands) to `part`,
+/// which holds the accumulators of docs `lo + from..`, up to the tile's
+/// end or before (docs past it are left out); the walk then stands at
+/// tile `t + 1`. The lists are cut in tiles of `1 << shift` docs
+/// ([`TILE_SHIFT`] in searches), so a tile's accumulators (512 KiB) stay in
+/// a core's L2 cache while every word adds its postings there: over a
+/// million docs' 8 MB, adding word after word would miss it at nearly
+/// every posting (docs/PERFORMANCE.md, "Where the time goes").
+pub(super) fn add_tile(
+    share: &[&InMemoryList<'_>],
+    cursors: &mut Cursors,
+    part: &mut [u64],
+    t: u32,
     lo: usize,
-    group: &[u32],
-    value: impl Fn(u32) -> u64,
-) -> usize {
-    let hi = lo + tile.len();
-    let mut added = 0;
-    for &doc in group {
-        let d = doc as usize;
-        if d >= hi {
-            break;
+    from: usize,
+) {
+    let first = lo + from;
+    let mut c = cursors.0.iter_mut();
+    for h in share {
+        match (&h.postings.dense, &h.postings.decoded) {
+            (Some(d), _) => {
+                let hi = first.saturating_add(part.len()).min(d.tfs.len());
+                if let Some(tfs) = d.tfs.get(first..hi) {
+                    h.word.add_dense(part, tfs, first);
+                }
+            }
+            (None, Some(d)) => {
+                for (&(tf, end), cursor) in d.runs.iter().zip(&mut c) {
+                    if *cursor < end as usize && d.tiles.get(*cursor) == Some(&t) {
+                        let docs = d.entry(*cursor);
+                        // Offsets below `from` belong to the range before.
+                        let skip = if from == 0 {
+                            0
+                        } else {
+                            docs.partition_point(|&o| usize::from(o) < from)
+                        };
+                        let docs = docs.get(skip..).unwrap_or_default();
+                        h.word.add_group(part, first, docs, from, tf);
+                        *cursor += 1;
+                    }
+                }
+            }
+            // Not held (round 1 added it).
+            (None, None) => {}
         }
-        if let Some(a) = tile.get_mut(d.wrapping_sub(lo)) {
-            *a = a.wrapping_add(value(doc));
-        }
-        added += 1;
     }
-    added
+}
+
+/// Adds `value(first + offset − from)` to `part[offset − from]` for the
+/// offsets of `docs` (increasing, none below `from`) while they fall in
+/// `part`.
+#[inline(always)]
+fn add_offsets(
+    part: &mut [u64],
+    first: usize,
+    docs: &[u16],
+    from: usize,
+    value: impl Fn(u64) -> u64,
+) {
+    for &o in docs {
+        let i = usize::from(o).wrapping_sub(from);
+        let Some(a) = part.get_mut(i) else {
+            // Past the range or the watermark: so is the rest.
+            break;
+        };
+        *a = a.wrapping_add(value((first + i) as u64));
+    }
 }
 
 /// Term frequencies whose cosine terms are tabulated per word.
@@ -223,17 +242,25 @@ impl<'a> QueryTerm<'a> {
         Ok(())
     }
 
-    /// Adds the docs of one tf group below `lo + tile.len()` (from the
-    /// group's cursor on, docs increasing) to `tile`, which starts at doc
-    /// `lo`; returns how many it added.
+    /// Adds the docs of one tile entry of a tf group, given as offsets in
+    /// their tile, `from` or above and increasing, to `part`, which holds
+    /// the accumulators of docs from `first` (the offset `from`) on, while
+    /// they fall in it.
     #[inline]
-    pub(super) fn add_group(&self, tile: &mut [u64], lo: usize, group: &[u32], tf: u32) -> usize {
+    pub(super) fn add_group(
+        &self,
+        part: &mut [u64],
+        first: usize,
+        docs: &[u16],
+        from: usize,
+        tf: u32,
+    ) {
         match self.scoring {
             Scoring::Cosine => {
                 let c = self.cosine(tf);
-                add_below(tile, lo, group, |_| c)
+                add_offsets(part, first, docs, from, |_| c);
             }
-            Scoring::L1 => add_below(tile, lo, group, |doc| self.value(tf, u64::from(doc))),
+            Scoring::L1 => add_offsets(part, first, docs, from, |doc| self.value(tf, doc)),
         }
     }
 
@@ -267,85 +294,107 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::shared::posting_cache::lists::{Decoded, Dense};
+    use crate::shared::posting_cache::lists::{Decoded, Dense, TILE_SHIFT};
     use crate::shared::posting_cache::WordPostings;
     use crate::testutil::XorShift;
 
-    fn decoded(postings: &[(u32, u32)]) -> Decoded {
-        let mut by_tf: Vec<(u32, u32)> = postings.iter().map(|&(d, tf)| (tf, d)).collect();
-        by_tf.sort_unstable();
-        let mut docs = Vec::new();
-        let mut runs: Vec<(u32, u32)> = Vec::new();
-        for (tf, d) in by_tf {
-            docs.push(d);
-            match runs.last_mut() {
-                Some(r) if r.0 == tf => r.1 = docs.len() as u32,
-                _ => runs.push((tf, docs.len() as u32)),
+    /// Adds the held lists to `acc` over tiles `t0..t1` of `1 << shift`
+    /// docs, below `in_blocks`, as a search's tasks do.
+    fn add_tiled(
+        share: &[&InMemoryList<'_>],
+        acc: &mut [u64],
+        in_blocks: u64,
+        shift: u32,
+        t0: u32,
+        t1: u32,
+    ) {
+        let m = acc.len().min(in_blocks as usize);
+        let mut cursors = Cursors::at(share, t0);
+        for t in t0..t1 {
+            let lo = (t as usize) << shift;
+            let hi = (lo + (1 << shift)).min(m);
+            if lo < hi {
+                // Half a tile, then the rest, as two ranges would.
+                let mid = lo + (hi - lo) / 2;
+                let mut second = Cursors::at(share, t);
+                add_tile(share, &mut second, &mut acc[mid..hi], t, lo, mid - lo);
+                add_tile(share, &mut cursors, &mut acc[lo..mid], t, lo, 0);
             }
         }
-        Decoded { docs, runs }
     }
 
     #[test]
     fn tiles_add_what_one_pass_adds() {
         for seed in 1..=20u64 {
             let mut rng = XorShift::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            let n = 50 + (rng.next_u64() % 900) as usize;
+            // Every fifth seed spans more than two tiles of a search.
+            let n = if seed.is_multiple_of(5) {
+                (2 << TILE_SHIFT) + (rng.next_u64() % 70_000) as usize
+            } else {
+                50 + (rng.next_u64() % 900) as usize
+            };
             let norms: Vec<(f32, f32)> = (0..n).map(|i| (1.0 + i as f32, 2.0 + i as f32)).collect();
             for scoring in [Scoring::Cosine, Scoring::L1] {
                 let mut lists = Vec::new();
-                let mut held = Vec::new();
+                let mut words = Vec::new();
                 for w in 0..4 {
-                    let word = QueryTerm::new(scoring, 0.1 + w as f32 * 0.2, 1.5, &norms);
+                    words.push(QueryTerm::new(scoring, 0.1 + w as f32 * 0.2, 1.5, &norms));
                     let mut postings = Vec::new();
                     for d in 0..n as u32 {
-                        if rng.next_u64().is_multiple_of(3) {
+                        if rng.next_u64().is_multiple_of(3 + 40 * w) {
                             // Past the cosine table too.
                             postings.push((d, 1 + (rng.next_u64() % 20) as u32));
                         }
                     }
-                    let p = WordPostings {
-                        decoded: Some(decoded(&postings)),
-                        ..WordPostings::default()
-                    };
                     lists.push(postings);
-                    held.push(InMemoryList {
-                        word,
-                        postings: Arc::new(p),
-                        cost: 0,
-                    });
                 }
                 let tfs: Vec<u8> = (0..n).map(|_| (rng.next_u64() % 4) as u8).collect();
-                let dense = WordPostings {
-                    dense: Some(Dense {
-                        upto: n as u64,
-                        tfs: tfs.clone(),
-                    }),
-                    ..WordPostings::default()
-                };
-                held.push(InMemoryList {
-                    word: QueryTerm::new(scoring, 0.7, 2.0, &norms),
-                    postings: Arc::new(dense),
-                    cost: 0,
-                });
-                for in_blocks in [n as u64, (n / 2) as u64] {
-                    let mut want = vec![0u64; n];
-                    for (h, postings) in held.iter().zip(&lists) {
-                        for &(d, tf) in postings.iter().filter(|p| u64::from(p.0) < in_blocks) {
-                            want[d as usize] =
-                                want[d as usize].wrapping_add(h.word.value(tf, u64::from(d)));
+                for shift in [0, 1, 3, 6, 10, TILE_SHIFT] {
+                    let mut held: Vec<InMemoryList<'_>> = words
+                        .iter()
+                        .zip(&lists)
+                        .map(|(word, postings)| InMemoryList {
+                            word: QueryTerm::new(scoring, word.qv, word.idf, &norms),
+                            postings: Arc::new(WordPostings {
+                                decoded: Some(Decoded::from_postings(postings, shift)),
+                                ..WordPostings::default()
+                            }),
+                        })
+                        .collect();
+                    held.push(InMemoryList {
+                        word: QueryTerm::new(scoring, 0.7, 2.0, &norms),
+                        postings: Arc::new(WordPostings {
+                            dense: Some(Dense {
+                                upto: n as u64,
+                                tfs: tfs.clone(),
+                            }),
+                            ..WordPostings::default()
+                        }),
+                    });
+                    let width = 1usize << shift;
+                    for in_blocks in [n, n / 2, width.min(n), (3 * width).min(n) - 1] {
+                        let in_blocks = in_blocks as u64;
+                        let mut want = vec![0u64; n];
+                        for (h, postings) in held.iter().zip(&lists) {
+                            for &(d, tf) in postings.iter().filter(|p| u64::from(p.0) < in_blocks) {
+                                want[d as usize] =
+                                    want[d as usize].wrapping_add(h.word.value(tf, u64::from(d)));
+                            }
                         }
-                    }
-                    let m = in_blocks as usize;
-                    held[4].word.add_dense(&mut want[..m], &tfs[..m], 0);
-                    let share: Vec<&InMemoryList<'_>> = held.iter().collect();
-                    for tile in [1, 2, 7, 64, n - 1, n, TILE] {
-                        let mut got = vec![0u64; n];
-                        add_tiled(&share, &mut got, in_blocks, tile);
-                        assert_eq!(
-                            got, want,
-                            "seed {seed}, {scoring:?}, tile {tile}, below {in_blocks}"
-                        );
+                        let m = in_blocks as usize;
+                        held[4].word.add_dense(&mut want[..m], &tfs[..m], 0);
+                        let share: Vec<&InMemoryList<'_>> = held.iter().collect();
+                        let tiles = n.div_ceil(width) as u32;
+                        // One walk, and walks from a tile in the middle.
+                        for from in [0, tiles / 2, tiles.saturating_sub(1)] {
+                            let mut got = vec![0u64; n];
+                            add_tiled(&share, &mut got, in_blocks, shift, 0, from);
+                            add_tiled(&share, &mut got, in_blocks, shift, from, tiles);
+                            assert!(
+                                got == want,
+                                "seed {seed}, {scoring:?}, shift {shift}, below {in_blocks}, from {from}"
+                            );
+                        }
                     }
                 }
             }

@@ -1,13 +1,16 @@
 //! Inverted search: walk only the posting lists of the query's words.
 //!
-//! The query's words are shared among up to [`MAX_PARTS`] tasks on the
-//! rayon pool, each adding terms into its own dense accumulator, in two
-//! rounds: the first looks every word up in the block cache and adds the
-//! lists it has to decode as it decodes them; the second adds the lists
-//! the cache holds in memory, shared out by size, one L2-sized tile of
-//! docs at a time. A last round sums the accumulators over disjoint doc
-//! ranges, each range into its own top-k. Terms are fixed-point integers
-//! ([`fixed`]), so neither the split nor the order changes a score.
+//! A search runs as up to [`MAX_PARTS`] tasks on the rayon pool. Round 1
+//! shares the query's words out among them: each task looks its words up
+//! in the block cache and adds the lists it has to decode, as it decodes
+//! them, into its own dense accumulator; the lists the cache holds in
+//! memory are set aside. Round 2 splits the docs instead, into one range
+//! of whole tiles per task: tile by tile (an L2-sized slice of docs), a
+//! task sums the round-1 accumulators there, adds every list set aside
+//! and scores the tile's docs into its range's top-k, while the tile is
+//! still in its cache. The ranges' top-k are merged exactly. Terms are
+//! fixed-point integers ([`fixed`]), so neither split nor order changes a
+//! score.
 
 mod kernels;
 mod merge;
@@ -18,12 +21,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{SearchInput, TopK};
 use crate::error::Result;
+use crate::shared::posting_cache::lists::TILE_SHIFT;
 use crate::shared::posting_cache::WordPostings;
 use crate::store::codec::postings;
-use kernels::{add_tiled, QueryTerm, TILE};
-use merge::collect;
+use kernels::QueryTerm;
+use merge::{collect, Sums};
 use pool::{give_back, take};
-use schedule::{parts, run, share_out};
+use schedule::{parts, run};
 
 /// Most tasks one search splits into. Each needs an accumulator of 8 bytes
 /// per doc, and the summing round reads all of them.
@@ -48,6 +52,7 @@ pub(crate) fn search(input: &SearchInput<'_>, top: &mut TopK) -> Result<()> {
             acc: take(n),
             result: Ok(()),
             held: Vec::new(),
+            touched: false,
         })
         .collect();
     // Round 1: every word is looked up; what has to be decoded is added
@@ -60,28 +65,33 @@ pub(crate) fn search(input: &SearchInput<'_>, top: &mut TopK) -> Result<()> {
             in_blocks,
             &mut task.acc[..n],
             &mut task.held,
+            &mut task.touched,
         );
     });
-    // Round 2: the words set aside, shared out by size, each task adding
-    // its share tile by tile.
-    let mut held: Vec<InMemoryList<'_>> = tasks.iter_mut().flat_map(|s| s.held.drain(..)).collect();
-    if tasks.iter().all(|s| s.result.is_ok()) && !held.is_empty() {
-        let shares = share_out(&mut held, tasks.len());
-        let mut jobs: Vec<(&mut Task<'_>, Vec<&InMemoryList<'_>>)> =
-            tasks.iter_mut().zip(shares).collect();
-        run(&mut jobs, |(task, share)| {
-            add_tiled(share, &mut task.acc[..n], in_blocks, TILE);
-        });
-    }
+    // Rounds 2 and 3: the words set aside and the round-1 sums, added one
+    // tile of docs at a time over disjoint doc ranges, each scored into
+    // its own top-k.
+    let held: Vec<InMemoryList<'_>> = tasks.iter_mut().flat_map(|s| s.held.drain(..)).collect();
+    let held: Vec<&InMemoryList<'_>> = held.iter().collect();
     let mut result = Ok(());
     let mut accs = Vec::with_capacity(k);
+    let mut touched = Vec::with_capacity(k);
     for task in tasks {
+        touched.push(task.touched || task.result.is_err());
         if result.is_ok() {
             result = task.result;
         }
         accs.push(task.acc);
     }
-    collect(input, &mut accs, n, k, result.is_ok(), top);
+    let sums = Sums {
+        scoring: input.scoring,
+        norms: input.norms,
+        accs: &mut accs,
+        touched: &touched,
+        held: &held,
+        in_blocks,
+    };
+    collect(sums, n, k, TILE_SHIFT, result.is_ok(), top);
     give_back(accs);
     result
 }
@@ -91,6 +101,8 @@ struct Task<'a> {
     acc: Vec<u64>,
     result: Result<()>,
     held: Vec<InMemoryList<'a>>,
+    /// Whether round 1 may have added to `acc`.
+    touched: bool,
 }
 
 /// A word whose postings the block cache holds in memory (decoded or
@@ -98,8 +110,6 @@ struct Task<'a> {
 struct InMemoryList<'a> {
     word: QueryTerm<'a>,
     postings: std::sync::Arc<WordPostings>,
-    /// Slots it touches: its postings, or every doc when dense.
-    cost: u64,
 }
 
 /// Adds the terms of the words handed out by `next` (indexes into `order`)
@@ -112,6 +122,7 @@ fn add_words<'a>(
     in_blocks: u64,
     acc: &mut [u64],
     held: &mut Vec<InMemoryList<'a>>,
+    touched: &mut bool,
 ) -> Result<()> {
     let mut bufs = postings::FrameBuffers::default();
     let mut batch: Vec<u32> = Vec::with_capacity(BATCH);
@@ -135,8 +146,11 @@ fn add_words<'a>(
             .postings
             .lookup(input.store, input.g, input.epoch, &batch, &mut cached);
         for (&e, hit) in entries.iter().zip(cached.drain(..)) {
-            if let Some(h) = add_word(input, e, hit, in_blocks, acc, &mut bufs)? {
-                held.push(h);
+            // Every word adds its unsealed postings here.
+            *touched |= !input.unsealed.is_empty();
+            match add_word(input, e, hit, in_blocks, acc, &mut bufs)? {
+                Some(h) => held.push(h),
+                None => *touched = true,
             }
         }
     }
@@ -178,9 +192,9 @@ fn add_word<'a>(
     for chunk in input.unsealed {
         chunk.for_word(w, |docs, tfs| t.add(acc, docs, tfs, input.visible_below));
     }
-    let cost = match (&p.dense, &p.decoded) {
-        (Some(d), _) if d.upto >= in_blocks => in_blocks,
-        (_, Some(d)) => d.docs.len() as u64,
+    match (&p.dense, &p.decoded) {
+        (Some(d), _) if d.upto >= in_blocks => {}
+        (_, Some(_)) => {}
         _ => {
             // Blocks are in doc order: past `in_blocks` the rest of a block
             // is newer still.
@@ -191,6 +205,5 @@ fn add_word<'a>(
     Ok(Some(InMemoryList {
         word: t,
         postings: p,
-        cost,
     }))
 }

@@ -1,7 +1,7 @@
 //! How a search's work is shared out: how many tasks, running them on the
-//! rayon pool, and sharing the lists held in memory by cost.
+//! rayon pool.
 
-use super::{InMemoryList, MAX_PARTS};
+use super::MAX_PARTS;
 
 /// Below this many docs a search runs as one task: splitting costs a few
 /// microseconds, which a small collection's query does not win back
@@ -31,52 +31,4 @@ pub(super) fn run<T: Send>(items: &mut [T], f: impl Fn(&mut T) + Sync) {
             s.spawn(move |_| f(item));
         }
     });
-}
-
-/// Splits `held` into `k` shares of about equal cost (largest first, each
-/// to the share with the least so far).
-pub(super) fn share_out<'h, 'a>(
-    held: &'h mut [InMemoryList<'a>],
-    k: usize,
-) -> Vec<Vec<&'h InMemoryList<'a>>> {
-    held.sort_unstable_by_key(|h| std::cmp::Reverse(h.cost));
-    let mut shares: Vec<(u64, Vec<&InMemoryList<'a>>)> =
-        (0..k.max(1)).map(|_| (0, Vec::new())).collect();
-    for h in held.iter() {
-        if let Some(s) = shares.iter_mut().min_by_key(|s| s.0) {
-            s.0 += h.cost;
-            s.1.push(h);
-        }
-    }
-    shares.into_iter().map(|s| s.1).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-    use crate::config::Scoring;
-    use crate::search::inverted::QueryTerm;
-    use crate::shared::posting_cache::WordPostings;
-
-    #[test]
-    fn shares_balance_cost() {
-        let norms = [(1.0, 1.0)];
-        let mut held: Vec<InMemoryList<'_>> = [9u64, 1, 5, 4, 3, 2]
-            .iter()
-            .map(|&cost| InMemoryList {
-                word: QueryTerm::new(Scoring::Cosine, 1.0, 1.0, &norms),
-                postings: Arc::new(WordPostings::default()),
-                cost,
-            })
-            .collect();
-        let shares = share_out(&mut held, 2);
-        let totals: Vec<u64> = shares
-            .iter()
-            .map(|s| s.iter().map(|h| h.cost).sum())
-            .collect();
-        assert_eq!(totals.iter().sum::<u64>(), 24);
-        assert_eq!(totals, vec![12, 12]);
-    }
 }

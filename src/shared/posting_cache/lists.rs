@@ -17,15 +17,89 @@ pub(crate) struct WordPostings {
     pub decoded: Option<Decoded>,
 }
 
+/// Docs in a tile of a decoded list: `1 << TILE_SHIFT`. A doc is kept as
+/// its offset in its tile, two bytes, and a search adds the lists held in
+/// memory one tile of docs at a time (a tile of accumulators, 512 KiB,
+/// stays in a core's L2 cache). Two bytes a posting, not four, halve what
+/// a query streams from memory, which bounds the search at 10^6 docs, and
+/// let twice the lists stay decoded (docs/PERFORMANCE.md, "Where the time
+/// goes").
+pub(crate) const TILE_SHIFT: u32 = 16;
+
 /// A word's postings decoded and grouped by term frequency, so that a
 /// search adds one constant over each group: no decoding, no per-posting
-/// lookup, about 4 bytes a posting (the encoded blocks take 3.5).
+/// lookup, about 2 bytes a posting (the encoded blocks take 3.5).
+///
+/// Invariants (kept by [`decode`]): `runs` ends increase to `tiles.len()`,
+/// with tf increasing; within a group, `tiles` increase; `ends` increase to
+/// `docs.len()`; the docs of one (group, tile) entry increase. A posting's
+/// doc is `tile << shift | docs[i]`.
+#[derive(Default)]
 pub(crate) struct Decoded {
-    /// Docs grouped by tf, each group in doc order.
-    pub docs: Vec<u32>,
-    /// (tf, end), tf increasing: `docs[previous end..end]` have
-    /// frequency tf.
+    /// Each posting's offset in its tile; grouped by tf, within a group
+    /// by tile.
+    pub docs: Vec<u16>,
+    /// One entry per (group, tile holding some of its docs): the tile
+    /// (`doc >> shift`)...
+    pub tiles: Vec<u32>,
+    /// ...and the end of that entry's docs in `docs` (it starts where the
+    /// previous entry ends).
+    pub ends: Vec<u32>,
+    /// (tf, end of the group's entries in `tiles`), tf increasing.
     pub runs: Vec<(u32, u32)>,
+}
+
+impl Decoded {
+    /// The docs of entry `e` (an index into `tiles`), offsets in its tile.
+    #[inline(always)]
+    pub(crate) fn entry(&self, e: usize) -> &[u16] {
+        let start = match e.checked_sub(1) {
+            Some(p) => self.ends.get(p).map_or(0, |&x| x as usize),
+            None => 0,
+        };
+        let end = self.ends.get(e).map_or(start, |&x| x as usize);
+        self.docs.get(start..end).unwrap_or_default()
+    }
+
+    /// The bytes it holds.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.docs.len() as u64 * 2 + self.tiles.len() as u64 * 8 + self.runs.len() as u64 * 8
+    }
+
+    /// The decoded form of (doc, tf) postings, docs distinct, in tiles of
+    /// `1 << shift` docs.
+    #[cfg(test)]
+    pub(crate) fn from_postings(postings: &[(u32, u32)], shift: u32) -> Decoded {
+        let mut by_tf: Vec<(u32, u32)> = postings.iter().map(|&(d, tf)| (tf, d)).collect();
+        by_tf.sort_unstable();
+        let mut d = Decoded::default();
+        for (tf, doc) in by_tf {
+            d.push(tf, doc, shift);
+        }
+        d
+    }
+
+    /// Appends a posting of frequency `tf` (not below the last one's) at
+    /// `doc` (above the last one's when `tf` is the same).
+    fn push(&mut self, tf: u32, doc: u32, shift: u32) {
+        let tile = doc >> shift;
+        let group = self.runs.last().map(|r| r.0);
+        if group != Some(tf) {
+            self.runs.push((tf, self.tiles.len() as u32));
+        }
+        if group != Some(tf) || self.tiles.last() != Some(&tile) {
+            self.tiles.push(tile);
+            self.ends.push(self.docs.len() as u32);
+        }
+        // The offset is below 1 << shift <= 1 << 16.
+        self.docs.push((doc & ((1 << shift) - 1)) as u16);
+        if let Some(e) = self.ends.last_mut() {
+            *e = self.docs.len() as u32;
+        }
+        if let Some(r) = self.runs.last_mut() {
+            r.1 = self.tiles.len() as u32;
+        }
+    }
 }
 
 /// A word's tf for every doc below `upto` (0 where absent).
@@ -97,9 +171,12 @@ pub(super) fn postings_in(blocks: &[PostingBlock], below: u64) -> u64 {
         .fold(0u64, u64::saturating_add)
 }
 
-/// Every posting of a word's blocks, decoded and grouped by tf; `None`
-/// when a doc id does not fit 32 bits (the search then decodes the blocks).
-pub(super) fn decode(blocks: &[PostingBlock]) -> Result<Option<Decoded>> {
+/// Every posting of a word's blocks, decoded and grouped by tf, in tiles
+/// of `1 << shift` docs (`shift` at most 16; searches use [`TILE_SHIFT`]);
+/// `None` when a doc id does not fit 32 bits (the search then decodes the
+/// blocks).
+pub(super) fn decode(blocks: &[PostingBlock], shift: u32) -> Result<Option<Decoded>> {
+    let shift = shift.min(16);
     let mut ones: Vec<u32> = Vec::with_capacity(
         usize::try_from(postings_in(blocks, u64::MAX))
             .unwrap_or(0)
@@ -132,19 +209,19 @@ pub(super) fn decode(blocks: &[PostingBlock]) -> Result<Option<Decoded>> {
     // Docs increase across blocks, so sorting by (tf, doc) keeps each
     // group in doc order.
     more.sort_unstable();
-    let mut runs = Vec::new();
-    if !ones.is_empty() {
-        runs.push((1, ones.len() as u32));
+    let mut d = Decoded {
+        docs: Vec::with_capacity(ones.len() + more.len()),
+        ..Decoded::default()
+    };
+    for doc in ones {
+        d.push(1, doc, shift);
     }
-    let mut docs = ones;
-    for (i, &(tf, d)) in more.iter().enumerate() {
-        docs.push(d);
-        if more.get(i + 1).is_none_or(|n| n.0 != tf) {
-            runs.push((tf, docs.len() as u32));
-        }
+    for (tf, doc) in more {
+        d.push(tf, doc, shift);
     }
-    docs.shrink_to_fit();
-    Ok(Some(Decoded { docs, runs }))
+    d.tiles.shrink_to_fit();
+    d.ends.shrink_to_fit();
+    Ok(Some(d))
 }
 
 #[cfg(test)]
@@ -173,20 +250,38 @@ mod tests {
                     PostingBlock::new(layout, 1, 7, c[0].0, postings::encode(layout, c[0].0, c))
                 })
                 .collect();
-            let d = decode(&blocks).expect("decodes").expect("docs fit u32");
-            let mut got = Vec::new();
-            let mut start = 0;
-            let mut last_tf = 0;
-            for &(tf, end) in &d.runs {
-                assert!(tf > last_tf, "seed {seed:#x}: tfs increase");
-                last_tf = tf;
-                let group = &d.docs[start..end as usize];
-                assert!(group.windows(2).all(|w| w[0] < w[1]), "seed {seed:#x}");
-                got.extend(group.iter().map(|&doc| (u64::from(doc), tf)));
-                start = end as usize;
+            for shift in [0, 3, 6, TILE_SHIFT] {
+                let d = decode(&blocks, shift)
+                    .expect("decodes")
+                    .expect("docs fit u32");
+                let mut got = Vec::new();
+                let mut entry = 0;
+                let mut last_tf = 0;
+                for &(tf, end) in &d.runs {
+                    assert!(tf > last_tf, "seed {seed:#x}: tfs increase");
+                    last_tf = tf;
+                    let mut group = Vec::new();
+                    let mut last_tile = None;
+                    for e in entry..end as usize {
+                        let tile = d.tiles[e];
+                        assert!(last_tile < Some(tile), "seed {seed:#x}: tiles increase");
+                        last_tile = Some(tile);
+                        assert!(!d.entry(e).is_empty(), "seed {seed:#x}: no empty entry");
+                        group.extend(
+                            d.entry(e)
+                                .iter()
+                                .map(|&o| u64::from(tile) << shift | u64::from(o)),
+                        );
+                    }
+                    entry = end as usize;
+                    assert!(group.windows(2).all(|w| w[0] < w[1]), "seed {seed:#x}");
+                    got.extend(group.into_iter().map(|doc| (doc, tf)));
+                }
+                assert_eq!(entry, d.tiles.len(), "seed {seed:#x}");
+                assert_eq!(d.docs.len(), postings.len(), "seed {seed:#x}");
+                got.sort_unstable();
+                assert_eq!(got, postings, "seed {seed:#x}, {layout:?}, shift {shift}");
             }
-            got.sort_unstable();
-            assert_eq!(got, postings, "seed {seed:#x}, {layout:?}");
         }
         // A doc past u32: left to the block decoder.
         let far = 1u64 << 33;
@@ -197,6 +292,6 @@ mod tests {
             far,
             postings::encode(Layout::Packed, far, &[(far, 1), (far + 2, 3)]),
         );
-        assert!(decode(&[block]).expect("decodes").is_none());
+        assert!(decode(&[block], TILE_SHIFT).expect("decodes").is_none());
     }
 }

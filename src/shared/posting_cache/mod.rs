@@ -5,9 +5,9 @@
 //! again as adding them. A query's frequent words recur in almost every
 //! query, so a long-lived process keeps its lists in one of three forms:
 //!
-//! - *decoded* ([`Decoded`]): the docs as u32s grouped by tf, so that a
-//!   search adds one constant over each group with no decoding (about 4
-//!   bytes a posting). A word is decoded on its first use while the cache
+//! - *decoded* ([`Decoded`]): the docs grouped by tf and by tile of 2^16
+//!   docs, each as its offset in its tile, so that a search adds one
+//!   constant over each group with no decoding (about 2 bytes a posting). A word is decoded on its first use while the cache
 //!   has room, and once it is full on its second use only: most of a
 //!   query's words are rare, and would be evicted before they were asked
 //!   for again;
@@ -41,7 +41,7 @@ use crate::error::Result;
 use crate::store::{Generation, PostingBlock, Store};
 use clock::make_room;
 pub(crate) use lists::WordPostings;
-use lists::{decode, densify, postings_in};
+use lists::{decode, densify, postings_in, TILE_SHIFT};
 
 /// The block cache's default capacity: an eighth of the default memory
 /// budget ([`RunOptions::memory_budget`]: 80% of the RAM available when the
@@ -158,7 +158,7 @@ impl PostingCache {
                 .decoded_size(&blocks)
                 .is_some_and(|b| self.bytes().saturating_add(b) <= self.capacity)
         {
-            decode(&blocks)?
+            decode(&blocks, TILE_SHIFT)?
         } else {
             None
         };
@@ -182,7 +182,13 @@ impl PostingCache {
     /// kept decoded at all (one word never takes over the cache: at most an
     /// eighth of it).
     fn decoded_size(&self, blocks: &[PostingBlock]) -> Option<u64> {
-        let bytes = postings_in(blocks, u64::MAX).saturating_mul(4);
+        let postings = postings_in(blocks, u64::MAX);
+        // A tile entry (8 bytes) per tile the list spans, for its tf-1
+        // group; the few docs of higher tfs are not counted here.
+        let tiles = blocks.last().map_or(0, |b| (b.first >> TILE_SHIFT) + 1);
+        let bytes = postings
+            .saturating_mul(2)
+            .saturating_add(postings.min(tiles).saturating_mul(8));
         (bytes <= self.capacity / 8).then_some(bytes)
     }
 
@@ -260,7 +266,7 @@ impl PostingCache {
         {
             return Ok(None);
         }
-        let Some(decoded) = decode(&p.blocks)? else {
+        let Some(decoded) = decode(&p.blocks, TILE_SHIFT)? else {
             return Ok(None);
         };
         let new = Arc::new(WordPostings {
@@ -373,8 +379,6 @@ fn entry_bytes(p: &WordPostings) -> u64 {
         .map(|b| b.bytes().len() as u64 + 24)
         .sum::<u64>()
         + p.dense.as_ref().map_or(0, |d| d.tfs.len() as u64)
-        + p.decoded.as_ref().map_or(0, |d| {
-            d.docs.len() as u64 * 4 + d.runs.len() as u64 * 8 + 48
-        })
+        + p.decoded.as_ref().map_or(0, |d| d.bytes() + 96)
         + 64
 }
