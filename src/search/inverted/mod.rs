@@ -5,10 +5,10 @@
 //! in the block cache and adds the lists it has to decode, as it decodes
 //! them, into its own dense accumulator; the lists the cache holds in
 //! memory are set aside. Round 2 splits the docs instead, into one range
-//! of whole tiles per task: tile by tile (an L2-sized slice of docs), a
-//! task sums the round-1 accumulators there, adds every list set aside
-//! and scores the tile's docs into its range's top-k, while the tile is
-//! still in its cache. The ranges' top-k are merged exactly. Terms are
+//! per task: tile by tile (an L2-sized slice of docs, or the range's part
+//! of one), a task sums the round-1 accumulators there, adds every list
+//! set aside and scores the tile's docs into its range's top-k, while the
+//! tile is still in its cache. The ranges' top-k are merged exactly. Terms are
 //! fixed-point integers ([`fixed`]), so neither split nor order changes a
 //! score.
 

@@ -73,31 +73,38 @@ impl Decoded {
         let mut by_tf: Vec<(u32, u32)> = postings.iter().map(|&(d, tf)| (tf, d)).collect();
         by_tf.sort_unstable();
         let mut d = Decoded::default();
-        for (tf, doc) in by_tf {
-            d.push(tf, doc, shift);
-        }
+        d.push_groups(&by_tf, shift);
         d
     }
 
-    /// Appends a posting of frequency `tf` (not below the last one's) at
-    /// `doc` (above the last one's when `tf` is the same).
-    fn push(&mut self, tf: u32, doc: u32, shift: u32) {
-        let tile = doc >> shift;
-        let group = self.runs.last().map(|r| r.0);
-        if group != Some(tf) {
+    /// Appends a group of frequency `tf` (above the last group's) holding
+    /// `docs` (increasing, at least one), in tiles of `1 << shift` docs.
+    fn push_group(&mut self, tf: u32, docs: impl Iterator<Item = u32>, shift: u32) {
+        let mask = (1u32 << shift) - 1;
+        let mut tile = None;
+        for doc in docs {
+            if tile != Some(doc >> shift) {
+                if tile.is_some() {
+                    self.ends.push(self.docs.len() as u32);
+                }
+                tile = Some(doc >> shift);
+                self.tiles.push(doc >> shift);
+            }
+            // Below 1 << shift <= 1 << 16.
+            self.docs.push((doc & mask) as u16);
+        }
+        if tile.is_some() {
+            self.ends.push(self.docs.len() as u32);
             self.runs.push((tf, self.tiles.len() as u32));
         }
-        if group != Some(tf) || self.tiles.last() != Some(&tile) {
-            self.tiles.push(tile);
-            self.ends.push(self.docs.len() as u32);
-        }
-        // The offset is below 1 << shift <= 1 << 16.
-        self.docs.push((doc & ((1 << shift) - 1)) as u16);
-        if let Some(e) = self.ends.last_mut() {
-            *e = self.docs.len() as u32;
-        }
-        if let Some(r) = self.runs.last_mut() {
-            r.1 = self.tiles.len() as u32;
+    }
+
+    /// Appends `more`'s (tf, doc) pairs, sorted, as one group per tf.
+    fn push_groups(&mut self, more: &[(u32, u32)], shift: u32) {
+        for group in more.chunk_by(|a, b| a.0 == b.0) {
+            if let Some(&(tf, _)) = group.first() {
+                self.push_group(tf, group.iter().map(|p| p.1), shift);
+            }
         }
     }
 }
@@ -213,12 +220,8 @@ pub(super) fn decode(blocks: &[PostingBlock], shift: u32) -> Result<Option<Decod
         docs: Vec::with_capacity(ones.len() + more.len()),
         ..Decoded::default()
     };
-    for doc in ones {
-        d.push(1, doc, shift);
-    }
-    for (tf, doc) in more {
-        d.push(tf, doc, shift);
-    }
+    d.push_group(1, ones.iter().copied(), shift);
+    d.push_groups(&more, shift);
     d.tiles.shrink_to_fit();
     d.ends.shrink_to_fit();
     Ok(Some(d))
