@@ -20,7 +20,8 @@ impl Cursors {
     pub(super) fn at(share: &[&InMemoryList<'_>], t0: u32) -> Cursors {
         let mut cursors = Vec::new();
         for h in share {
-            if let Some(d) = &h.postings.decoded {
+            // The lists `add_tile` walks as decoded: a dense form wins.
+            if let (None, Some(d)) = (&h.postings.dense, &h.postings.decoded) {
                 let mut start = 0;
                 for &(_, end) in &d.runs {
                     let entries = d.tiles.get(start..end as usize).unwrap_or_default();
@@ -62,6 +63,10 @@ pub(super) fn add_tile(
             }
             (None, Some(d)) => {
                 for (&(tf, end), cursor) in d.runs.iter().zip(&mut c) {
+                    // Entries of tiles the walk did not visit are passed.
+                    while *cursor < end as usize && d.tiles.get(*cursor).is_some_and(|&e| e < t) {
+                        *cursor += 1;
+                    }
                     if *cursor < end as usize && d.tiles.get(*cursor) == Some(&t) {
                         let docs = d.entry(*cursor);
                         // Offsets below `from` belong to the range before.

@@ -56,12 +56,17 @@ pub(super) fn collect(
     // The first accumulator, cut into the ranges, is where each range sums;
     // the other touched ones are cut alike and read (and zeroed) there.
     let mut parts: Vec<Part<'_>> = Vec::with_capacity(jobs);
-    let mut rest: &mut [u64] = mine.get_mut(..n).unwrap_or_default();
+    let own = n.min(mine.len());
+    let mut rest: &mut [u64] = &mut mine[..own];
+    // An accumulator without a `touched` flag is taken as touched.
     let mut rest_others: Vec<&mut [u64]> = others
         .iter_mut()
-        .zip(touched.get(1..).unwrap_or_default())
-        .filter(|(_, &t)| t)
-        .map(|(a, _)| a.get_mut(..n).unwrap_or_default())
+        .enumerate()
+        .filter(|(i, _)| touched.get(i + 1).copied().unwrap_or(true))
+        .map(|(_, a)| {
+            let len = n.min(a.len());
+            &mut a[..len]
+        })
         .collect();
     for w in bounds.windows(2) {
         let docs = (w[1] - w[0]).min(rest.len());
@@ -153,7 +158,7 @@ mod tests {
 
     use super::*;
     use crate::search::inverted::QueryTerm;
-    use crate::shared::posting_cache::lists::Decoded;
+    use crate::shared::posting_cache::lists::{Decoded, Dense};
     use crate::shared::posting_cache::WordPostings;
     use crate::testutil::XorShift;
 
@@ -182,7 +187,8 @@ mod tests {
                 let mut postings: Vec<(u32, u32)> = Vec::new();
                 for d in 0..n as u32 {
                     if next(3) == 0 {
-                        postings.push((d, 1 + next(5) as u32));
+                        // Past the cosine table (16 tfs) too.
+                        postings.push((d, 1 + next(20) as u32));
                     }
                 }
                 lists.push(postings);
@@ -198,6 +204,26 @@ mod tests {
                     }),
                 })
                 .collect();
+            // A dense list, as the cache keeps a word in most docs.
+            let tfs: Vec<u8> = (0..n).map(|_| next(4) as u8).collect();
+            let mut held = held;
+            let at = held.len() / 2;
+            held.insert(
+                at,
+                InMemoryList {
+                    word: QueryTerm::new(scoring, 0.7, 2.0, &norms),
+                    postings: Arc::new(WordPostings {
+                        dense: Some(Dense {
+                            upto: n as u64,
+                            tfs: tfs.clone(),
+                        }),
+                        ..WordPostings::default()
+                    }),
+                },
+            );
+            let dense = &held[at];
+            let mut dense_terms = vec![0u64; n];
+            dense.word.add_dense(&mut dense_terms, &tfs, 0);
             let held: Vec<&InMemoryList<'_>> = held.iter().collect();
             // Round-1 sums: some accumulators untouched (zero), some longer
             // than n, as the pool hands them out.
@@ -223,11 +249,18 @@ mod tests {
                     *t = t.wrapping_add(*x);
                 }
             }
-            for (h, p) in held.iter().zip(&lists) {
+            for (h, p) in held
+                .iter()
+                .filter(|h| h.postings.decoded.is_some())
+                .zip(&lists)
+            {
                 for &(d, tf) in p.iter().filter(|p| u64::from(p.0) < in_blocks) {
                     total[d as usize] =
                         total[d as usize].wrapping_add(h.word.value(tf, u64::from(d)));
                 }
+            }
+            for (t, x) in total.iter_mut().zip(&dense_terms).take(in_blocks as usize) {
+                *t = t.wrapping_add(*x);
             }
             let k = 1 + next(20) as usize;
             let mut want: Vec<(u64, f32)> = total

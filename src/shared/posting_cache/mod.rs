@@ -7,7 +7,8 @@
 //!
 //! - *decoded* ([`Decoded`]): the docs grouped by tf and by tile of 2^16
 //!   docs, each as its offset in its tile, so that a search adds one
-//!   constant over each group with no decoding (about 2 bytes a posting). A word is decoded on its first use while the cache
+//!   constant over each group with no decoding (about 2 bytes a posting
+//!   for long lists). A word is decoded on its first use while the cache
 //!   has room, and once it is full on its second use only: most of a
 //!   query's words are rare, and would be evicted before they were asked
 //!   for again;
@@ -183,8 +184,9 @@ impl PostingCache {
     /// eighth of it).
     fn decoded_size(&self, blocks: &[PostingBlock]) -> Option<u64> {
         let postings = postings_in(blocks, u64::MAX);
-        // A tile entry (8 bytes) per tile the list spans, for its tf-1
-        // group; the few docs of higher tfs are not counted here.
+        // A tile entry (8 bytes) per tile up to its last block's first doc,
+        // for one tf group: an estimate (entries of other tfs are counted
+        // when the entry is kept).
         let tiles = blocks.last().map_or(0, |b| (b.first >> TILE_SHIFT) + 1);
         let bytes = postings
             .saturating_mul(2)
