@@ -296,11 +296,8 @@ impl<'a> QueryTerm<'a> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::shared::posting_cache::lists::{Decoded, Dense, TILE_SHIFT};
-    use crate::shared::posting_cache::WordPostings;
+    use crate::shared::posting_cache::lists::TILE_SHIFT;
     use crate::testutil::XorShift;
 
     /// Adds the held lists to `acc` over tiles `t0..t1` of `1 << shift`
@@ -358,24 +355,18 @@ mod tests {
                     let mut held: Vec<InMemoryList<'_>> = words
                         .iter()
                         .zip(&lists)
-                        .map(|(word, postings)| InMemoryList {
-                            word: QueryTerm::new(scoring, word.qv, word.idf, &norms),
-                            postings: Arc::new(WordPostings {
-                                decoded: Some(Decoded::from_postings(postings, shift)),
-                                ..WordPostings::default()
-                            }),
+                        .map(|(word, postings)| {
+                            InMemoryList::decoded(
+                                QueryTerm::new(scoring, word.qv, word.idf, &norms),
+                                postings,
+                                shift,
+                            )
                         })
                         .collect();
-                    held.push(InMemoryList {
-                        word: QueryTerm::new(scoring, 0.7, 2.0, &norms),
-                        postings: Arc::new(WordPostings {
-                            dense: Some(Dense {
-                                upto: n as u64,
-                                tfs: tfs.clone(),
-                            }),
-                            ..WordPostings::default()
-                        }),
-                    });
+                    held.push(InMemoryList::dense(
+                        QueryTerm::new(scoring, 0.7, 2.0, &norms),
+                        tfs.clone(),
+                    ));
                     let width = 1usize << shift;
                     for in_blocks in [n, n / 2, width.min(n), (3 * width).min(n) - 1] {
                         let in_blocks = in_blocks as u64;

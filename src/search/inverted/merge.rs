@@ -154,12 +154,9 @@ struct Part<'s> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use super::*;
     use crate::search::inverted::QueryTerm;
-    use crate::shared::posting_cache::lists::{Decoded, Dense};
-    use crate::shared::posting_cache::WordPostings;
     use crate::testutil::XorShift;
 
     #[test]
@@ -193,33 +190,23 @@ mod tests {
                 }
                 lists.push(postings);
             }
-            let held: Vec<InMemoryList<'_>> = lists
+            let mut held: Vec<InMemoryList<'_>> = lists
                 .iter()
                 .enumerate()
-                .map(|(w, p)| InMemoryList {
-                    word: QueryTerm::new(scoring, 0.1 + w as f32 * 0.1, 1.5, &norms),
-                    postings: Arc::new(WordPostings {
-                        decoded: Some(Decoded::from_postings(p, shift)),
-                        ..WordPostings::default()
-                    }),
+                .map(|(w, p)| {
+                    InMemoryList::decoded(
+                        QueryTerm::new(scoring, 0.1 + w as f32 * 0.1, 1.5, &norms),
+                        p,
+                        shift,
+                    )
                 })
                 .collect();
             // A dense list, as the cache keeps a word in most docs.
             let tfs: Vec<u8> = (0..n).map(|_| next(4) as u8).collect();
-            let mut held = held;
             let at = held.len() / 2;
             held.insert(
                 at,
-                InMemoryList {
-                    word: QueryTerm::new(scoring, 0.7, 2.0, &norms),
-                    postings: Arc::new(WordPostings {
-                        dense: Some(Dense {
-                            upto: n as u64,
-                            tfs: tfs.clone(),
-                        }),
-                        ..WordPostings::default()
-                    }),
-                },
+                InMemoryList::dense(QueryTerm::new(scoring, 0.7, 2.0, &norms), tfs.clone()),
             );
             let dense = &held[at];
             let mut dense_terms = vec![0u64; n];
@@ -272,18 +259,22 @@ mod tests {
                 .collect();
             want.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
             want.truncate(k);
-            for jobs in 1..=4 {
-                let mut accs = accs.clone();
+            let sum = |accs: &mut [Vec<u64>], jobs: usize, keep: bool| {
                 let mut top = TopK::new(k);
                 let sums = Sums {
                     scoring,
                     norms: &norms,
-                    accs: &mut accs,
+                    accs,
                     touched: &touched,
                     held: &held,
                     in_blocks,
                 };
-                collect(sums, n, jobs, shift, true, &mut top);
+                collect(sums, n, jobs, shift, keep, &mut top);
+                top
+            };
+            for jobs in 1..=4 {
+                let mut accs = accs.clone();
+                let top = sum(&mut accs, jobs, true);
                 assert_eq!(
                     top.into_sorted(),
                     want,
@@ -295,16 +286,7 @@ mod tests {
                 );
             }
             // A failed search only zeroes.
-            let mut top = TopK::new(k);
-            let sums = Sums {
-                scoring,
-                norms: &norms,
-                accs: &mut accs,
-                touched: &touched,
-                held: &held,
-                in_blocks,
-            };
-            collect(sums, n, 2, shift, false, &mut top);
+            let top = sum(&mut accs, 2, false);
             assert!(top.into_sorted().is_empty(), "seed {seed}");
             assert!(
                 accs.iter().all(|a| a.iter().all(|&x| x == 0)),

@@ -112,6 +112,35 @@ struct InMemoryList<'a> {
     postings: std::sync::Arc<WordPostings>,
 }
 
+#[cfg(test)]
+impl<'a> InMemoryList<'a> {
+    /// `word` held dense: `tfs[d]` is its tf in doc `d`.
+    fn dense(word: QueryTerm<'a>, tfs: Vec<u8>) -> InMemoryList<'a> {
+        let upto = tfs.len() as u64;
+        InMemoryList {
+            word,
+            postings: std::sync::Arc::new(WordPostings {
+                dense: Some(crate::shared::posting_cache::lists::Dense { upto, tfs }),
+                ..WordPostings::default()
+            }),
+        }
+    }
+
+    /// `word` held decoded: its (doc, tf) postings in tiles of `1 << shift`
+    /// docs.
+    fn decoded(word: QueryTerm<'a>, postings: &[(u32, u32)], shift: u32) -> InMemoryList<'a> {
+        InMemoryList {
+            word,
+            postings: std::sync::Arc::new(WordPostings {
+                decoded: Some(crate::shared::posting_cache::lists::Decoded::from_postings(
+                    postings, shift,
+                )),
+                ..WordPostings::default()
+            }),
+        }
+    }
+}
+
 /// Adds the terms of the words handed out by `next` (indexes into `order`)
 /// to `acc`, until none are left; words the cache holds in memory are
 /// pushed to `held` instead.
