@@ -144,6 +144,38 @@ pub(crate) fn finish(scoring: Scoring, acc: u64, cos_norm: f32) -> f32 {
     }
 }
 
+/// A bound that lets a doc be passed over without finishing its score:
+/// an accumulator it excludes finishes below the score it was made from,
+/// so a top-k whose worst score that is would not take the doc. The test
+/// is a multiplication and a comparison, where [`finish`] divides.
+///
+/// Exactness: the bar is the score less 2^-20 of it, in fixed point. An
+/// excluded accumulator's exact quotient is then below the score by more
+/// than the few f64 roundings of the test and of [`finish`] and the one
+/// f32 rounding of its result (2^-24) together can move it, so its
+/// finished score is strictly below, never equal.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Bar(f64);
+
+impl Bar {
+    /// The bar of `score`, a finished score (positive to exclude anything).
+    #[inline]
+    pub(crate) fn new(score: f32) -> Bar {
+        Bar(f64::from(score) * (1.0 - 1.0 / f64::from(1u32 << 20)) * FIXED_ONE)
+    }
+
+    /// True only when `finish(scoring, acc, cos_norm)` is below the score
+    /// the bar was made from (NaN norms and scores are never excluded).
+    #[inline(always)]
+    pub(crate) fn excludes(self, scoring: Scoring, acc: u64, cos_norm: f32) -> bool {
+        let acc = acc as f64;
+        match scoring {
+            Scoring::Cosine => acc < self.0 * f64::from(cos_norm),
+            Scoring::L1 => acc < self.0,
+        }
+    }
+}
+
 /// A sparse term-frequency histogram from a list of words.
 pub(crate) fn histogram(words: &[u32]) -> Vec<(u32, u32)> {
     let mut w = words.to_vec();
@@ -161,6 +193,50 @@ pub(crate) fn histogram(words: &[u32]) -> Vec<(u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bar_excludes_only_docs_that_finish_below_its_score() {
+        for seed in 1..=20_000u64 {
+            let mut rng = crate::testutil::XorShift::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut unit = || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+            let scoring = if seed % 2 == 0 {
+                Scoring::Cosine
+            } else {
+                Scoring::L1
+            };
+            let score = (0.001 + unit() * 4.0) as f32;
+            let cos = (0.01 + unit() * 100.0) as f32;
+            // Around the accumulator that finishes exactly at `score`,
+            // within a few f32 steps either way, and well below it.
+            let at = f64::from(score)
+                * FIXED_ONE
+                * match scoring {
+                    Scoring::Cosine => f64::from(cos),
+                    Scoring::L1 => 1.0,
+                };
+            let spread = (unit() - 0.5) * 2.0 * 4.0 / f64::from(1u32 << 24);
+            let near = (at * (1.0 + spread)) as u64;
+            let bar = Bar::new(score);
+            for acc in [near, near + 1, near.saturating_sub(1)] {
+                if bar.excludes(scoring, acc, cos) {
+                    let s = finish(scoring, acc, cos);
+                    assert!(
+                        s < score,
+                        "seed {seed}: {acc} excluded by the bar of {score}, finishes {s}"
+                    );
+                }
+            }
+            let below = (at * (1.0 - 1.0 / f64::from(1u32 << 18))) as u64;
+            assert!(bar.excludes(scoring, below, cos), "seed {seed}");
+        }
+        // Norms a cosine score cannot divide by are never excluded, and no
+        // accumulator is excluded by a bar of zero.
+        for cos in [0.0, -1.0, f32::NAN] {
+            assert!(!Bar::new(1.0).excludes(Scoring::Cosine, 0, cos));
+        }
+        assert!(!Bar::new(0.0).excludes(Scoring::L1, 0, 1.0));
+        assert!(!Bar::new(f32::NAN).excludes(Scoring::L1, 0, 1.0));
+    }
 
     #[test]
     fn fixed_point_keeps_positive_terms_and_sums_in_any_order() {

@@ -42,6 +42,7 @@ impl TopK {
         }
     }
 
+    #[inline]
     pub(crate) fn push(&mut self, doc: u64, score: f32) {
         if self.k == 0 {
             return;
@@ -55,6 +56,15 @@ impl TopK {
                 self.heap.push(c);
             }
         }
+    }
+
+    /// The worst score kept once `k` are kept: a doc scoring below it is
+    /// not taken. `None` while fewer are kept.
+    pub(crate) fn floor(&self) -> Option<f32> {
+        if self.heap.len() < self.k {
+            return None;
+        }
+        self.heap.peek().map(|w| w.score)
     }
 
     /// How many it keeps.

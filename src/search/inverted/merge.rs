@@ -7,7 +7,7 @@ use super::super::TopK;
 use super::kernels::{add_tile, Cursors};
 use super::{run, InMemoryList};
 use crate::config::Scoring;
-use crate::scoring::finish;
+use crate::scoring::{finish, Bar};
 
 /// What [`collect`] reads: the round-1 accumulators, the lists held and
 /// how docs are scored.
@@ -90,6 +90,7 @@ pub(super) fn collect(
     let cap = top.capacity();
     run(&mut parts, |part| {
         let mut t = TopK::new(cap);
+        let mut bar: Option<Bar> = None;
         let first = part.first;
         let end = first + part.acc.len();
         let mut cursors = Cursors::at(held, (first >> shift) as u32);
@@ -123,9 +124,15 @@ pub(super) fn collect(
                 if *x != 0 {
                     if keep {
                         let cos = norms.get(d).map_or(0.0, |n| n.0);
-                        let s = finish(scoring, *x, cos);
-                        if s > 0.0 {
-                            t.push(d as u64, s);
+                        // Most docs of a large collection cannot enter the
+                        // range's top-k once it is full: tested without
+                        // finishing their score.
+                        if !bar.is_some_and(|b| b.excludes(scoring, *x, cos)) {
+                            let s = finish(scoring, *x, cos);
+                            if s > 0.0 {
+                                t.push(d as u64, s);
+                                bar = t.floor().map(Bar::new);
+                            }
                         }
                     }
                     *x = 0;
@@ -165,8 +172,14 @@ mod tests {
             let mut rng = XorShift::new(seed.wrapping_mul(0x2545_F491_4F6C_DD1D));
             let mut next = |m: u64| rng.next_u64() % m;
             let n = 1 + next(300) as usize;
+            // Some collections score their docs within a few percent of
+            // one another, as a large one does near its top-k's floor.
+            let narrow = seed % 4 == 1;
             let norms: Vec<(f32, f32)> = (0..n)
-                .map(|_| (1.0 + next(100) as f32 / 7.0, 1.0 + next(100) as f32 / 3.0))
+                .map(|_| match narrow {
+                    true => (2.0, 3.0),
+                    false => (1.0 + next(100) as f32 / 7.0, 1.0 + next(100) as f32 / 3.0),
+                })
                 .collect();
             let scoring = if seed % 2 == 0 {
                 Scoring::Cosine
@@ -215,13 +228,15 @@ mod tests {
             // Round-1 sums: some accumulators untouched (zero), some longer
             // than n, as the pool hands them out.
             let tasks = 1 + next(3) as usize;
-            let touched: Vec<bool> = (0..tasks).map(|_| next(2) == 0).collect();
+            let touched: Vec<bool> = (0..tasks).map(|_| narrow || next(2) == 0).collect();
             let mut accs: Vec<Vec<u64>> = touched
                 .iter()
                 .map(|&t| {
                     (0..n + next(3) as usize)
                         .map(|d| {
-                            if t && d < n && next(4) == 0 {
+                            if narrow && d < n {
+                                (1 << 36) + next(1 << 28)
+                            } else if t && d < n && next(4) == 0 {
                                 next(1 << 40)
                             } else {
                                 0
