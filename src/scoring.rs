@@ -152,8 +152,12 @@ pub(crate) fn finish(scoring: Scoring, acc: u64, cos_norm: f32) -> f32 {
 /// Exactness: the bar is the score less 2^-20 of it, in fixed point. An
 /// excluded accumulator's exact quotient is then below the score by more
 /// than the few f64 roundings of the test and of [`finish`] and the one
-/// f32 rounding of its result (2^-24) together can move it, so its
-/// finished score is strictly below, never equal.
+/// f32 rounding of its result (2^-24) together can move it, so for a
+/// normal score its finished score is strictly below. At the extremes (a
+/// subnormal or infinite score, reachable only with norms far outside
+/// what [`norms`] computes) it can equal the score, never exceed
+/// it; a top-k whose docs are offered in increasing doc order refuses
+/// that doc too, as it loses the tie to every doc kept.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Bar(f64);
 
@@ -204,7 +208,9 @@ mod tests {
             } else {
                 Scoring::L1
             };
-            let score = (0.001 + unit() * 4.0) as f32;
+            // Up to 2^18: accumulators past 2^53, where `acc as f64` rounds.
+            let scale = f64::from(1u32 << (seed % 19));
+            let score = ((0.001 + unit() * 4.0) * scale) as f32;
             let cos = (0.01 + unit() * 100.0) as f32;
             // Around the accumulator that finishes exactly at `score`,
             // within a few f32 steps either way, and well below it.
@@ -217,7 +223,7 @@ mod tests {
             let spread = (unit() - 0.5) * 2.0 * 4.0 / f64::from(1u32 << 24);
             let near = (at * (1.0 + spread)) as u64;
             let bar = Bar::new(score);
-            for acc in [near, near + 1, near.saturating_sub(1)] {
+            for acc in [near, near.saturating_add(1), near.saturating_sub(1)] {
                 if bar.excludes(scoring, acc, cos) {
                     let s = finish(scoring, acc, cos);
                     assert!(
@@ -229,13 +235,16 @@ mod tests {
             let below = (at * (1.0 - 1.0 / f64::from(1u32 << 18))) as u64;
             assert!(bar.excludes(scoring, below, cos), "seed {seed}");
         }
-        // Norms a cosine score cannot divide by are never excluded, and no
-        // accumulator is excluded by a bar of zero.
-        for cos in [0.0, -1.0, f32::NAN] {
-            assert!(!Bar::new(1.0).excludes(Scoring::Cosine, 0, cos));
+        // Norms a cosine score cannot divide by are never excluded (their
+        // score is 0 either way); an infinite norm, scoring 0, is. No
+        // accumulator is excluded by a bar of zero or NaN.
+        for cos in [0.0, -0.0, -1.0, f32::NAN] {
+            assert!(!Bar::new(1.0).excludes(Scoring::Cosine, 1, cos));
         }
-        assert!(!Bar::new(0.0).excludes(Scoring::L1, 0, 1.0));
-        assert!(!Bar::new(f32::NAN).excludes(Scoring::L1, 0, 1.0));
+        assert!(Bar::new(1.0).excludes(Scoring::Cosine, u64::MAX, f32::INFINITY));
+        assert_eq!(finish(Scoring::Cosine, u64::MAX, f32::INFINITY), 0.0);
+        assert!(!Bar::new(0.0).excludes(Scoring::L1, 1, 1.0));
+        assert!(!Bar::new(f32::NAN).excludes(Scoring::L1, 1, 1.0));
     }
 
     #[test]
