@@ -4,13 +4,18 @@
 //!
 //! `scale --index DIR --records N [--words K] [--features F] [--zipf S]
 //!        [--queries Q] [--batch B] [--seed X] [--seal P] [--no-sequential]
-//!        [--reuse] [--warmup W] [--warm] [--threads T] [--block-cache BYTES]
-//!        [--top-k K] [--share S] [--known M] [--word-counts FILE]`
+//!        [--reuse | --grow] [--warmup W] [--warm] [--threads T]
+//!        [--block-cache BYTES] [--top-k K] [--share S] [--known M]
+//!        [--word-counts FILE]`
 //!
 //! Defaults: 10^5 words, 1,000 features per record, Zipf exponent 0.6,
 //! 100 queries, batches of 1,000, the library's seal threshold (`--seal`
 //! sets `IndexBuilder::seal_postings` for the fill). `--reuse` searches an index filled
-//! before (in this fresh process: the cold-open figure). `--warmup W` first
+//! before (in this fresh process: the cold-open figure). `--grow` adds to
+//! an index filled (or grown) before with fewer records the ones a fill of
+//! N would add after them, then searches it as `--reuse` does (fills when
+//! there is no index yet): one index measured at 10^6, 2·10^6, ... holds
+//! at each size what a fill of that size would. `--warmup W` first
 //! runs W untimed queries from another generator, as a long-lived process
 //! has answered earlier queries (default 0: every figure is from a fresh
 //! process). `--warm` calls `Searcher::warm` after the first query (timed
@@ -129,10 +134,11 @@ fn main() -> ExitCode {
     let warmup: usize = arg(&args, "--warmup", 0);
     let warm = args.iter().any(|a| a == "--warm");
     let sequential = !args.iter().any(|a| a == "--no-sequential");
-    let reuse =
-        args.iter().any(|a| a == "--reuse") && std::path::Path::new(&dir).join("conf").exists();
+    let exists = std::path::Path::new(&dir).join("conf").exists();
+    let reuse = args.iter().any(|a| a == "--reuse") && exists;
+    let grow = args.iter().any(|a| a == "--grow") && exists;
 
-    let measure = |ingest: f64| -> mmindex::Result<serde_json::Value> {
+    let measure = |ingest: f64, from: Option<usize>| -> mmindex::Result<serde_json::Value> {
         let queries = Corpus::new(shape).queries(q);
         let started = Instant::now();
         let index = match block_cache {
@@ -235,6 +241,7 @@ fn main() -> ExitCode {
             "bytes_on_disk": st.bytes_on_disk,
             "bytes_per_record": st.bytes_on_disk as f64 / st.records.max(1) as f64,
             "ingest_seconds": ingest,
+            "grown_from": from,
             "open_and_first_query_seconds": first,
             "warmup_queries": warmup,
             "warm": warmed,
@@ -253,10 +260,14 @@ fn main() -> ExitCode {
     };
     let run = || -> mmindex::Result<serde_json::Value> {
         let mut ingest = 0.0;
-        if !reuse {
+        let mut from = None;
+        if grow {
+            let (had, seconds) = synthetic::grow(std::path::Path::new(&dir), n, shape, batch)?;
+            (from, ingest) = (Some(had), seconds);
+        } else if !reuse {
             ingest = synthetic::fill(std::path::Path::new(&dir), n, shape, batch, seal)?;
         }
-        measure(ingest)
+        measure(ingest, from)
     };
     match run() {
         Ok(v) => {

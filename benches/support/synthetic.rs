@@ -167,8 +167,56 @@ pub fn fill(
         Codebook::from_float(Array2::zeros((shape.words, 1))),
         Some(idf),
     )?;
+    add_records(&mut w, &mut corpus, batch, 0, n)
+}
+
+/// Adds records to the index at `dir`, which a fill of `shape` made (and
+/// perhaps grew) before, until it holds `n`: the records that follow its
+/// last one in the generator's stream, so that it then holds the records a
+/// fill of `n` makes (the IDF sample is 1,000 records in both once the
+/// first fill held at least 1,000). Returns the records it held before and
+/// the seconds spent adding, or an error when it holds more than `n`
+/// records or not the stream's first ones.
+pub fn grow(
+    dir: &std::path::Path,
+    n: usize,
+    shape: Shape,
+    batch: usize,
+) -> mmindex::Result<(usize, f64)> {
+    let index = Index::open(dir)?;
+    let have = usize::try_from(index.stats()?.records).unwrap_or(usize::MAX);
+    let first_ones = (have == 0 || index.contains(format!("r{}", have - 1))?)
+        && !index.contains(format!("r{have}"))?;
+    if have > n || !first_ones {
+        return Err(mmindex::Error::InvalidConfig(format!(
+            "{}: {have} records, not the first at most {n} of a synthetic fill",
+            dir.display()
+        )));
+    }
+    let mut corpus = Corpus::new(shape);
+    // The stream as the first fill drew it: its IDF sample, then its records.
+    corpus.idf(have);
+    for _ in 0..have {
+        corpus.record();
+    }
+    let mut w = index.writer(RunOptions {
+        batch_size: batch,
+        ..RunOptions::default()
+    })?;
+    Ok((have, add_records(&mut w, &mut corpus, batch, have, n)?))
+}
+
+/// Adds records `done..n`, the next ones of the stream `corpus` stands
+/// at, `batch` at a time; returns the seconds it took.
+fn add_records(
+    w: &mut mmindex::IndexWriter,
+    corpus: &mut Corpus,
+    batch: usize,
+    mut done: usize,
+    n: usize,
+) -> mmindex::Result<f64> {
+    let batch = batch.max(1);
     let started = std::time::Instant::now();
-    let mut done = 0;
     while done < n {
         let m = batch.min(n - done);
         let recs = (0..m)

@@ -80,25 +80,14 @@ impl Decoded {
     }
 
     /// Appends a group of frequency `tf` (above the last group's) holding
-    /// `docs` (increasing, at least one), in tiles of `1 << shift` docs.
+    /// `docs` (increasing), in tiles of `1 << shift` docs; nothing when
+    /// `docs` is empty.
     fn push_group(&mut self, tf: u32, docs: impl Iterator<Item = u32>, shift: u32) {
-        let mask = (1u32 << shift) - 1;
-        let mut tile = None;
+        let mut g = GroupWriter::new(shift);
         for doc in docs {
-            if tile != Some(doc >> shift) {
-                if tile.is_some() {
-                    self.ends.push(self.docs.len() as u32);
-                }
-                tile = Some(doc >> shift);
-                self.tiles.push(doc >> shift);
-            }
-            // Below 1 << shift <= 1 << 16.
-            self.docs.push((doc & mask) as u16);
+            g.push(self, doc);
         }
-        if tile.is_some() {
-            self.ends.push(self.docs.len() as u32);
-            self.runs.push((tf, self.tiles.len() as u32));
-        }
+        g.finish(self, tf);
     }
 
     /// Appends `more`'s (tf, doc) pairs, sorted, as one group per tf.
@@ -184,29 +173,54 @@ pub(super) fn postings_in(blocks: &[PostingBlock], below: u64) -> u64 {
 /// of `1 << shift` docs (`shift` at most 16; searches use [`TILE_SHIFT`]);
 /// `None` when a doc id does not fit 32 bits (the search then decodes the
 /// blocks).
+///
+/// One pass over the blocks: docs increase across them, so each tf's docs
+/// come in doc order. Those of tf 1, most of a list's, go straight into
+/// the first group; those of tf 2 to [`BUCKETED`] into one list per tf;
+/// higher tfs, rare, as (tf, doc) pairs sorted at the end.
 pub(super) fn decode(blocks: &[PostingBlock], shift: u32) -> Result<Option<Decoded>> {
     let shift = shift.min(16);
-    let mut ones: Vec<u32> = Vec::with_capacity(
-        usize::try_from(postings_in(blocks, u64::MAX))
-            .unwrap_or(0)
-            .min(1 << 24),
-    );
+    let mut d = Decoded {
+        docs: Vec::with_capacity(
+            usize::try_from(postings_in(blocks, u64::MAX))
+                .unwrap_or(0)
+                .min(1 << 24),
+        ),
+        ..Decoded::default()
+    };
+    let mut ones = GroupWriter::new(shift);
+    let mut bucketed: [Vec<u32>; BUCKETED as usize - 1] = Default::default();
     let mut more: Vec<(u32, u32)> = Vec::new();
     let mut fits = true;
     let mut bufs = postings::FrameBuffers::default();
     for b in blocks {
         b.for_each_frame(&mut bufs, |f| {
+            // Docs increase within a frame: its last is its largest.
+            if f.last > u64::from(u32::MAX) {
+                fits = false;
+                return false;
+            }
             let mut doc = f.base;
-            for (i, &gap) in f.gaps.iter().enumerate() {
-                doc += gap;
-                let Ok(d) = u32::try_from(doc) else {
-                    fits = false;
-                    return false;
-                };
-                // tf − 1 < u32::MAX, checked by the decoder.
-                match f.tf_minus_1.map_or(0, |e| e[i]) {
-                    0 => ones.push(d),
-                    e => more.push(((e + 1) as u32, d)),
+            match f.tf_minus_1 {
+                None => {
+                    for &gap in f.gaps {
+                        doc += gap;
+                        ones.push(&mut d, doc as u32);
+                    }
+                }
+                Some(extra) => {
+                    for (&gap, &e) in f.gaps.iter().zip(extra) {
+                        doc += gap;
+                        // tf − 1 < u32::MAX, checked by the block decoder.
+                        let tf = (e + 1) as u32;
+                        if tf == 1 {
+                            ones.push(&mut d, doc as u32);
+                        } else if let Some(g) = bucketed.get_mut(tf as usize - 2) {
+                            g.push(doc as u32);
+                        } else {
+                            more.push((tf, doc as u32));
+                        }
+                    }
                 }
             }
             true
@@ -215,18 +229,62 @@ pub(super) fn decode(blocks: &[PostingBlock], shift: u32) -> Result<Option<Decod
             return Ok(None);
         }
     }
+    ones.finish(&mut d, 1);
+    for (tf, docs) in (2..).zip(&bucketed) {
+        d.push_group(tf, docs.iter().copied(), shift);
+    }
     // Docs increase across blocks, so sorting by (tf, doc) keeps each
     // group in doc order.
     more.sort_unstable();
-    let mut d = Decoded {
-        docs: Vec::with_capacity(ones.len() + more.len()),
-        ..Decoded::default()
-    };
-    d.push_group(1, ones.iter().copied(), shift);
     d.push_groups(&more, shift);
+    d.docs.shrink_to_fit();
     d.tiles.shrink_to_fit();
     d.ends.shrink_to_fit();
     Ok(Some(d))
+}
+
+/// The highest tf [`decode`] keeps in a list of its own while decoding:
+/// above it, tfs are rare enough to sort.
+const BUCKETED: u32 = 16;
+
+/// Writes one tf group into a [`Decoded`] doc by doc, as the docs come
+/// (increasing), opening an entry at each new tile.
+struct GroupWriter {
+    shift: u32,
+    /// The tile of the open entry; `u64::MAX`, no doc's tile, before the
+    /// first doc.
+    tile: u64,
+}
+
+impl GroupWriter {
+    fn new(shift: u32) -> GroupWriter {
+        GroupWriter {
+            shift,
+            tile: u64::MAX,
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, d: &mut Decoded, doc: u32) {
+        let tile = doc >> self.shift;
+        if u64::from(tile) != self.tile {
+            if self.tile != u64::MAX {
+                d.ends.push(d.docs.len() as u32);
+            }
+            self.tile = u64::from(tile);
+            d.tiles.push(tile);
+        }
+        // Below 1 << shift <= 1 << 16.
+        d.docs.push((doc & ((1u32 << self.shift) - 1)) as u16);
+    }
+
+    /// Closes the group as tf `tf`, if it holds any doc.
+    fn finish(self, d: &mut Decoded, tf: u32) {
+        if self.tile != u64::MAX {
+            d.ends.push(d.docs.len() as u32);
+            d.runs.push((tf, d.tiles.len() as u32));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -238,17 +296,26 @@ mod tests {
         let seed = 0x5EED_u64;
         let mut rng = crate::testutil::XorShift::new(seed);
         let mut next = move || rng.next_u64();
-        for layout in [Layout::Packed, Layout::Varint] {
+        // tfs: 1 and 2 mixed with a few past the tfs kept apart while
+        // decoding; mostly 1 (whole frames of 1s) with some of every tf to
+        // 40; every tf to 20.
+        for (layout, tfs) in [Layout::Packed, Layout::Varint]
+            .into_iter()
+            .flat_map(|l| [(l, 0), (l, 1), (l, 2)])
+        {
             // Three blocks of a word, docs increasing across them.
             let mut postings: Vec<(u64, u32)> = Vec::new();
             let mut doc = 0u64;
             for _ in 0..700 {
                 // Gaps up to 600: the docs span several 2^16-doc tiles.
                 doc += 1 + next() % 600;
-                postings.push((
-                    doc,
-                    1 + (next() % 5) as u32 / 3 + u32::from(next() % 97 == 0) * 300,
-                ));
+                let tf = match tfs {
+                    0 => 1 + (next() % 5) as u32 / 3 + u32::from(next() % 97 == 0) * 300,
+                    1 if next() % 50 == 0 => 1 + (next() % 40) as u32,
+                    1 => 1,
+                    _ => 1 + (next() % 20) as u32,
+                };
+                postings.push((doc, tf));
             }
             let blocks: Vec<PostingBlock> = postings
                 .chunks(250)
@@ -288,7 +355,10 @@ mod tests {
                 assert_eq!(entry, d.tiles.len(), "seed {seed:#x}");
                 assert_eq!(d.docs.len(), postings.len(), "seed {seed:#x}");
                 got.sort_unstable();
-                assert_eq!(got, postings, "seed {seed:#x}, {layout:?}, shift {shift}");
+                assert_eq!(
+                    got, postings,
+                    "seed {seed:#x}, {layout:?}, tfs {tfs}, shift {shift}"
+                );
             }
         }
         // A doc past u32: left to the block decoder.
