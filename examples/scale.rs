@@ -12,10 +12,12 @@
 //! 100 queries, batches of 1,000, the library's seal threshold (`--seal`
 //! sets `IndexBuilder::seal_postings` for the fill). `--reuse` searches an index filled
 //! before (in this fresh process: the cold-open figure). `--grow` adds to
-//! an index filled (or grown) before with fewer records the ones a fill of
-//! N would add after them, then searches it as `--reuse` does (fills when
-//! there is no index yet): one index measured at 10^6, 2·10^6, ... holds
-//! at each size what a fill of that size would. `--warmup W` first
+//! an index filled (or grown) before, with the same shape and at least
+//! 1,000 records, the records a fill of N would add after them, then
+//! searches it as `--reuse` does (fills when there is no index yet): one
+//! index measured at 10^6, 2·10^6, ... holds at each size the records a
+//! fill of that size would (batches restart where it stood, so its blocks
+//! may be cut elsewhere). `--warmup W` first
 //! runs W untimed queries from another generator, as a long-lived process
 //! has answered earlier queries (default 0: every figure is from a fresh
 //! process). `--warm` calls `Searcher::warm` after the first query (timed
@@ -262,7 +264,8 @@ fn main() -> ExitCode {
         let mut ingest = 0.0;
         let mut from = None;
         if grow {
-            let (had, seconds) = synthetic::grow(std::path::Path::new(&dir), n, shape, batch)?;
+            let (had, seconds) =
+                synthetic::grow(std::path::Path::new(&dir), n, shape, batch, seal)?;
             (from, ingest) = (Some(had), seconds);
         } else if !reuse {
             ingest = synthetic::fill(std::path::Path::new(&dir), n, shape, batch, seal)?;

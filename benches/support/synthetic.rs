@@ -173,23 +173,31 @@ pub fn fill(
 /// Adds records to the index at `dir`, which a fill of `shape` made (and
 /// perhaps grew) before, until it holds `n`: the records that follow its
 /// last one in the generator's stream, so that it then holds the records a
-/// fill of `n` makes (the IDF sample is 1,000 records in both once the
-/// first fill held at least 1,000). Returns the records it held before and
-/// the seconds spent adding, or an error when it holds more than `n`
-/// records or not the stream's first ones.
+/// fill of `n` makes. The IDF sample is the first fill's: 1,000 records
+/// whenever that fill held at least 1,000, so an index holding fewer is
+/// refused (its sample cannot be replayed). `seal` as for [`fill`] (a
+/// run-time setting, not stored). Returns the records it held before and
+/// the seconds spent adding, or an error when it holds fewer than 1,000
+/// or more than `n` records, or its ids are not `r0`, `r1`, ... in order.
 pub fn grow(
     dir: &std::path::Path,
     n: usize,
     shape: Shape,
     batch: usize,
+    seal: Option<u64>,
 ) -> mmindex::Result<(usize, f64)> {
-    let index = Index::open(dir)?;
+    let mut builder = Index::builder();
+    if let Some(s) = seal {
+        builder = builder.seal_postings(s);
+    }
+    let index = builder.open(dir)?;
     let have = usize::try_from(index.stats()?.records).unwrap_or(usize::MAX);
-    let first_ones = (have == 0 || index.contains(format!("r{}", have - 1))?)
+    let in_order = have >= 1_000
+        && index.contains(format!("r{}", have - 1))?
         && !index.contains(format!("r{have}"))?;
-    if have > n || !first_ones {
+    if have > n || !in_order {
         return Err(mmindex::Error::InvalidConfig(format!(
-            "{}: {have} records, not the first at most {n} of a synthetic fill",
+            "{}: {have} records; growing needs a synthetic fill of 1,000 to {n} records",
             dir.display()
         )));
     }

@@ -171,10 +171,11 @@ pub(super) fn postings_in(blocks: &[PostingBlock], below: u64) -> u64 {
 
 /// Every posting of a word's blocks, decoded and grouped by tf, in tiles
 /// of `1 << shift` docs (`shift` at most 16; searches use [`TILE_SHIFT`]);
-/// `None` when a doc id does not fit 32 bits (the search then decodes the
-/// blocks).
+/// `None` when a doc id does not fit 32 bits, or when a block's docs do
+/// not all follow the previous block's (a damaged index, which `verify`
+/// reports): the search then adds the blocks as stored.
 ///
-/// One pass over the blocks: docs increase across them, so each tf's docs
+/// One pass over the blocks, whose docs increase, so that each tf's docs
 /// come in doc order. Those of tf 1, most of a list's, go straight into
 /// the first group; those of tf 2 to [`BUCKETED`] into one list per tf;
 /// higher tfs, rare, as (tf, doc) pairs sorted at the end.
@@ -193,13 +194,18 @@ pub(super) fn decode(blocks: &[PostingBlock], shift: u32) -> Result<Option<Decod
     let mut more: Vec<(u32, u32)> = Vec::new();
     let mut fits = true;
     let mut bufs = postings::FrameBuffers::default();
+    // The last doc decoded: a block's docs increase (its decoder checks),
+    // this checks that they also follow the block before.
+    let mut last: Option<u64> = None;
     for b in blocks {
         b.for_each_frame(&mut bufs, |f| {
             // Docs increase within a frame: its last is its largest.
-            if f.last > u64::from(u32::MAX) {
+            let first = f.base + f.gaps.first().copied().unwrap_or(0);
+            if f.last > u64::from(u32::MAX) || last.is_some_and(|l| first <= l) {
                 fits = false;
                 return false;
             }
+            last = Some(f.last);
             let mut doc = f.base;
             match f.tf_minus_1 {
                 None => {
@@ -233,8 +239,7 @@ pub(super) fn decode(blocks: &[PostingBlock], shift: u32) -> Result<Option<Decod
     for (tf, docs) in (2..).zip(&bucketed) {
         d.push_group(tf, docs.iter().copied(), shift);
     }
-    // Docs increase across blocks, so sorting by (tf, doc) keeps each
-    // group in doc order.
+    // Docs are distinct: sorted by (tf, doc), each group is in doc order.
     more.sort_unstable();
     d.push_groups(&more, shift);
     d.docs.shrink_to_fit();
@@ -297,8 +302,8 @@ mod tests {
         let mut rng = crate::testutil::XorShift::new(seed);
         let mut next = move || rng.next_u64();
         // tfs: 1 and 2 mixed with a few past the tfs kept apart while
-        // decoding; mostly 1 (whole frames of 1s) with some of every tf to
-        // 40; every tf to 20.
+        // decoding; mostly 1 (some whole frames of 1s) with a few up to 40,
+        // across 16 and 17; every tf to 20.
         for (layout, tfs) in [Layout::Packed, Layout::Varint]
             .into_iter()
             .flat_map(|l| [(l, 0), (l, 1), (l, 2)])
@@ -361,15 +366,45 @@ mod tests {
                 );
             }
         }
+        let block = |first: u64, postings: &[(u64, u32)]| {
+            PostingBlock::new(
+                Layout::Packed,
+                1,
+                7,
+                first,
+                postings::encode(Layout::Packed, first, postings),
+            )
+        };
         // A doc past u32: left to the block decoder.
         let far = 1u64 << 33;
-        let block = PostingBlock::new(
-            Layout::Packed,
-            1,
-            7,
-            far,
-            postings::encode(Layout::Packed, far, &[(far, 1), (far + 2, 3)]),
-        );
-        assert!(decode(&[block], TILE_SHIFT).expect("decodes").is_none());
+        let far = block(far, &[(far, 1), (far + 2, 3)]);
+        assert!(decode(&[far], TILE_SHIFT).expect("decodes").is_none());
+        // So is a frame of tf-1 docs starting below 2^32 and ending past
+        // it, after a block that fits.
+        let top = u64::from(u32::MAX);
+        let across: Vec<(u64, u32)> = (top - 5..top + 5).map(|d| (d, 1)).collect();
+        let blocks = [block(3, &[(3, 1), (9, 2)]), block(top - 5, &across)];
+        assert!(decode(&blocks, TILE_SHIFT).expect("decodes").is_none());
+        // The last doc that fits is kept, at every tile width.
+        let to_top: Vec<(u64, u32)> = (top - 300..=top).map(|d| (d, 1)).collect();
+        for shift in [0, 16] {
+            let d = decode(&[block(top - 300, &to_top)], shift)
+                .expect("decodes")
+                .expect("docs fit u32");
+            let e = d.tiles.len() - 1;
+            let o = d.entry(e).last().copied().map(u64::from);
+            assert_eq!(
+                o.map(|o| (u64::from(d.tiles[e]) << shift) + o),
+                Some(top),
+                "shift {shift}"
+            );
+            assert_eq!(d.docs.len(), 301, "shift {shift}");
+        }
+        // Blocks that overlap (a damaged index): left to the block decoder.
+        let overlapping = [
+            block(0, &[(0, 1), (70_000, 2)]),
+            block(10, &[(10, 2), (80_000, 1)]),
+        ];
+        assert!(decode(&overlapping, TILE_SHIFT).expect("decodes").is_none());
     }
 }
