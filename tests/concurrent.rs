@@ -242,3 +242,79 @@ fn queries_extract_while_ingestion_runs() {
     let runs = ingester.join().expect("ingester thread");
     assert!(runs > 0);
 }
+
+/// Searches read a word's posting blocks while a seal merges them: a seal
+/// deletes a word's last blocks and rewrites them as one, so a read that
+/// met the old first block and then the new tree state would miss the
+/// docs of the blocks deleted. Every record holds every word once, so
+/// every hit scores the same and every record added before a search
+/// started is a hit. No block cache, so every search reads the store.
+#[test]
+fn searches_read_whole_lists_while_seals_merge_them() {
+    const N: usize = 1000;
+    let idf = vec![1.0f32; WORDS];
+    let (_dir, index) = {
+        let (dir, index) = common::temp_index(|b| {
+            b.feature(Feature::Sift)
+                .seal_postings(3 * WORDS as u64)
+                .block_cache_bytes(0)
+        });
+        let mut w = index.writer(RunOptions::default()).expect("writer");
+        w.install_codebook(
+            Codebook::from_float(Array2::zeros((WORDS, 4))),
+            Some(idf.clone()),
+        )
+        .expect("install");
+        (dir, index)
+    };
+    let all: Vec<u32> = (0..WORDS as u32).collect();
+    let added = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let searchers: Vec<_> = (0..2)
+        .map(|_| {
+            let (s, stop, added, all) = (
+                index.searcher().expect("searcher"),
+                stop.clone(),
+                added.clone(),
+                all.clone(),
+            );
+            std::thread::spawn(move || {
+                let opts = SearchOptions {
+                    top_k: N,
+                    mode: SearchMode::Inverted,
+                    ..SearchOptions::default()
+                };
+                let mut searches = 0usize;
+                while !stop.load(Ordering::Relaxed) {
+                    let before = added.load(Ordering::SeqCst);
+                    let hits = s.search_words(&all, &opts).expect("search");
+                    assert!(
+                        hits.len() >= before,
+                        "{} hits, {before} records added before the search",
+                        hits.len()
+                    );
+                    if let Some(h) = hits.iter().find(|h| h.score != hits[0].score) {
+                        panic!(
+                            "{} scored {}, {} {}",
+                            h.id, h.score, hits[0].id, hits[0].score
+                        );
+                    }
+                    searches += 1;
+                }
+                searches
+            })
+        })
+        .collect();
+    let mut w = index.writer(RunOptions::default()).expect("writer");
+    for i in 0..N {
+        w.add_words(vec![(RecordId::from(format!("r{i}")), all.clone())])
+            .expect("add");
+        added.store(i + 1, Ordering::SeqCst);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let searches: usize = searchers
+        .into_iter()
+        .map(|t| t.join().expect("searcher thread"))
+        .sum();
+    assert!(searches >= 2, "searches ran during ingest");
+}

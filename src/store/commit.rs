@@ -57,7 +57,8 @@ pub(super) type Write = (TreeId, Vec<u8>, Option<Vec<u8>>);
 impl Store {
     /// Applies a write set to the trees it names (those of a generation
     /// are `g`'s) in one transaction; one that writes a posting tree moves
-    /// the postings epoch before and after it.
+    /// the postings epoch before and after it, and excludes reads of
+    /// posting blocks meanwhile.
     pub(super) fn write(&self, g: Option<&Generation>, writes: &[Write]) -> Result<()> {
         // The trees written, and each one's place among them.
         let mut trees: Vec<&Tree> = Vec::with_capacity(TreeId::ALL.len());
@@ -78,13 +79,16 @@ impl Store {
             return Ok(());
         }
         let postings = place[TreeId::Postings as usize] != usize::MAX;
-        if postings {
-            self.postings_epoch.fetch_add(1, Ordering::SeqCst);
+        if !postings {
+            return apply(&trees, &place, writes);
         }
+        let _writing = self
+            .postings_writes
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        self.postings_epoch.fetch_add(1, Ordering::SeqCst);
         let r = apply(&trees, &place, writes);
-        if postings {
-            self.postings_epoch.fetch_add(1, Ordering::SeqCst);
-        }
+        self.postings_epoch.fetch_add(1, Ordering::SeqCst);
         r
     }
 

@@ -84,6 +84,14 @@ pub(crate) struct Store {
     /// trusting posting blocks it read earlier. Only this process writes
     /// (sled locks the directory).
     postings_epoch: AtomicU64,
+    /// Held exclusively while a transaction writes a posting tree, shared
+    /// while a word's blocks are read ([`Store::blocks`]). A sled range is
+    /// not a snapshot: it steps from key to key in whatever state the tree
+    /// has then, so a read that met a word's first block before a seal's
+    /// merge and its later keys after it would miss the blocks the merge
+    /// deleted. Under the lock a read sees each of the word's transactions
+    /// whole or not at all.
+    postings_writes: std::sync::RwLock<()>,
     /// The index's lock ([`lock`]), held as long as the database is open;
     /// `None` only for a compaction's copy, opened under the index's lock.
     /// Declared after `db`, so it is released after sled is closed.

@@ -109,6 +109,7 @@ impl Store {
             path: path.into(),
             seal_postings: AtomicU64::new(DEFAULT_SEAL_POSTINGS),
             postings_epoch: AtomicU64::new(0),
+            postings_writes: std::sync::RwLock::new(()),
             _lock: lock,
             ledger,
             log,

@@ -72,13 +72,18 @@ impl Store {
     /// Every block of `word` in generation `g` starting below `below`, in
     /// doc order. Such a block may still hold docs at or above `below` (a
     /// seal in progress merges into a word's last block): readers stop at
-    /// the first such doc.
+    /// the first such doc. The blocks are as one instant saw them: no
+    /// transaction writing postings runs during the read.
     pub(crate) fn blocks(
         &self,
         g: &Generation,
         word: u32,
         below: u64,
     ) -> Result<Vec<PostingBlock>> {
+        let _reading = self
+            .postings_writes
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
         let mut out = Vec::new();
         for kv in g
             .postings
