@@ -192,7 +192,8 @@ pub(super) fn decode(blocks: &[PostingBlock], shift: u32) -> Result<Option<Decod
     let mut ones = GroupWriter::new(shift);
     let mut bucketed: [Vec<u32>; BUCKETED as usize - 1] = Default::default();
     let mut more: Vec<(u32, u32)> = Vec::new();
-    let mut fits = true;
+    // False once a doc is past u32 or does not follow the doc before.
+    let mut usable = true;
     let mut bufs = postings::FrameBuffers::default();
     // The last doc decoded: a block's docs increase (its decoder checks),
     // this checks that they also follow the block before.
@@ -202,7 +203,7 @@ pub(super) fn decode(blocks: &[PostingBlock], shift: u32) -> Result<Option<Decod
             // Docs increase within a frame: its last is its largest.
             let first = f.base + f.gaps.first().copied().unwrap_or(0);
             if f.last > u64::from(u32::MAX) || last.is_some_and(|l| first <= l) {
-                fits = false;
+                usable = false;
                 return false;
             }
             last = Some(f.last);
@@ -231,7 +232,7 @@ pub(super) fn decode(blocks: &[PostingBlock], shift: u32) -> Result<Option<Decod
             }
             true
         })?;
-        if !fits {
+        if !usable {
             return Ok(None);
         }
     }
