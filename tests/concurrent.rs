@@ -329,3 +329,81 @@ fn searches_read_whole_lists_while_seals_and_removals_move_blocks() {
     assert!(searches >= 2, "searches ran during ingest");
     assert_eq!(index.stats().expect("stats").records, (N - oldest) as u64);
 }
+
+/// Re-ranking reads a candidate's geometry, then its histogram: a record
+/// replaced between the two reads (both deleted in one transaction) is a
+/// candidate gone, not a damaged index. Searches with re-ranking run while
+/// a writer replaces every record again and again; none may fail.
+#[test]
+fn reranking_searches_survive_records_replaced_under_them() {
+    let photos = common::photos();
+    let sources: Vec<mmindex::Source> = photos.iter().map(|p| common::photo_source(p)).collect();
+    let (_dir, index) = common::temp_index(|b| b.feature(Feature::Sift).words(16));
+    let mut w = index.writer(RunOptions::default()).expect("writer");
+    w.build(sources.clone()).expect("build");
+    drop(w);
+    let v = index.export_vocabulary().expect("export");
+    // Described once: each replacement is then only a commit.
+    let extracted: Vec<_> = sources
+        .iter()
+        .map(|s| v.extract(s).expect("extract"))
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let searchers: Vec<_> = (0..2)
+        .map(|t| {
+            let (s, stop) = (index.searcher().expect("searcher"), stop.clone());
+            let q = s
+                .prepare(&mmindex::Query::path(&photos[t]))
+                .expect("prepare");
+            std::thread::spawn(move || {
+                let opts = SearchOptions {
+                    top_k: 5,
+                    ..SearchOptions::default()
+                };
+                let mut searches = 0usize;
+                while !stop.load(Ordering::Relaxed) {
+                    s.search_prepared(&q, &opts)
+                        .expect("a search during replacements");
+                    searches += 1;
+                }
+                searches
+            })
+        })
+        .collect();
+    let mut w = index.writer(RunOptions::default()).expect("writer");
+    for _ in 0..300 {
+        let report = w.add_extracted(extracted.clone()).expect("replace");
+        assert!(report.is_complete(), "{report:?}");
+    }
+    stop.store(true, Ordering::Relaxed);
+    let searches: usize = searchers
+        .into_iter()
+        .map(|t| t.join().expect("searcher thread"))
+        .sum();
+    assert!(searches >= 2, "searches ran during the replacements");
+
+    // A doc whose geometry is there and histogram is not is damage, and
+    // still reported as such.
+    w.seal().expect("seal");
+    drop(w);
+    let s = index.searcher().expect("searcher");
+    let q = s
+        .prepare(&mmindex::Query::path(&photos[0]))
+        .expect("prepare");
+    let opts = SearchOptions {
+        top_k: 5,
+        ..SearchOptions::default()
+    };
+    let top = s.search_prepared(&q, &opts).expect("search");
+    index
+        .__tamper(
+            "g1.hist",
+            &mmindex::store::codec::keys::doc(top[0].doc),
+            None,
+        )
+        .expect("tamper");
+    let e = s
+        .search_prepared(&q, &opts)
+        .expect_err("damage is reported");
+    assert!(matches!(e, mmindex::Error::Corruption { .. }), "{e:?}");
+}

@@ -87,9 +87,11 @@ impl Store {
             .write()
             .unwrap_or_else(|p| p.into_inner());
         self.postings_epoch.fetch_add(1, Ordering::SeqCst);
-        let r = apply(&trees, &place, writes);
-        self.postings_epoch.fetch_add(1, Ordering::SeqCst);
-        r
+        // Moves the epoch back to even on the way out, even if `apply`
+        // panics: an epoch left odd would stop the posting cache keeping
+        // anything until the index is reopened.
+        let _even = EpochStep(&self.postings_epoch);
+        apply(&trees, &place, writes)
     }
 
     /// Writes everything durable now, as one more commit: the counter in
@@ -106,6 +108,15 @@ impl Store {
         self.ledger.record(next)?;
         *commits = next;
         Ok(())
+    }
+}
+
+/// Moves the postings epoch once when dropped.
+struct EpochStep<'a>(&'a std::sync::atomic::AtomicU64);
+
+impl Drop for EpochStep<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
     }
 }
 

@@ -86,10 +86,10 @@ pub(crate) struct Store {
     postings_epoch: AtomicU64,
     /// Held exclusively while a transaction writes a posting tree, shared
     /// while a word's blocks are read ([`Store::blocks`]). A sled range is
-    /// not a snapshot: it steps from key to key in whatever state the tree
-    /// has then, so a read that met a word's first block before a seal's
-    /// merge and its later keys after it would miss the blocks the merge
-    /// deleted. Under the lock a read sees each of the word's transactions
+    /// not a snapshot: it walks a copy of one leaf at a time and meets the
+    /// tree's newer state at the next leaf, so a read that met a word's
+    /// first blocks before a seal's merge and its later keys after it would
+    /// miss the blocks the merge deleted. Under the lock a read sees each of the word's transactions
     /// whole or not at all.
     postings_writes: std::sync::RwLock<()>,
     /// The index's lock ([`lock`]), held as long as the database is open;

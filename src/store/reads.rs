@@ -86,7 +86,8 @@ impl Store {
 
     /// The features of a doc in generation `g` whose words `keep` accepts,
     /// into `out` (asked once per word, in word order), and the outline of
-    /// all its features; `None` when the doc has no geometry. Re-ranking
+    /// all its features; `None` when the doc has no geometry (or was
+    /// removed while it was being read). Re-ranking
     /// reads only the features that can pair with the query's.
     pub(crate) fn geometry_where(
         &self,
@@ -120,9 +121,16 @@ impl Store {
                 let Some(v) = g.geometry.get(key)? else {
                     return Ok(None);
                 };
-                let h = self.histogram(g, id)?.ok_or_else(|| {
-                    DecodeError::new("geometry without a histogram").at(&tree(), &key)
-                })?;
+                let Some(h) = self.histogram(g, id)? else {
+                    // One transaction deletes a removed doc's geometry and
+                    // histogram, and doc ids are never reused: when the
+                    // geometry is gone too, the doc was removed between the
+                    // two reads; when it is still there, the index is damaged.
+                    if g.geometry.get(key)?.is_none() {
+                        return Ok(None);
+                    }
+                    return Err(DecodeError::new("geometry without a histogram").at(&tree(), &key));
+                };
                 codec::geometry::decode_packed_where(form, &v, &h.entries, keep, out)
                     .map(Some)
                     .map_err(|e| e.at(&tree(), &key))
