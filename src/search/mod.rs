@@ -17,9 +17,11 @@
 //!   scored;
 //! - a doc's histogram and postings never change while the doc exists (a
 //!   replacement is a new doc id), so a visible doc's score is exact unless the
-//!   doc is removed during the search; every hit is looked up again at the end,
-//!   and if one has vanished the search runs again (up to [`RETRIES`] times,
-//!   then the vanished hits are left out).
+//!   doc is removed during the search; every hit is looked up again once
+//!   ranked, and if one has vanished the search runs again (up to
+//!   [`RETRIES`] times, then the vanished hits are left out). Re-ranking
+//!   runs after that lookup: a candidate removed while it runs is left
+//!   unverified (ranked after the verified ones), not an error.
 
 mod inverted;
 mod ransac;

@@ -151,9 +151,10 @@ impl Store {
         Ok(())
     }
 
-    /// Drops the trees of generation `n`.
+    /// Drops the trees of generation `n`. Geometry goes first: a doc with
+    /// geometry and no histogram reads as damage (`geometry_where`).
     pub(crate) fn drop_generation(&self, n: u32) -> Result<()> {
-        for what in ["codebook", "hist", "postings", "stats", "geometry", "norms"] {
+        for what in ["geometry", "codebook", "hist", "postings", "stats", "norms"] {
             self.db.drop_tree(gen_tree(n, what))?;
         }
         Ok(())

@@ -122,8 +122,8 @@ impl Store {
                     return Ok(None);
                 };
                 let Some(h) = self.histogram(g, id)? else {
-                    // One transaction deletes a removed doc's geometry and
-                    // histogram, and doc ids are never reused: when the
+                    // A removal deletes a doc's geometry and histogram in
+                    // one transaction, and doc ids are never reused: when the
                     // geometry is gone too, the doc was removed between the
                     // two reads; when it is still there, the index is damaged.
                     if g.geometry.get(key)?.is_none() {
