@@ -305,22 +305,38 @@ impl Index {
     }
 
     /// A stored record's metadata, or `None` when no record has this id.
+    /// Consistent while a writer commits: the record as one of its
+    /// versions was stored, or `None` if it was removed.
     pub fn record(&self, id: impl AsRef<[u8]>) -> Result<Option<RecordInfo>> {
         let store = &self.shared.store;
-        let Some(doc) = store.doc_of(id.as_ref())? else {
-            return Ok(None);
+        let active = self.shared.active()?;
+        let mut attempt = 0;
+        let (d, hist) = loop {
+            let Some(doc) = store.doc_of(id.as_ref())? else {
+                return Ok(None);
+            };
+            let d = store.doc(doc)?;
+            let h = match &active {
+                Some(a) => store.histogram(&a.generation, doc)?,
+                None => None,
+            };
+            // The reads are separate: a replacement or removal committed
+            // between them moves the id off `doc` (doc ids are never
+            // reused), and its reads are then taken again.
+            attempt += 1;
+            if store.doc_of(id.as_ref())? != Some(doc) && attempt <= crate::search::RETRIES {
+                continue;
+            }
+            let Some(d) = d else {
+                return Ok(None);
+            };
+            break (d, h);
         };
-        let Some(d) = store.doc(doc)? else {
-            return Ok(None);
-        };
-        let (words, features) = match self.shared.active()? {
-            Some(a) => match store.histogram(&a.generation, doc)? {
-                Some(h) => (
-                    h.entries.len() as u64,
-                    h.entries.iter().map(|(_, tf)| u64::from(*tf)).sum(),
-                ),
-                None => (0, 0),
-            },
+        let (words, features) = match hist {
+            Some(h) => (
+                h.entries.len() as u64,
+                h.entries.iter().map(|(_, tf)| u64::from(*tf)).sum(),
+            ),
             None => (0, 0),
         };
         Ok(Some(RecordInfo {

@@ -333,9 +333,11 @@ fn searches_read_whole_lists_while_seals_and_removals_move_blocks() {
 /// Re-ranking reads a candidate's geometry, then its histogram: a record
 /// replaced between the two reads (both deleted in one transaction) is a
 /// candidate gone, not a damaged index. Searches with re-ranking run while
-/// a writer replaces every record again and again; none may fail.
+/// a writer replaces every record again and again; none may fail. Reading
+/// a record (`Index::record`: its doc, then the doc's entry and histogram)
+/// meanwhile always finds it, with its words.
 #[test]
-fn reranking_searches_survive_records_replaced_under_them() {
+fn reranking_searches_and_record_reads_survive_records_replaced_under_them() {
     let photos = common::photos();
     let sources: Vec<mmindex::Source> = photos.iter().map(|p| common::photo_source(p)).collect();
     let (_dir, index) = common::temp_index(|b| b.feature(Feature::Sift).words(16));
@@ -370,6 +372,26 @@ fn reranking_searches_survive_records_replaced_under_them() {
             })
         })
         .collect();
+    let ids: Vec<String> = photos.iter().map(|p| common::photo_id(p)).collect();
+    let quiet: Vec<_> = ids
+        .iter()
+        .map(|id| index.record(id).expect("record").expect("stored"))
+        .collect();
+    let reader = {
+        let (index, stop) = (index.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut reads = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                for (id, q) in ids.iter().zip(&quiet) {
+                    let r = index.record(id).expect("record");
+                    let r = r.unwrap_or_else(|| panic!("{id} not found while replaced"));
+                    assert_eq!((r.words, r.features), (q.words, q.features), "{id}");
+                    reads += 1;
+                }
+            }
+            reads
+        })
+    };
     let mut w = index.writer(RunOptions::default()).expect("writer");
     for _ in 0..300 {
         let report = w.add_extracted(extracted.clone()).expect("replace");
@@ -381,6 +403,7 @@ fn reranking_searches_survive_records_replaced_under_them() {
         .map(|t| t.join().expect("searcher thread"))
         .sum();
     assert!(searches >= 2, "searches ran during the replacements");
+    assert!(reader.join().expect("reader thread") > 0);
 
     // A doc whose geometry is there and histogram is not is damage, and
     // still reported as such.
