@@ -89,8 +89,8 @@ pub(crate) struct Store {
     /// not a snapshot: it walks a copy of one leaf at a time and meets the
     /// tree's newer state at the next leaf, so a read that met a word's
     /// first blocks before a seal's merge and its later keys after it would
-    /// miss the blocks the merge deleted. Under the lock a read sees each of the word's transactions
-    /// whole or not at all.
+    /// miss the blocks the merge deleted. Under the lock a read sees each
+    /// of the word's transactions whole or not at all.
     postings_writes: std::sync::RwLock<()>,
     /// The index's lock ([`lock`]), held as long as the database is open;
     /// `None` only for a compaction's copy, opened under the index's lock.

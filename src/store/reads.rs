@@ -87,8 +87,8 @@ impl Store {
     /// The features of a doc in generation `g` whose words `keep` accepts,
     /// into `out` (asked once per word, in word order), and the outline of
     /// all its features; `None` when the doc has no geometry (or was
-    /// removed while it was being read). Re-ranking
-    /// reads only the features that can pair with the query's.
+    /// removed while it was being read). Re-ranking reads only the
+    /// features that can pair with the query's.
     pub(crate) fn geometry_where(
         &self,
         g: &Generation,

@@ -29,7 +29,8 @@
 //! running) are kept: a search served from the cache reads exactly what it
 //! would have read from sled at the moment the entry was filled, with no
 //! write in between. A read from sled is itself whole: [`Store::blocks`]
-//! sees each transaction writing postings entirely or not at all. Entries of another generation or epoch are dropped.
+//! sees each transaction writing postings entirely or not at all. Entries
+//! of another generation or epoch are dropped.
 
 mod clock;
 pub(crate) mod lists;
