@@ -24,9 +24,16 @@ use ndarray::Array2;
 const WORDS: usize = 64;
 
 /// A new index in its temporary directory; its unsealed records are sealed
-/// into posting blocks whenever they hold `seal` postings.
-fn new_index(idf: &[f32], seal: u64) -> (tempfile::TempDir, Index) {
-    let (dir, index) = common::temp_index(|b| b.feature(Feature::Sift).seal_postings(seal));
+/// into posting blocks whenever they hold `seal` postings, and its block
+/// cache holds `cache` bytes (`None`: the default).
+fn new_index(idf: &[f32], seal: u64, cache: Option<u64>) -> (tempfile::TempDir, Index) {
+    let (dir, index) = common::temp_index(|b| {
+        let b = b.feature(Feature::Sift).seal_postings(seal);
+        match cache {
+            Some(c) => b.block_cache_bytes(c),
+            None => b,
+        }
+    });
     let mut w = index
         .writer(RunOptions {
             batch_size: 8,
@@ -69,7 +76,7 @@ fn searches_never_see_partial_batches() {
 
     // Scores in a quiet index holding every record. IDF is frozen per
     // generation, so a record's score does not depend on the others.
-    let (_quiet_dir, quiet) = new_index(&idf, u64::MAX);
+    let (_quiet_dir, quiet) = new_index(&idf, u64::MAX, None);
     let mut w = quiet.writer(RunOptions::default()).expect("writer");
     w.add_words(
         records
@@ -94,7 +101,7 @@ fn searches_never_see_partial_batches() {
     // Seals every few batches: the searches meet posting blocks written
     // while they run, and the block cache's entries (as read and decoded)
     // going stale under them.
-    let (_dir, index) = new_index(&idf, 256);
+    let (_dir, index) = new_index(&idf, 256, None);
     let mut w = index
         .writer(RunOptions {
             batch_size: 8,
@@ -255,20 +262,7 @@ fn queries_extract_while_ingestion_runs() {
 fn searches_read_whole_lists_while_seals_and_removals_move_blocks() {
     const N: usize = 1000;
     let idf = vec![1.0f32; WORDS];
-    let (_dir, index) = {
-        let (dir, index) = common::temp_index(|b| {
-            b.feature(Feature::Sift)
-                .seal_postings(3 * WORDS as u64)
-                .block_cache_bytes(0)
-        });
-        let mut w = index.writer(RunOptions::default()).expect("writer");
-        w.install_codebook(
-            Codebook::from_float(Array2::zeros((WORDS, 4))),
-            Some(idf.clone()),
-        )
-        .expect("install");
-        (dir, index)
-    };
+    let (_dir, index) = new_index(&idf, 3 * WORDS as u64, Some(0));
     let all: Vec<u32> = (0..WORDS as u32).collect();
     let added = Arc::new(AtomicUsize::new(0));
     let removed = Arc::new(AtomicUsize::new(0));
